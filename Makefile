@@ -1,0 +1,37 @@
+# kefu-floor developer targets.  `make test` sets everything up from a bare checkout.
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stamp
+PYTEST_ARGS ?=
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PIP_NO_INPUT := 1
+
+.PHONY: venv services test bench demo replay-example
+
+venv: $(STAMP)
+
+# Re-install only when pyproject.toml is newer than the stamp (or the venv is missing).
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+services:
+	bash scripts/ensure-services.sh
+
+test: venv services
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: venv
+	$(PY) -m simulators.bench
+
+demo: venv
+	$(VENV)/bin/kefu-floor demo
+
+replay-example: venv
+	$(VENV)/bin/kefu-floor replay examples/day/events.jsonl --roster examples/day/roster.csv --schedule examples/day/schedule.csv --policy chengdu-2014 --format table

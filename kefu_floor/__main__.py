@@ -1,0 +1,3 @@
+from kefu_floor.cli import main
+
+raise SystemExit(main())

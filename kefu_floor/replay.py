@@ -1,0 +1,97 @@
+"""Replay a recorded day: JSON Lines events through the same engine as the live feed."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from kefu_floor.engine import Engine
+from kefu_floor.errors import ConfigError, Rejected
+from kefu_floor.schema import Event, decode_event
+
+CHUNK = 20_000
+
+
+@dataclass
+class LineRejection:
+    line: int
+    rejection: Rejected
+
+
+@dataclass
+class ReplayResult:
+    lines: int = 0
+    accepted: int = 0
+    rejected: list[LineRejection] = field(default_factory=list)
+
+
+def read_events(path: Path) -> Iterator[tuple[int, Event | Rejected]]:
+    """(line number, checked event or its rejection); blank and # lines are skipped."""
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise ConfigError(f"events file {path}: cannot open it ({e.strerror})") from None
+    with f:
+        for n, raw in enumerate(f, 1):
+            s = raw.strip()
+            if not s or s.startswith(b"#"):
+                continue
+            try:
+                yield n, decode_event(s)
+            except Rejected as r:
+                yield n, r
+
+
+def replay(engine: Engine, path: Path, on_reject: Callable[[LineRejection], None] | None = None,
+           progress: Callable[[int], None] | None = None) -> ReplayResult:
+    res = ReplayResult()
+    chunk: list[Event] = []
+
+    def flush():
+        good, bad = engine.check_site(chunk)
+        engine.feed(good)
+        res.accepted += len(good)
+        for r in bad:
+            lr = LineRejection(chunk_lines[r.index], r)
+            res.rejected.append(lr)
+            engine.count_rejected([r])
+            if on_reject:
+                on_reject(lr)
+        chunk.clear()
+        chunk_lines.clear()
+        if progress:
+            progress(pos[0])
+
+    chunk_lines: list[int] = []
+    pos = [0]
+    for n, item in read_events(path):
+        res.lines = n
+        if isinstance(item, Rejected):
+            lr = LineRejection(n, item)
+            res.rejected.append(lr)
+            engine.count_rejected([item])
+            if on_reject:
+                on_reject(lr)
+            continue
+        chunk.append(item)
+        chunk_lines.append(n)
+        if len(chunk) >= CHUNK:
+            pos[0] = n
+            flush()
+    pos[0] = res.lines
+    flush()
+    return res
+
+
+def first_site(path: Path) -> str | None:
+    """The site named by the file's first event that names one (for a run without --site)."""
+    for _, item in read_events(path):
+        if isinstance(item, Event) and item.site:
+            return item.site
+    return None
+
+
+def stderr_reject(lr: LineRejection, path: Path) -> None:
+    print(f"{path}:{lr.line}: rejected ({lr.rejection.reason}): {lr.rejection.detail}",
+          file=sys.stderr)

@@ -1,0 +1,239 @@
+"""The month score report (DESIGN.md §3.3), read from an engine's arrays.
+
+`build_report(engine, month)` first brings every agent up to engine time (so deadlines due
+by the last event are booked), then sums the month's day slots and scores them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+
+from kefu_floor.engine import Engine
+from kefu_floor.errors import ConfigError
+from kefu_floor.localtime import day_str, local_day_of, month_days, month_str
+from kefu_floor.policy import ITEM_KEYS
+from kefu_floor.schema import RULES
+from kefu_floor.scoring import assign_stars, item_scores, upper_bands, weighted_score
+from kernels import layout as K
+
+SCHEMA = "kefu-floor/report/1"
+ITEM_OF_LEDGER = {K.ITEM_UTILIZATION: "utilization", K.ITEM_SITE: "site"}
+
+
+def _num(x: float | None, nd: int = 6):
+    """JSON number: None for no data, an int when whole, else rounded."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    x = float(x)
+    if x == int(x) and abs(x) < 2**53:
+        return int(x)
+    return round(x, nd)
+
+
+def _qa(x: float):
+    return None if math.isnan(x) else round(float(x), 6)
+
+
+class MonthView:
+    """A month's totals per agent, shared by the report and the live snapshot."""
+
+    def __init__(self, eng: Engine, month: int):
+        self.eng = eng
+        self.month = month
+        lo, hi = month_days(month)
+        self.day_lo, self.day_hi = lo, hi
+        n = len(eng.sym.agents)
+        self.n = n
+        self.slots = [s for s in range(K.N_DAY_SLOTS) if lo <= eng.slot_day[s] < hi]
+        self.D = (eng.DACC[self.slots, :n, :].sum(axis=0) if self.slots
+                  else np.zeros((n, K.D_K)))
+        ms = [s for s in range(K.N_MONTH_SLOTS) if eng.slot_month[s] == month]
+        self.M = eng.MACC[ms[0], :n, :] if ms else np.zeros((n, K.M_K))
+        S = eng.S
+        in_month = (S[:, K.S_DAY] >= lo) & (S[:, K.S_DAY] < hi)
+        has_shift = np.zeros(n, bool)
+        has_shift[S[in_month, K.S_AGENT]] = True
+        self.has_shift = has_shift
+        self.present = has_shift | (self.D[:, K.D_SIGN_INS] > 0)
+        self.site_data = self.present | (self.D[:, K.D_FLOOR_N] != 0) | self._floor_booked()
+        pol = eng.policy
+        self.items = item_scores(pol, self.D, self.M, self.present, self.site_data)
+        self.adjust = self.M[:, K.M_ADJ]
+        self.score = weighted_score(pol, self.items, self.adjust)
+        self.leader_ids = {a for a, p in eng.roster.people.items() if p.role == "leader"}
+        names = eng.sym.agents.names
+        ranked = {}
+        for i, a in enumerate(names):
+            p = eng.roster.people.get(a)
+            if a in self.leader_ids or (p is not None and p.probation):
+                continue
+            if not math.isnan(self.score[i]):
+                ranked[a] = float(self.score[i])
+        self.stars = assign_stars(pol, ranked)
+
+    def _floor_booked(self) -> np.ndarray:
+        L = self.eng.ledger
+        sel = ((L[:, K.L_RULE] == K.R_FLOOR) & (L[:, K.L_DAY] >= self.day_lo)
+               & (L[:, K.L_DAY] < self.day_hi))
+        out = np.zeros(self.n, bool)
+        out[L[sel, K.L_AGENT].astype(np.int64)] = True
+        return out
+
+    def has_data(self, i: int) -> bool:
+        return bool(self.present[i] or self.site_data[i] or self.D[i].any() or self.M[i].any())
+
+
+def build_report(eng: Engine, month: int | None = None) -> dict:
+    if eng.now is None:
+        raise ConfigError("no events were accepted, so there is nothing to report")
+    eng.tick()
+    as_of = eng.now
+    if month is None:
+        d = local_day_of(as_of, eng.policy.tz)
+        dd = dt.date.fromordinal(d + dt.date(1970, 1, 1).toordinal())
+        month = dd.year * 12 + dd.month - 1
+    mv = MonthView(eng, month)
+    names = eng.sym.agents.names
+    people = eng.roster.people
+    L = eng.ledger
+    in_month = (L[:, K.L_DAY] >= mv.day_lo) & (L[:, K.L_DAY] < mv.day_hi)
+    ledger_rows: dict[int, list[int]] = {}
+    for r in np.nonzero(in_month)[0]:
+        ledger_rows.setdefault(int(L[r, K.L_AGENT]), []).append(int(r))
+    agents = []
+    for i in sorted(range(len(names)), key=lambda i: names[i]):
+        a = names[i]
+        p = people.get(a)
+        if a in mv.leader_ids:
+            continue
+        if p is None and not (mv.has_data(i) or i in ledger_rows):
+            continue
+        agents.append(_agent_entry(eng, mv, i, ledger_rows.get(i, [])))
+    return {
+        "schema": SCHEMA,
+        "site": eng.site,
+        "month": month_str(month),
+        "as_of": as_of,
+        "policy": eng.policy.name,
+        "timezone": eng.policy.timezone,
+        "agents": agents,
+        "leaders": _leaders(eng, mv),
+        "counters": eng.counters(),
+    }
+
+
+def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int]) -> dict:
+    a = eng.sym.agents.names[i]
+    p = eng.roster.people.get(a)
+    D = mv.D[i]
+    talks = D[K.D_TALKS]
+    talk_s = D[K.D_TALK_MS] / 1000.0
+    busy = {}
+    for s in sorted(mv.slots, key=lambda s: eng.slot_day[s]):
+        ms = eng.DACC[s, i, K.D_BUSY_MS]
+        if ms > 0:
+            busy[day_str(eng.slot_day[s])] = _num(ms / 1000.0, 3)
+    kpi = {
+        "offered": int(D[K.D_OFFERED]), "answered": int(D[K.D_ANSWERED]),
+        "talk_s": round(float(talk_s), 3),
+        "aht_s": round(float(talk_s / talks), 3) if talks > 0 else None,
+        "surveys": int(D[K.D_SURVEYS]), "satisfied": int(D[K.D_SATISFIED]),
+        "late_sign_ins": int(D[K.D_LATE_N]), "late_returns": int(D[K.D_RETURN_N]),
+        "early_leaves": int(D[K.D_EARLY_N]), "absences": int(D[K.D_ABSENT_N]),
+        "busy_s_by_day": busy,
+        # additions to the contract
+        "no_answer": int(D[K.D_NO_ANSWER]), "neutral": int(D[K.D_NEUTRAL]),
+        "dissatisfied": int(D[K.D_DISSATISFIED]), "sales": _num(D[K.D_SALES], 2),
+        "busy_total_s": _num(D[K.D_BUSY_RAW_MS] / 1000.0, 3),
+        "signed_in_s": _num(D[K.D_SIGNED_MS] / 1000.0, 3),
+    }
+    items = {}
+    for key in ITEM_KEYS:
+        v = mv.items[key][i]
+        items[key] = _qa(v) if key in ("recording", "text", "performance", "exam") else _num(v)
+    score = mv.score[i]
+    star = None
+    if p is None or not p.probation:
+        star = mv.stars.get(a)
+    L = eng.ledger
+    deds = []
+    for r in sorted(rows, key=lambda r: (L[r, K.L_TS], L[r, K.L_RULE], r)):
+        rule = int(L[r, K.L_RULE])
+        e = {"ts": int(L[r, K.L_TS]), "rule": RULES[rule],
+             "item": ITEM_OF_LEDGER[int(L[r, K.L_ITEM])], "points": _num(L[r, K.L_POINTS]),
+             "day": day_str(int(L[r, K.L_DAY]))}
+        if L[r, K.L_EXCUSED]:
+            e["excused"] = True
+        if rule == K.R_FLOOR:
+            e["reason"] = eng.sym.texts.names[int(L[r, K.L_CODE])]
+        deds.append(e)
+    out = {
+        "agent": a,
+        "team": p.team if p else None,
+        "name": p.name if p else None,
+        "kpi": kpi,
+        "items": items,
+        "adjustments": _num(mv.adjust[i], 4) or 0,
+        "score": None if math.isnan(score) else _num(score, eng.policy.score_decimals),
+        "star": star,
+        "deductions": deds,
+        "probation": bool(p.probation) if p else False,
+    }
+    if p is None:
+        out["unknown"] = True  # not in the roster: scored, and flagged
+    out["pay"] = _pay(eng, mv, i, star, p)
+    return out
+
+
+def _pay(eng: Engine, mv: MonthView, i: int, star, p) -> dict | None:
+    """Monthly pay per POLICY.md §2; None for an agent not in the roster."""
+    if p is None:
+        return None
+    pay = eng.policy.pay
+    stars = eng.policy.stars
+    coef = (stars.coefficients[stars.grades.index(star)] if star is not None
+            else pay.no_star_coefficient)
+    D = mv.D[i]
+    base = pay.base_probation if p.probation else pay.base_regular
+    seniority = 0.0
+    if p.hired is not None:
+        lo, hi = month_days(mv.month)
+        month_end = dt.date.fromordinal(hi - 1 + dt.date(1970, 1, 1).toordinal())
+        years = (month_end - p.hired).days / 365.25
+        for y, v in zip(pay.seniority_years, pay.seniority_pay):
+            if years >= y:
+                seniority = v
+    violations = D[K.D_LATE_N] + D[K.D_EARLY_N] + D[K.D_ABSENT_N]
+    full = pay.full_attendance if violations == 0 and mv.has_shift[i] else 0.0
+    subsidy = max(0, p.products - pay.products_required) * pay.subsidy_per_extra_product
+    nights = sum(1 for sh in eng.shifts
+                 if sh.agent == p.agent and mv.day_lo <= sh.day < mv.day_hi
+                 and sh.ends_local == pay.night_shift_end and sh.end_ms <= eng.now)
+    parts = {"base": base, "star": pay.star_pay_unit * coef,
+             "commission": round(pay.sales_commission_rate * D[K.D_SALES], 2),
+             "seniority": seniority, "full_attendance": full, "subsidy": subsidy,
+             "night_shifts": nights * pay.night_shift_pay}
+    return {k: _num(v, 2) for k, v in {**parts, "total": sum(parts.values())}.items()}
+
+
+def _leaders(eng: Engine, mv: MonthView) -> list[dict]:
+    """Shift leaders' items that telemetry can give (POLICY.md §3): team score, team AHT."""
+    out = []
+    names = eng.sym.agents.names
+    b = eng.policy.bands.aht
+    for lid in sorted(mv.leader_ids):
+        team = eng.roster.people[lid].team
+        members = [i for i, a in enumerate(names)
+                   if (p := eng.roster.people.get(a)) and p.team == team and p.role == "agent"]
+        scores = [mv.score[i] for i in members if not math.isnan(mv.score[i])]
+        talk = float(sum(mv.D[i, K.D_TALK_MS] for i in members))
+        talks = float(sum(mv.D[i, K.D_TALKS] for i in members))
+        aht = upper_bands(np.array([talk]), np.array([talks * 1000.0]), b.max, b.score,
+                          b.above)[0]
+        out.append({"agent": lid, "team": team,
+                    "items": {"team_score": _num(np.mean(scores), 2) if scores else None,
+                              "team_aht": _num(aht)},
+                    "team_aht_s": round(talk / talks / 1000.0, 3) if talks else None})
+    return out

@@ -1,0 +1,178 @@
+"""The site's people files: `roster.csv` and `schedule.csv` (DESIGN.md §3.2)."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from kefu_floor.errors import ConfigError
+from kefu_floor.localtime import day_number, local_ms
+
+
+@dataclass(frozen=True)
+class Person:
+    agent: str
+    name: str
+    team: str
+    role: str  # "agent" | "leader"
+    hired: dt.date | None
+    probation: bool
+    products: int
+
+
+@dataclass(frozen=True)
+class Shift:
+    agent: str
+    date: dt.date
+    start_ms: int
+    end_ms: int
+    grace_ms: int
+    breaks: tuple[tuple[int, int], ...]  # (start_ms, end_ms), sorted
+    line: int
+    ends_local: str = ""  # "HH:MM", for night-shift pay
+
+    @property
+    def day(self) -> int:
+        return day_number(self.date)
+
+
+@dataclass
+class Roster:
+    people: dict[str, Person] = field(default_factory=dict)
+
+    def team_of(self, agent: str) -> str | None:
+        p = self.people.get(agent)
+        return p.team if p else None
+
+
+def _rows(path: Path, what: str, required: tuple[str, ...]):
+    try:
+        f = open(path, newline="", encoding="utf-8-sig")
+    except OSError as e:
+        raise ConfigError(f"{what} {path}: cannot open it ({e.strerror})") from None
+    with f:
+        try:
+            reader = csv.DictReader(f)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise ConfigError(f"{what} {path}: header lacks column(s) {', '.join(missing)} "
+                                  f"(found: {','.join(header) or 'nothing'})")
+            reader.fieldnames = header
+            for row in reader:
+                if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                    continue
+                yield reader.line_num, {k: (v or "").strip() for k, v in row.items()
+                                        if isinstance(k, str)}
+        except UnicodeDecodeError:
+            raise ConfigError(f"{what} {path}: not UTF-8 text") from None
+        except csv.Error as e:
+            raise ConfigError(f"{what} {path}: not valid CSV ({e})") from None
+
+
+def _bool(v: str, where: str) -> bool:
+    low = v.lower()
+    if low in ("true", "1", "yes", "是"):
+        return True
+    if low in ("false", "0", "no", "否", ""):
+        return False
+    raise ConfigError(f"{where}: column probation: {v!r} is not true/false")
+
+
+def _date(v: str, where: str, col: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(v)
+    except ValueError:
+        raise ConfigError(f"{where}: column {col}: {v!r} is not a date like 2026-11-03") from None
+
+
+def load_roster(path: str | Path) -> Roster:
+    path = Path(path)
+    r = Roster()
+    for line, row in _rows(path, "roster", ("agent",)):
+        where = f"roster {path} line {line}"
+        agent = row.get("agent", "")
+        if not agent:
+            raise ConfigError(f"{where}: column agent is empty")
+        if agent in r.people:
+            raise ConfigError(f"{where}: agent {agent} is listed twice")
+        role = row.get("role") or "agent"
+        if role not in ("agent", "leader"):
+            raise ConfigError(f"{where}: column role: {role!r} must be agent or leader")
+        hired = _date(row["hired"], where, "hired") if row.get("hired") else None
+        products = row.get("products") or "0"
+        try:
+            n_products = int(products)
+        except ValueError:
+            raise ConfigError(f"{where}: column products: {products!r} is not a whole "
+                              "number") from None
+        r.people[agent] = Person(agent=agent, name=row.get("name") or agent,
+                                 team=row.get("team", ""), role=role, hired=hired,
+                                 probation=_bool(row.get("probation", ""), where),
+                                 products=n_products)
+    return r
+
+
+def _hhmm(v: str, where: str, col: str) -> dt.time:
+    try:
+        h, m = v.split(":")
+        if len(m) != 2:
+            raise ValueError
+        return dt.time(int(h), int(m))
+    except ValueError:
+        raise ConfigError(f"{where}: column {col}: {v!r} is not a time like 08:00") from None
+
+
+def load_schedule(path: str | Path, tz: ZoneInfo, default_grace_min: float) -> list[Shift]:
+    """Shifts in local time made absolute; a shift whose end <= start ends the next day."""
+    path = Path(path)
+    shifts: list[Shift] = []
+    for line, row in _rows(path, "schedule", ("agent", "date", "start", "end")):
+        where = f"schedule {path} line {line}"
+        agent = row.get("agent", "")
+        if not agent:
+            raise ConfigError(f"{where}: column agent is empty")
+        date = _date(row.get("date", ""), where, "date")
+        t_start = _hhmm(row.get("start", ""), where, "start")
+        t_end = _hhmm(row.get("end", ""), where, "end")
+        start = local_ms(date, t_start, tz)
+        end_date = date + dt.timedelta(days=1) if t_end <= t_start else date
+        end = local_ms(end_date, t_end, tz)
+        g = row.get("grace_min", "")
+        try:
+            grace = float(g) if g else float(default_grace_min)
+            if grace < 0:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"{where}: column grace_min: {g!r} is not a number of "
+                              "minutes") from None
+        breaks = []
+        for part in filter(None, (p.strip() for p in row.get("breaks", "").split(";"))):
+            try:
+                a, b = part.split("-")
+            except ValueError:
+                raise ConfigError(f"{where}: column breaks: {part!r} is not like "
+                                  "12:00-12:30") from None
+            ta, tb = _hhmm(a.strip(), where, "breaks"), _hhmm(b.strip(), where, "breaks")
+            da = date + dt.timedelta(days=1) if ta < t_start else date
+            db = da + dt.timedelta(days=1) if tb <= ta else da
+            bs, be = local_ms(da, ta, tz), local_ms(db, tb, tz)
+            if bs < start or be > end:
+                raise ConfigError(f"{where}: column breaks: {part} is outside the shift "
+                                  f"{row['start']}-{row['end']}")
+            breaks.append((bs, be))
+        breaks.sort()
+        for (a1, b1), (a2, _) in zip(breaks, breaks[1:]):
+            if a2 < b1:
+                raise ConfigError(f"{where}: column breaks: breaks overlap")
+        shifts.append(Shift(agent=agent, date=date, start_ms=start, end_ms=end,
+                            grace_ms=round(grace * 60_000), breaks=tuple(breaks), line=line,
+                            ends_local=row.get("end", "")))
+    shifts.sort(key=lambda s: (s.agent, s.start_ms))
+    for a, b in zip(shifts, shifts[1:]):
+        if a.agent == b.agent and b.start_ms < a.end_ms:
+            raise ConfigError(f"schedule {path} line {b.line}: agent {b.agent}'s shift on "
+                              f"{b.date} overlaps the one on line {a.line}")
+    return shifts

@@ -1,0 +1,693 @@
+"""The floor kernel: applies a columnar batch of events to the engine's state arrays.
+
+Time model. Engine time G[G_NOW] only moves forward: an event is applied at
+max(its ts, G_NOW), so a late event never rewinds anyone and the result does not depend on
+how the stream was cut into batches. Each agent is advanced lazily to the time of its own
+events (and by `advance_all` on a clock tick or before a report); advancing one agent fires
+its deadlines (shift start, missing, break returns, shift end) and accrues its busy time
+piece by piece between boundaries, so splitting an advance in two never changes a result.
+
+Returned arrays: the ledger (L), the excuse table (X) and the call table may be grown here,
+so `apply_batch` returns them and the caller keeps the returned ones.
+"""
+import numpy as np
+from numba import njit
+
+from kernels.clock import local_day, month_of_day, next_local_midnight
+from kernels.layout import (
+    A_ANSWER_DAY, A_ANSWER_TS, A_BUSY_SINCE, A_CALL, A_CTX_BRK, A_CTX_DAY, A_CURSOR,
+    A_FLAGS, A_LAST, A_LAST_OUT, A_NEXTB, A_OFFER_CALL, A_OUT_BUSY_SINCE, A_PHASE,
+    A_REASON, A_SH_HI, A_SH_LO, A_SINCE, A_STATE, BK_END, BK_START, CALL_EMPTY,
+    CALL_TOMBSTONE, CV_QUEUE, CV_TS, D_ABSENT_N, D_ANSWERED, D_BUSY_MS, D_BUSY_RAW_MS,
+    D_DISSATISFIED, D_EARLY_N, D_FLOOR_N, D_LATE_N, D_NEUTRAL, D_NO_ANSWER, D_OFFERED,
+    D_RETURN_N, D_SALES, D_SATISFIED, D_SIGN_INS, D_SIGNED_MS, D_SITE_PTS, D_SURVEYS,
+    D_TALK_MS, D_TALKS, D_UTIL_PTS, EV_ABANDON, EV_ADJUST, EV_ANSWER, EV_BUSY, EV_ENQUEUE,
+    EV_EXCUSE, EV_FLOOR, EV_HANGUP, EV_NO_ANSWER, EV_OFFER, EV_QA, EV_READY, EV_SALE,
+    EV_SIGN_IN, EV_SIGN_OUT, EV_SURVEY, EV_WRAP_END, F_ABSENT, F_IN_BREAK, F_IN_SHIFT,
+    F_LATE, F_LATE_RETURN, F_LEFT_EARLY, F_MISSING, G_ACCEPTED, G_CALLS_LIVE,
+    G_CALLS_USED, G_DUPLICATES, G_EXCUSE_N, G_GAPS, G_IMPLICIT_SIGN_IN, G_LEDGER_N,
+    G_NOW, G_ORPHANS, G_START, G_TOO_OLD, ITEM_SITE, ITEM_UTILIZATION, L_AGENT, L_CODE,
+    L_DAY, L_EXCUSED, L_ITEM, L_POINTS, L_RULE, L_TS, M_ADJ, M_ADJ_N, M_QA_N, M_QA_SUM,
+    MINUTE_MS, N_DAY_SLOTS, N_MONTH_SLOTS, N_ROLL, NO_TIME, P_BREAK_GRACE_MS,
+    P_BUDGET_MS, P_EARLY_TOL_MS, P_EXCLUDE_BREAKS, P_FIRST_POINTS, P_LATE_RETURN_BUSY_ANY,
+    P_PTS_ABSENT, P_PTS_EARLY_LEAVE, P_PTS_LATE_RETURN, P_PTS_LATE_SIGN_IN, P_SHORT_ABANDON_MS,
+    P_SL_MS, P_STEP_MS, P_STEP_POINTS, Q_ABANDONED, Q_ABANDONED_SHORT, Q_ANSWERED,
+    Q_ANSWERED_SL, Q_OFFERED, Q_WAIT_MAX, Q_WAIT_SUM, R_ABSENT, R_ANSWERED, R_BUSY,
+    R_EARLY_LEAVE, R_FLOOR, R_LATE_RETURN, R_LATE_SIGN_IN, R_TALK_MS, R_TALKS, ST_BUSY,
+    ST_OUT, ST_READY, ST_RINGING, ST_TALKING, ST_WRAP, S_ATTENDED, S_BRK_HI, S_BRK_LO,
+    S_DAY, S_END, S_FIRED, S_GRACE, S_START, X_AGENT, X_DAY, X_RULE,
+)
+
+BIG = np.int64(2**62)
+
+
+class State:
+    """Names of the arrays `apply_batch` takes, in order (documentation for the engine)."""
+
+    ORDER = (
+        "A", "S", "BK", "DACC", "slot_day", "MACC", "slot_month", "QROLL", "QDAY",
+        "AROLL", "roll_min", "CKEY", "CVAL", "qwait", "L", "X", "src_seq", "G", "P",
+        "excused_reason", "tz_utc", "tz_off",
+    )
+
+
+# --------------------------------------------------------------------------- slots
+
+
+@njit(cache=True)
+def day_slot(slot_day, DACC, QDAY, d):
+    """Ring slot holding day d, claiming (and clearing) it for a newer day; -1 if d is too old."""
+    s = d % N_DAY_SLOTS
+    sd = slot_day[s]
+    if sd == d:
+        return s
+    if sd > d:
+        return -1
+    DACC[s, :, :] = 0.0
+    QDAY[s, :, :] = 0.0
+    slot_day[s] = d
+    return s
+
+
+@njit(cache=True)
+def month_slot(slot_month, MACC, m):
+    s = m % N_MONTH_SLOTS
+    sm = slot_month[s]
+    if sm == m:
+        return s
+    if sm > m:
+        return -1
+    MACC[s, :, :] = 0.0
+    slot_month[s] = m
+    return s
+
+
+@njit(cache=True)
+def roll_slot(roll_min, QROLL, AROLL, t):
+    minute = t // MINUTE_MS
+    s = minute % N_ROLL
+    if roll_min[s] != minute:
+        if roll_min[s] > minute:
+            return -1
+        QROLL[s, :, :] = 0.0
+        AROLL[s, :, :] = 0.0
+        roll_min[s] = minute
+    return s
+
+
+# --------------------------------------------------------------------------- ledger
+
+
+@njit(cache=True)
+def _grow2(arr, fill):
+    out = np.full((max(16, arr.shape[0] * 2), arr.shape[1]), fill, arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+@njit(cache=True)
+def is_excused(X, G, agent, rule, day):
+    for k in range(G[G_EXCUSE_N]):
+        if X[k, X_AGENT] == agent and X[k, X_RULE] == rule and X[k, X_DAY] == day:
+            return True
+    return False
+
+
+@njit(cache=True)
+def apply_deduction(DACC, slot_day, QDAY, G, agent, rule, item, points, day, sign):
+    """Add (sign=1) or take back (sign=-1) a deduction's effect on the day accumulators."""
+    s = day_slot(slot_day, DACC, QDAY, day)
+    if s < 0:
+        G[G_TOO_OLD] += 1
+        return
+    if item == ITEM_UTILIZATION:
+        DACC[s, agent, D_UTIL_PTS] += sign * points
+    else:
+        DACC[s, agent, D_SITE_PTS] += sign * points
+    if rule == R_LATE_SIGN_IN:
+        DACC[s, agent, D_LATE_N] += sign
+    elif rule == R_LATE_RETURN:
+        DACC[s, agent, D_RETURN_N] += sign
+    elif rule == R_EARLY_LEAVE:
+        DACC[s, agent, D_EARLY_N] += sign
+    elif rule == R_ABSENT:
+        DACC[s, agent, D_ABSENT_N] += sign
+    elif rule == R_FLOOR:
+        DACC[s, agent, D_FLOOR_N] += sign
+
+
+@njit(cache=True)
+def book(L, X, G, DACC, slot_day, QDAY, ts, agent, rule, item, points, day, code):
+    """Append a deduction to the ledger and apply it unless an excuse already covers it."""
+    n = G[G_LEDGER_N]
+    if n >= L.shape[0]:
+        L = _grow2(L, 0.0)
+    excused = is_excused(X, G, agent, rule, day)
+    L[n, L_TS] = ts
+    L[n, L_AGENT] = agent
+    L[n, L_RULE] = rule
+    L[n, L_ITEM] = item
+    L[n, L_POINTS] = points
+    L[n, L_DAY] = day
+    L[n, L_EXCUSED] = 1.0 if excused else 0.0
+    L[n, L_CODE] = code
+    G[G_LEDGER_N] = n + 1
+    if not excused:
+        apply_deduction(DACC, slot_day, QDAY, G, agent, rule, item, points, day, 1.0)
+    return L
+
+
+@njit(cache=True)
+def excuse(L, X, G, DACC, slot_day, QDAY, agent, rule, day):
+    """Record an approved appeal and cancel the matching deductions already booked."""
+    if is_excused(X, G, agent, rule, day):
+        return X
+    n = G[G_EXCUSE_N]
+    if n >= X.shape[0]:
+        X = _grow2(X, 0)
+    X[n, X_AGENT] = agent
+    X[n, X_RULE] = rule
+    X[n, X_DAY] = day
+    G[G_EXCUSE_N] = n + 1
+    for k in range(G[G_LEDGER_N]):
+        if (L[k, L_EXCUSED] == 0.0 and L[k, L_AGENT] == agent and L[k, L_RULE] == rule
+                and L[k, L_DAY] == day):
+            L[k, L_EXCUSED] = 1.0
+            apply_deduction(DACC, slot_day, QDAY, G, agent, rule, np.int64(L[k, L_ITEM]),
+                            L[k, L_POINTS], day, -1.0)
+    return X
+
+
+# --------------------------------------------------------------------------- shifts
+
+
+@njit(cache=True)
+def timer_time(S, BK, P, k, phase):
+    """When the shift's timer number `phase` fires.
+
+    0 shift start (signed in then = attended); 1 one ms after start + grace (missing);
+    2 .. 2+nb-1 one ms after break end + break grace (late return); 2+nb shift end.
+    "After X" rules fire at X + 1 ms so an event exactly at X is applied first.
+    """
+    if phase == 0:
+        return S[k, S_START]
+    if phase == 1:
+        return S[k, S_START] + S[k, S_GRACE] + 1
+    nb = S[k, S_BRK_HI] - S[k, S_BRK_LO]
+    j = phase - 2
+    if j < nb:
+        t = BK[S[k, S_BRK_LO] + j, BK_END] + np.int64(P[P_BREAK_GRACE_MS]) + 1
+        return min(t, S[k, S_END])
+    return S[k, S_END]
+
+
+@njit(cache=True)
+def fire_due(i, a, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
+    """Fire every timer of agent i due at or before time a, in order."""
+    while A[i, A_CURSOR] < A[i, A_SH_HI]:
+        k = A[i, A_CURSOR]
+        p = A[i, A_PHASE]
+        if timer_time(S, BK, P, k, p) > a:
+            break
+        nb = S[k, S_BRK_HI] - S[k, S_BRK_LO]
+        st = A[i, A_STATE]
+        if p == 0:
+            A[i, A_FLAGS] &= ~(F_MISSING | F_LATE | F_LEFT_EARLY | F_ABSENT | F_LATE_RETURN)
+            if st != ST_OUT:
+                S[k, S_ATTENDED] = 1
+        elif p == 1:
+            if S[k, S_ATTENDED] == 0:
+                A[i, A_FLAGS] |= F_MISSING
+        elif p - 2 < nb:
+            b = S[k, S_BRK_LO] + p - 2
+            deadline = BK[b, BK_END] + np.int64(P[P_BREAK_GRACE_MS])
+            away = st == ST_OUT or (
+                st == ST_BUSY and (P[P_LATE_RETURN_BUSY_ANY] != 0.0
+                                   or not excused_reason[A[i, A_REASON]]))
+            if deadline < S[k, S_END] and S[k, S_ATTENDED] == 1 and away:
+                A[i, A_FLAGS] |= F_LATE_RETURN
+                L = book(L, X, G, DACC, slot_day, QDAY, deadline, i, R_LATE_RETURN, ITEM_SITE,
+                         P[P_PTS_LATE_RETURN], S[k, S_DAY], -1)
+        else:
+            e = S[k, S_END]
+            if S[k, S_ATTENDED] == 0:
+                A[i, A_FLAGS] = (A[i, A_FLAGS] & ~F_MISSING) | F_ABSENT
+                L = book(L, X, G, DACC, slot_day, QDAY, e, i, R_ABSENT, ITEM_SITE,
+                         P[P_PTS_ABSENT], S[k, S_DAY], -1)
+            elif st == ST_OUT:
+                cut = e - np.int64(P[P_EARLY_TOL_MS])
+                ob = A[i, A_OUT_BUSY_SINCE]
+                if A[i, A_LAST_OUT] < cut or (ob != NO_TIME and ob < cut):
+                    A[i, A_FLAGS] |= F_LEFT_EARLY
+                    L = book(L, X, G, DACC, slot_day, QDAY, e, i, R_EARLY_LEAVE, ITEM_SITE,
+                             P[P_PTS_EARLY_LEAVE], S[k, S_DAY], -1)
+            S[k, S_FIRED] = 1
+            A[i, A_CURSOR] = k + 1
+            A[i, A_PHASE] = 0
+            continue
+        A[i, A_PHASE] = p + 1
+    return L
+
+
+@njit(cache=True)
+def set_context(i, a, A, S, BK, P, tz_utc, tz_off):
+    """Work out the agent's day and break status from time a up to the next boundary."""
+    nextb = next_local_midnight(tz_utc, tz_off, a)
+    day = local_day(tz_utc, tz_off, a)
+    in_brk = 0
+    flags = A[i, A_FLAGS] & ~(F_IN_SHIFT | F_IN_BREAK)
+    k = A[i, A_CURSOR]
+    if k < A[i, A_SH_HI]:
+        nextb = min(nextb, timer_time(S, BK, P, k, A[i, A_PHASE]))
+        s = S[k, S_START]
+        e = S[k, S_END]
+        if s > a:
+            nextb = min(nextb, s)
+        elif a < e:
+            day = S[k, S_DAY]
+            flags |= F_IN_SHIFT
+            nextb = min(nextb, e)
+            for b in range(S[k, S_BRK_LO], S[k, S_BRK_HI]):
+                bs = BK[b, BK_START]
+                be = BK[b, BK_END]
+                if bs > a:
+                    nextb = min(nextb, bs)
+                elif a < be:
+                    in_brk = 1
+                    flags |= F_IN_BREAK
+                    nextb = min(nextb, be)
+    A[i, A_NEXTB] = nextb
+    A[i, A_CTX_DAY] = day
+    A[i, A_CTX_BRK] = in_brk
+    A[i, A_FLAGS] = flags
+
+
+@njit(cache=True)
+def accrue(i, a, b, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
+    """Credit [a, b) (constant context) to signed-in time and, when busy, to busy time."""
+    if b <= a:
+        return L
+    st = A[i, A_STATE]
+    if st == ST_OUT:
+        return L
+    d = A[i, A_CTX_DAY]
+    s = day_slot(slot_day, DACC, QDAY, d)
+    if s < 0:
+        G[G_TOO_OLD] += 1
+        return L
+    dur = b - a
+    DACC[s, i, D_SIGNED_MS] += dur
+    if st != ST_BUSY:
+        return L
+    DACC[s, i, D_BUSY_RAW_MS] += dur
+    if excused_reason[A[i, A_REASON]]:
+        return L
+    if A[i, A_CTX_BRK] == 1 and P[P_EXCLUDE_BREAKS] != 0.0:
+        return L
+    before = np.int64(DACC[s, i, D_BUSY_MS])
+    after = before + dur
+    DACC[s, i, D_BUSY_MS] = after
+    budget = np.int64(P[P_BUDGET_MS])
+    if after <= budget:
+        return L
+    step = np.int64(P[P_STEP_MS])
+    # thresholds budget + n*step crossed in [before, after): B > threshold afterwards
+    n0 = 0
+    if before > budget:
+        n0 = (before - budget + step - 1) // step
+    n1 = (after - budget + step - 1) // step  # first n with threshold >= after
+    for n in range(n0, n1):
+        th = budget + n * step
+        pts = P[P_FIRST_POINTS] if n == 0 else P[P_STEP_POINTS]
+        L = book(L, X, G, DACC, slot_day, QDAY, a + (th - before), i, R_BUSY, ITEM_UTILIZATION,
+                 pts, d, -1)
+    return L
+
+
+@njit(cache=True)
+def advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason, tz_utc, tz_off):
+    """Bring agent i up to time t: accrue time and fire every deadline at or before t."""
+    a = A[i, A_LAST]
+    if t < a:
+        return L
+    while True:
+        nb = A[i, A_NEXTB]
+        if t < nb:
+            L = accrue(i, a, t, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason)
+            A[i, A_LAST] = t
+            return L
+        L = accrue(i, a, nb, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason)
+        a = nb
+        A[i, A_LAST] = a
+        L = fire_due(i, a, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason)
+        set_context(i, a, A, S, BK, P, tz_utc, tz_off)
+
+
+@njit(cache=True)
+def start_agents(A, S, t, lo, hi):
+    """Agents lo..hi-1 begin at time t; shifts that ended before t are outside the data."""
+    for i in range(lo, hi):
+        A[i, A_LAST] = t
+        A[i, A_NEXTB] = t  # forces timers and context to be worked out at the first advance
+        k = A[i, A_SH_LO]
+        while k < A[i, A_SH_HI] and S[k, S_END] <= t:
+            k += 1
+        A[i, A_CURSOR] = k
+        A[i, A_PHASE] = 0
+
+
+# --------------------------------------------------------------------------- calls
+
+
+@njit(cache=True)
+def _call_find(CKEY, key):
+    mask = CKEY.shape[0] - 1
+    h = (key * np.int64(-7046029254386353131)) & mask
+    while True:
+        k = CKEY[h]
+        if k == key:
+            return h
+        if k == CALL_EMPTY:
+            return -1
+        h = (h + 1) & mask
+
+
+@njit(cache=True)
+def _call_insert(CKEY, CVAL, key, ts, queue):
+    mask = CKEY.shape[0] - 1
+    h = (key * np.int64(-7046029254386353131)) & mask
+    while True:
+        k = CKEY[h]
+        if k == CALL_EMPTY or k == CALL_TOMBSTONE:
+            CKEY[h] = key
+            CVAL[h, CV_TS] = ts
+            CVAL[h, CV_QUEUE] = queue
+            return k == CALL_EMPTY
+        h = (h + 1) & mask
+
+
+@njit(cache=True)
+def call_table_rebuild(CKEY, CVAL, G, capacity, drop_before):
+    """Rehash live calls into a table of `capacity` slots, forgetting calls queued before
+    drop_before (a caller who neither got answered nor reported abandoned)."""
+    NK = np.zeros(capacity, np.int64)
+    NV = np.zeros((capacity, 2), np.int64)
+    live = 0
+    for h in range(CKEY.shape[0]):
+        k = CKEY[h]
+        if k != CALL_EMPTY and k != CALL_TOMBSTONE and CVAL[h, CV_TS] >= drop_before:
+            _call_insert(NK, NV, k, CVAL[h, CV_TS], CVAL[h, CV_QUEUE])
+            live += 1
+    G[G_CALLS_LIVE] = live
+    G[G_CALLS_USED] = live
+    return NK, NV
+
+
+@njit(cache=True)
+def call_remove(CKEY, CVAL, qwait, G, key):
+    """Take a call out of the waiting table; returns (enqueue ts, queue) or (NO_TIME, -1)."""
+    h = _call_find(CKEY, key)
+    if h < 0:
+        return NO_TIME, -1
+    CKEY[h] = CALL_TOMBSTONE
+    q = CVAL[h, CV_QUEUE]
+    if q >= 0:
+        qwait[q] -= 1
+    G[G_CALLS_LIVE] -= 1
+    return CVAL[h, CV_TS], q
+
+
+# --------------------------------------------------------------------------- events
+
+
+@njit(cache=True)
+def _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P):
+    if A[i, A_STATE] == ST_OUT:
+        A[i, A_STATE] = ST_READY
+        A[i, A_SINCE] = t
+        A[i, A_FLAGS] &= ~F_LEFT_EARLY
+        s = day_slot(slot_day, DACC, QDAY, A[i, A_CTX_DAY])
+        if s >= 0:
+            DACC[s, i, D_SIGN_INS] += 1
+    k = A[i, A_CURSOR]
+    # the shift has started (phase >= 1) and not ended (the cursor would have moved on)
+    if k < A[i, A_SH_HI] and A[i, A_PHASE] >= 1 and S[k, S_ATTENDED] == 0:
+        S[k, S_ATTENDED] = 1
+        A[i, A_FLAGS] &= ~F_MISSING
+        if t > S[k, S_START] + S[k, S_GRACE]:
+            A[i, A_FLAGS] |= F_LATE
+            L = book(L, X, G, DACC, slot_day, QDAY, t, i, R_LATE_SIGN_IN, ITEM_SITE,
+                     P[P_PTS_LATE_SIGN_IN], S[k, S_DAY], -1)
+    return L
+
+
+@njit(cache=True)
+def _set_state(i, t, A, st):
+    if A[i, A_STATE] != st:
+        A[i, A_STATE] = st
+        A[i, A_SINCE] = t
+    if st != ST_BUSY:
+        A[i, A_BUSY_SINCE] = NO_TIME
+
+
+@njit(cache=True)
+def _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P):
+    """A state event from a signed-out seat: the ACD has the agent logged in, so do we."""
+    if A[i, A_STATE] == ST_OUT:
+        G[G_IMPLICIT_SIGN_IN] += 1
+        L = _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
+    return L
+
+
+@njit(cache=True)
+def _queue_answer(arr, slot, q, wait, P):
+    if slot < 0:
+        return
+    w = max(wait, 0)
+    arr[slot, q, Q_ANSWERED] += 1
+    if wait <= np.int64(P[P_SL_MS]):
+        arr[slot, q, Q_ANSWERED_SL] += 1
+    arr[slot, q, Q_WAIT_SUM] += w
+    if w > arr[slot, q, Q_WAIT_MAX]:
+        arr[slot, q, Q_WAIT_MAX] = w
+
+
+@njit(cache=True)
+def _queue_abandon(arr, slot, q, short):
+    if slot < 0:
+        return
+    arr[slot, q, Q_ABANDONED] += 1
+    if short:
+        arr[slot, q, Q_ABANDONED_SHORT] += 1
+
+
+@njit(cache=True)
+def apply_batch(
+    etype, ts, agent, call, queue, code, aux, num, src, seq,
+    A, S, BK, DACC, slot_day, MACC, slot_month, QROLL, QDAY, AROLL, roll_min,
+    CKEY, CVAL, qwait, L, X, src_seq, G, P, excused_reason, tz_utc, tz_off,
+):
+    """Apply events in order. Returns (L, X, CKEY, CVAL): possibly grown arrays."""
+    n = etype.shape[0]
+    for j in range(n):
+        t = ts[j]
+        if t < G[G_NOW]:
+            t = G[G_NOW]
+        if src[j] >= 0:
+            last = src_seq[src[j]]
+            if last != NO_TIME:
+                if seq[j] <= last:
+                    G[G_DUPLICATES] += 1
+                    continue
+                if seq[j] > last + 1:
+                    G[G_GAPS] += seq[j] - last - 1
+            src_seq[src[j]] = seq[j]
+        if G[G_START] == NO_TIME:
+            G[G_START] = t
+            start_agents(A, S, t, 0, A.shape[0])
+        G[G_NOW] = t
+        G[G_ACCEPTED] += 1
+        et = etype[j]
+        i = agent[j]
+        if i >= 0:
+            L = advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason,
+                        tz_utc, tz_off)
+        r = roll_slot(roll_min, QROLL, AROLL, t)
+
+        if et == EV_SIGN_IN:
+            L = _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
+            if A[i, A_STATE] == ST_BUSY:
+                _set_state(i, t, A, ST_READY)
+        elif et == EV_SIGN_OUT:
+            st = A[i, A_STATE]
+            if st != ST_OUT:
+                A[i, A_LAST_OUT] = t
+                A[i, A_OUT_BUSY_SINCE] = A[i, A_BUSY_SINCE] if st == ST_BUSY else NO_TIME
+                _set_state(i, t, A, ST_OUT)
+                k = A[i, A_CURSOR]
+                if (k < A[i, A_SH_HI] and A[i, A_PHASE] >= 1 and S[k, S_ATTENDED] == 1
+                        and A[i, A_CTX_BRK] == 0
+                        and t < S[k, S_END] - np.int64(P[P_EARLY_TOL_MS])):
+                    A[i, A_FLAGS] |= F_LEFT_EARLY
+        elif et == EV_READY:
+            L = _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
+            _set_state(i, t, A, ST_READY)
+        elif et == EV_BUSY:
+            L = _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
+            if A[i, A_STATE] != ST_BUSY:
+                A[i, A_BUSY_SINCE] = t
+            _set_state(i, t, A, ST_BUSY)
+            A[i, A_REASON] = code[j]
+        elif et == EV_OFFER:
+            L = _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
+            s = day_slot(slot_day, DACC, QDAY, A[i, A_CTX_DAY])
+            if s >= 0:
+                DACC[s, i, D_OFFERED] += 1
+            A[i, A_OFFER_CALL] = call[j]
+            _set_state(i, t, A, ST_RINGING)
+        elif et == EV_ANSWER:
+            L = _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
+            s = day_slot(slot_day, DACC, QDAY, A[i, A_CTX_DAY])
+            if s >= 0:
+                if A[i, A_OFFER_CALL] != call[j]:
+                    DACC[s, i, D_OFFERED] += 1
+                DACC[s, i, D_ANSWERED] += 1
+            A[i, A_OFFER_CALL] = 0
+            A[i, A_CALL] = call[j]
+            A[i, A_ANSWER_TS] = t
+            A[i, A_ANSWER_DAY] = A[i, A_CTX_DAY]
+            _set_state(i, t, A, ST_TALKING)
+            enq, q0 = call_remove(CKEY, CVAL, qwait, G, call[j])
+            q = queue[j]
+            wait = aux[j]
+            if wait < 0 and enq != NO_TIME:
+                wait = t - enq
+            if r >= 0:
+                AROLL[r, i, R_ANSWERED] += 1
+            if q >= 0:
+                ds = day_slot(slot_day, DACC, QDAY, local_day(tz_utc, tz_off, t))
+                _queue_answer(QROLL, r, q, wait, P)
+                _queue_answer(QDAY, ds, q, wait, P)
+        elif et == EV_NO_ANSWER:
+            s = day_slot(slot_day, DACC, QDAY, A[i, A_CTX_DAY])
+            if s >= 0:
+                DACC[s, i, D_NO_ANSWER] += 1
+            if A[i, A_STATE] == ST_RINGING:
+                _set_state(i, t, A, ST_READY)
+        elif et == EV_HANGUP:
+            if A[i, A_STATE] == ST_TALKING and A[i, A_CALL] == call[j]:
+                dur = t - A[i, A_ANSWER_TS]
+                s = day_slot(slot_day, DACC, QDAY, A[i, A_ANSWER_DAY])
+                if s >= 0:
+                    DACC[s, i, D_TALK_MS] += dur
+                    DACC[s, i, D_TALKS] += 1
+                if r >= 0:
+                    AROLL[r, i, R_TALK_MS] += dur
+                    AROLL[r, i, R_TALKS] += 1
+                A[i, A_CALL] = 0
+                _set_state(i, t, A, ST_WRAP)
+            else:
+                G[G_ORPHANS] += 1
+        elif et == EV_WRAP_END:
+            if A[i, A_STATE] == ST_WRAP:
+                _set_state(i, t, A, ST_READY)
+        elif et == EV_ENQUEUE:
+            q = queue[j]
+            if G[G_CALLS_USED] * 2 >= CKEY.shape[0]:
+                CKEY, CVAL = call_table_rebuild(CKEY, CVAL, G, CKEY.shape[0] * 2,
+                                                t - 86_400_000)
+            if _call_find(CKEY, call[j]) < 0:
+                fresh = _call_insert(CKEY, CVAL, call[j], t, q)
+                G[G_CALLS_LIVE] += 1
+                if fresh:
+                    G[G_CALLS_USED] += 1
+                qwait[q] += 1
+            ds = day_slot(slot_day, DACC, QDAY, local_day(tz_utc, tz_off, t))
+            if r >= 0:
+                QROLL[r, q, Q_OFFERED] += 1
+            if ds >= 0:
+                QDAY[ds, q, Q_OFFERED] += 1
+        elif et == EV_ABANDON:
+            call_remove(CKEY, CVAL, qwait, G, call[j])
+            q = queue[j]
+            short = aux[j] <= np.int64(P[P_SHORT_ABANDON_MS])
+            ds = day_slot(slot_day, DACC, QDAY, local_day(tz_utc, tz_off, t))
+            _queue_abandon(QROLL, r, q, short)
+            _queue_abandon(QDAY, ds, q, short)
+        elif et == EV_SURVEY:
+            s = day_slot(slot_day, DACC, QDAY, A[i, A_CTX_DAY])
+            if s >= 0:
+                DACC[s, i, D_SURVEYS] += 1
+                c = code[j]
+                if c == 0:
+                    DACC[s, i, D_SATISFIED] += 1
+                elif c == 1:
+                    DACC[s, i, D_NEUTRAL] += 1
+                else:
+                    DACC[s, i, D_DISSATISFIED] += 1
+        elif et == EV_SALE:
+            s = day_slot(slot_day, DACC, QDAY, A[i, A_CTX_DAY])
+            if s >= 0:
+                DACC[s, i, D_SALES] += num[j]
+        elif et == EV_QA or et == EV_ADJUST:
+            # manual entries name their month, or fall in the month of their own ts
+            m = aux[j]
+            if m < 0:
+                m = month_of_day(local_day(tz_utc, tz_off, ts[j]))
+            ms = month_slot(slot_month, MACC, m)
+            if ms < 0:
+                G[G_TOO_OLD] += 1
+            elif et == EV_QA:
+                MACC[ms, i, M_QA_SUM + code[j]] += num[j]
+                MACC[ms, i, M_QA_N + code[j]] += 1
+            else:
+                MACC[ms, i, M_ADJ] += num[j]
+                MACC[ms, i, M_ADJ_N] += 1
+        elif et == EV_FLOOR:
+            L = book(L, X, G, DACC, slot_day, QDAY, ts[j], i, R_FLOOR, ITEM_SITE, num[j],
+                     local_day(tz_utc, tz_off, ts[j]), code[j])
+        elif et == EV_EXCUSE:
+            X = excuse(L, X, G, DACC, slot_day, QDAY, i, code[j], aux[j])
+    return L, X, CKEY, CVAL
+
+
+@njit(cache=True)
+def advance_all(t, A, S, BK, DACC, slot_day, QDAY, QROLL, AROLL, roll_min, L, X, G, P,
+                excused_reason, tz_utc, tz_off):
+    """Move engine time to t (never back) and bring every agent up to it: a clock tick."""
+    if G[G_START] == NO_TIME:
+        return L
+    if t < G[G_NOW]:
+        t = G[G_NOW]
+    G[G_NOW] = t
+    roll_slot(roll_min, QROLL, AROLL, t)
+    for i in range(A.shape[0]):
+        L = advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason,
+                    tz_utc, tz_off)
+    return L
+
+
+@njit(cache=True)
+def fnv1a_rows(b):
+    """Stable 64-bit FNV-1a hash of each row of a uint8 matrix (zero bytes are padding).
+
+    Call ids are hashed rather than interned so no table of strings grows in a long-running
+    service; 0 and 1 are reserved for empty and deleted slots of the call table."""
+    n = b.shape[0]
+    out = np.zeros(n, np.int64)
+    for r in range(n):
+        h = np.uint64(14695981039346656037)
+        any_byte = False
+        for c in range(b.shape[1]):
+            x = b[r, c]
+            if x == 0:
+                break
+            any_byte = True
+            h = (h ^ np.uint64(x)) * np.uint64(1099511628211)
+        v = np.int64(h)
+        if not any_byte:
+            v = 0
+        elif v == 0 or v == 1:
+            v = v + 2
+        out[r] = v
+    return out

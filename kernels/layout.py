@@ -1,0 +1,221 @@
+"""Column layout of the engine's state arrays, shared by the kernels and the service.
+
+Every name here is a plain int so numba folds it as a compile-time constant.
+"""
+
+DAY_MS = 86_400_000
+MINUTE_MS = 60_000
+NO_TIME = -(2**62)  # "never" for int64 time columns
+
+# ---- event types (batch column `etype`) ----
+EV_SIGN_IN = 0
+EV_SIGN_OUT = 1
+EV_READY = 2
+EV_BUSY = 3
+EV_OFFER = 4
+EV_ANSWER = 5
+EV_NO_ANSWER = 6
+EV_HANGUP = 7
+EV_WRAP_END = 8
+EV_ENQUEUE = 9
+EV_ABANDON = 10
+EV_SURVEY = 11
+EV_SALE = 12
+EV_QA = 13
+EV_FLOOR = 14
+EV_ADJUST = 15
+EV_EXCUSE = 16
+N_EVENT_TYPES = 17
+
+# ---- agent states ----
+ST_OUT = 0
+ST_READY = 1
+ST_BUSY = 2
+ST_RINGING = 3
+ST_TALKING = 4
+ST_WRAP = 5
+N_STATES = 6
+
+# ---- survey results (column `code` of EV_SURVEY) ----
+SURVEY_SATISFIED = 0
+SURVEY_NEUTRAL = 1
+SURVEY_DISSATISFIED = 2
+
+# ---- QA items (column `code` of EV_QA) ----
+QA_RECORDING = 0
+QA_TEXT = 1
+QA_PERFORMANCE = 2
+QA_EXAM = 3
+N_QA = 4
+
+# ---- deduction rules (ledger column L_RULE, column `code` of EV_EXCUSE) ----
+R_BUSY = 0
+R_LATE_SIGN_IN = 1
+R_LATE_RETURN = 2
+R_EARLY_LEAVE = 3
+R_ABSENT = 4
+R_FLOOR = 5
+N_RULES = 6
+
+# ---- item a deduction lands on (ledger column L_ITEM) ----
+ITEM_UTILIZATION = 0
+ITEM_SITE = 1
+
+# ---- agent flags (A_FLAGS), shown live ----
+F_MISSING = 1
+F_LATE = 2
+F_LEFT_EARLY = 4
+F_ABSENT = 8
+F_LATE_RETURN = 16
+F_UNKNOWN = 32  # not in the roster
+F_IN_SHIFT = 64
+F_IN_BREAK = 128
+
+# ---- agent table A: int64 (n_agents, A_K) ----
+A_STATE = 0
+A_REASON = 1  # busy reason code while busy
+A_SINCE = 2  # time the current state began
+A_BUSY_SINCE = 3  # start of the current unbroken busy spell, NO_TIME when not busy
+A_LAST = 4  # the agent has been advanced up to this time
+A_NEXTB = 5  # next boundary (timer, break edge, midnight) after A_LAST
+A_CTX_DAY = 6  # agent day of [A_LAST, A_NEXTB): the shift's date inside a shift, else local date
+A_CTX_BRK = 7  # 1 when [A_LAST, A_NEXTB) is inside a scheduled break
+A_CURSOR = 8  # row in S of the agent's current (first unfinished) shift
+A_SH_HI = 9  # one past the agent's last row in S
+A_PHASE = 10  # next timer of the current shift (see kernels.floor.timer_time)
+A_FLAGS = 11
+A_OFFER_CALL = 12  # call hash of the last offer, so an answer without offer counts as offered
+A_CALL = 13  # call hash being talked
+A_ANSWER_TS = 14
+A_ANSWER_DAY = 15
+A_LAST_OUT = 16  # time of the last sign-out
+A_OUT_BUSY_SINCE = 17  # busy spell start at that sign-out, NO_TIME if not busy then
+A_SH_LO = 18  # first row in S of the agent
+A_K = 19
+
+# ---- shift table S: int64 (n_shifts, S_K), rows sorted by (agent, start) ----
+S_AGENT = 0
+S_START = 1
+S_END = 2
+S_GRACE = 3  # ms
+S_DAY = 4  # local date index (days since 1970-01-01)
+S_BRK_LO = 5  # rows in BK
+S_BRK_HI = 6
+S_ATTENDED = 7
+S_FIRED = 8  # 1 once the shift end was booked
+S_K = 9
+
+# ---- break table BK: int64 (n_breaks, 2) ----
+BK_START = 0
+BK_END = 1
+
+# ---- per agent per day accumulators DACC: float64 (N_DAY_SLOTS, n_agents, D_K) ----
+N_DAY_SLOTS = 64  # a ring: covers this month and the whole of the previous one
+D_OFFERED = 0
+D_ANSWERED = 1
+D_TALK_MS = 2
+D_TALKS = 3
+D_SURVEYS = 4
+D_SATISFIED = 5
+D_NEUTRAL = 6
+D_DISSATISFIED = 7
+D_SALES = 8
+D_BUSY_MS = 9  # counted busy (policy busy budget)
+D_BUSY_RAW_MS = 10  # every busy millisecond
+D_SIGN_INS = 11
+D_UTIL_PTS = 12  # sum of non-excused points on utilization
+D_SITE_PTS = 13  # sum of non-excused points on site
+D_LATE_N = 14
+D_RETURN_N = 15
+D_EARLY_N = 16
+D_ABSENT_N = 17
+D_NO_ANSWER = 18
+D_SIGNED_MS = 19  # signed-in time
+D_FLOOR_N = 20
+D_K = 21
+
+# rule -> count column in DACC
+RULE_COUNT_COL = (-1, D_LATE_N, D_RETURN_N, D_EARLY_N, D_ABSENT_N, D_FLOOR_N)
+
+# ---- per agent per month manual accumulators MACC: float64 (N_MONTH_SLOTS, n_agents, M_K) ----
+N_MONTH_SLOTS = 12
+M_QA_SUM = 0  # + QA item
+M_QA_N = 4  # + QA item
+M_ADJ = 8
+M_ADJ_N = 9
+M_K = 10
+
+# ---- rolling minute buckets ----
+N_ROLL = 60  # minutes kept; windows of 15/30/60 are sums over the newest buckets
+# per queue, QROLL (N_ROLL, n_queues, Q_K) and per day QDAY (N_DAY_SLOTS, n_queues, Q_K)
+Q_OFFERED = 0
+Q_ANSWERED = 1
+Q_ANSWERED_SL = 2  # answered within the service-level threshold
+Q_ABANDONED = 3
+Q_ABANDONED_SHORT = 4  # abandoned within the short-abandon threshold (out of SL)
+Q_WAIT_SUM = 5  # ms, answered calls
+Q_WAIT_MAX = 6
+Q_K = 7
+# per agent, AROLL (N_ROLL, n_agents, R_K)
+R_ANSWERED = 0
+R_TALK_MS = 1
+R_TALKS = 2
+R_K = 3
+
+# ---- ledger L: float64 (capacity, L_K) ----
+L_TS = 0
+L_AGENT = 1
+L_RULE = 2
+L_ITEM = 3
+L_POINTS = 4
+L_DAY = 5
+L_EXCUSED = 6
+L_CODE = 7  # reason text code (floor events)
+L_K = 8
+
+# ---- excuses X: int64 (capacity, X_K) ----
+X_AGENT = 0
+X_RULE = 1
+X_DAY = 2
+X_K = 3
+
+# ---- waiting calls: open addressing, CKEY int64 (cap,), CVAL int64 (cap, 2) ----
+CALL_EMPTY = 0
+CALL_TOMBSTONE = 1
+CV_TS = 0
+CV_QUEUE = 1
+
+# ---- globals G: int64 (G_K,) ----
+G_NOW = 0
+G_START = 1
+G_LEDGER_N = 2
+G_EXCUSE_N = 3
+G_CALLS_LIVE = 4
+G_CALLS_USED = 5  # live + tombstones
+G_DUPLICATES = 6
+G_GAPS = 7
+G_TOO_OLD = 8
+G_ORPHANS = 9  # hangups/wrap-ups that match no call of the agent
+G_ACCEPTED = 10
+G_IMPLICIT_SIGN_IN = 11
+G_K = 12
+
+# ---- policy parameters P: float64 (P_K,) ----
+P_BUDGET_MS = 0
+P_STEP_MS = 1
+P_FIRST_POINTS = 2
+P_STEP_POINTS = 3
+P_BREAK_GRACE_MS = 4
+P_EARLY_TOL_MS = 5
+P_PTS_LATE_SIGN_IN = 6
+P_PTS_LATE_RETURN = 7
+P_PTS_EARLY_LEAVE = 8
+P_PTS_ABSENT = 9
+P_SL_MS = 10
+P_SHORT_ABANDON_MS = 11
+P_EXCLUDE_BREAKS = 12
+P_LATE_RETURN_BUSY_ANY = 13  # 1: any busy at break end is late; 0: excused reasons count as back
+P_K = 14
+
+# rule -> points parameter
+RULE_POINTS_P = (-1, P_PTS_LATE_SIGN_IN, P_PTS_LATE_RETURN, P_PTS_EARLY_LEAVE, P_PTS_ABSENT, -1)
