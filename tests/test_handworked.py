@@ -1,0 +1,39 @@
+"""The hand-worked scenario (tests/scenarios/handworked/WORKED.md), written from POLICY.md
+and DESIGN.md alone, must come out of `kefu-floor replay` exactly."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent / "scenarios" / "handworked"
+
+
+def contract_subset(got, exp, path="$"):
+    """Every field of `exp` is in `got` with the same value (extra fields are allowed)."""
+    if isinstance(exp, dict):
+        assert isinstance(got, dict), path
+        for k, v in exp.items():
+            assert k in got, f"{path}.{k} missing"
+            contract_subset(got[k], v, f"{path}.{k}")
+    elif isinstance(exp, list):
+        assert isinstance(got, list) and len(got) == len(exp), f"{path}: {got!r} != {exp!r}"
+        for i, (g, e) in enumerate(zip(got, exp)):
+            contract_subset(g, e, f"{path}[{i}]")
+    elif isinstance(exp, float) or isinstance(got, float):
+        assert got == pytest.approx(exp, abs=1e-9), f"{path}: {got!r} != {exp!r}"
+    else:
+        assert got == exp, f"{path}: {got!r} != {exp!r}"
+
+
+def test_replay_matches_hand_worked_report():
+    out = subprocess.run(
+        [sys.executable, "-m", "kefu_floor", "replay", str(HERE / "events.jsonl"),
+         "--roster", str(HERE / "roster.csv"), "--schedule", str(HERE / "schedule.csv"),
+         "--policy", "chengdu-2014", "--month", "2026-11", "--format", "json"],
+        capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    exp = json.loads((HERE / "expected.json").read_text("utf-8"))
+    contract_subset(got, exp)
