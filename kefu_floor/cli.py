@@ -93,12 +93,14 @@ def cmd_replay(args) -> int:
     return EXIT_OK
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, site: bool = True) -> None:
     p.add_argument("--roster", metavar="CSV", help="roster.csv: agent,name,team,role,hired,probation,products")
     p.add_argument("--schedule", metavar="CSV", help="schedule.csv: agent,date,start,end,breaks,grace_min")
     p.add_argument("--policy", default="chengdu-2014", metavar="NAME|TOML",
                    help="policy preset name or a .toml file (default: chengdu-2014)")
-    p.add_argument("--site", help="site id (default: the events' own site field, else 'default')")
+    if site:
+        p.add_argument("--site", help="site id (default: the events' own site field, else "
+                                      "'default')")
     p.add_argument("--lang", choices=("zh", "en"), default=default_lang(),
                    help="language of labels (default from the locale)")
 

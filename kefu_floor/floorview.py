@@ -1,0 +1,247 @@
+"""The live floor as JSON-ready dicts: full snapshot, per-agent/queue/team entries, deltas.
+
+Pure read side over an engine (no I/O): the websocket feed, the TUI and the metrics
+exporter all read these, so each number is computed in one place. Versioned as
+`kefu-floor/feed/1` (README "Live feed").
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kefu_floor.engine import Engine
+from kefu_floor.localtime import day_str, local_day_of, month_days
+from kefu_floor.report import ITEM_OF_LEDGER, MonthView, _num
+from kefu_floor.schema import RULES
+from kefu_floor.i18n import t as label
+from kernels import layout as K
+
+FEED_SCHEMA = "kefu-floor/feed/1"
+STATES = ("out", "ready", "busy", "ringing", "talking", "wrap")
+FLAG_NAMES = ((K.F_MISSING, "missing"), (K.F_LATE, "late"), (K.F_LEFT_EARLY, "left_early"),
+              (K.F_ABSENT, "absent"), (K.F_LATE_RETURN, "late_return"),
+              (K.F_UNKNOWN, "unknown"), (K.F_IN_SHIFT, "in_shift"), (K.F_IN_BREAK, "in_break"))
+
+
+def _ratio(a: float, b: float):
+    return None if b <= 0 else round(a / b, 4)
+
+
+def _window(rows: np.ndarray) -> dict:
+    """Sum of queue buckets -> the floor's KPIs (POLICY.md §6)."""
+    off, ans, sl, ab, ab_short, wait_sum, wait_max = (float(x) for x in rows[: K.Q_K])
+    counted = ans + ab - ab_short
+    return {"offered": int(off), "answered": int(ans), "answered_in_sl": int(sl),
+            "abandoned": int(ab), "abandoned_short": int(ab_short),
+            "service_level": _ratio(sl, counted),
+            "asa_s": round(wait_sum / ans / 1000.0, 3) if ans else None,
+            "abandon_rate": _ratio(ab, ans + ab),
+            "max_wait_s": round(wait_max / 1000.0, 3)}
+
+
+class FloorView:
+    def __init__(self, eng: Engine):
+        self.eng = eng
+
+    # ---------------------------------------------------------------- pieces
+    def month_view(self) -> MonthView:
+        now = self.eng.now
+        d = local_day_of(now, self.eng.policy.tz)
+        import datetime as dt
+
+        date = dt.date.fromordinal(d + dt.date(1970, 1, 1).toordinal())
+        return MonthView(self.eng, date.year * 12 + date.month - 1)
+
+    def _roll_rows(self, minutes: int) -> list[int]:
+        now_min = self.eng.now // K.MINUTE_MS
+        rm = self.eng.roll_min
+        return [s for s in range(K.N_ROLL) if now_min - minutes < rm[s] <= now_min]
+
+    def agents(self, mv: MonthView) -> dict[str, dict]:
+        eng = self.eng
+        A = eng.A
+        names = eng.sym.agents.names
+        people = eng.roster.people
+        budget = eng.P[K.P_BUDGET_MS]
+        slot_of = {int(d): s for s, d in enumerate(eng.slot_day) if d >= 0}
+        roll60 = self._roll_rows(60)
+        R = eng.AROLL[roll60, : len(names), :].sum(axis=0) if roll60 else np.zeros(
+            (len(names), K.R_K))
+        out = {}
+        for i, a in enumerate(names):
+            p = people.get(a)
+            if p is not None and p.role == "leader" and not A[i, K.A_STATE]:
+                continue
+            day = int(A[i, K.A_CTX_DAY])
+            s = slot_of.get(day)
+            today = eng.DACC[s, i] if s is not None else np.zeros(K.D_K)
+            busy = float(today[K.D_BUSY_MS])
+            flags = int(A[i, K.A_FLAGS])
+            k = int(A[i, K.A_CURSOR])
+            shift = None
+            if k < A[i, K.A_SH_HI]:
+                shift = {"start": int(eng.S[k, K.S_START]), "end": int(eng.S[k, K.S_END]),
+                         "day": day_str(int(eng.S[k, K.S_DAY]))}
+            st = int(A[i, K.A_STATE])
+            talks = today[K.D_TALKS]
+            score = mv.score[i]
+            out[a] = {
+                "agent": a, "name": p.name if p else None, "team": p.team if p else None,
+                "state": STATES[st],
+                "reason": (eng.sym.reasons.names[int(A[i, K.A_REASON])] or None)
+                if st == K.ST_BUSY else None,
+                "since": int(A[i, K.A_SINCE]) if A[i, K.A_SINCE] else None,
+                "flags": [n for bit, n in FLAG_NAMES if flags & bit],
+                "shift": shift,
+                "day": day_str(day) if day else None,
+                "busy_today_s": round(busy / 1000.0, 1),
+                "budget_left_s": round(max(0.0, budget - busy) / 1000.0, 1),
+                "today": {"offered": int(today[K.D_OFFERED]),
+                          "answered": int(today[K.D_ANSWERED]),
+                          "aht_s": round(today[K.D_TALK_MS] / talks / 1000.0, 1) if talks
+                          else None,
+                          "answer_rate": _ratio(today[K.D_ANSWERED], today[K.D_OFFERED]),
+                          "satisfaction": _ratio(today[K.D_SATISFIED], today[K.D_SURVEYS]),
+                          "utilization_points": _num(today[K.D_UTIL_PTS]),
+                          "site_points": _num(today[K.D_SITE_PTS])},
+                "last_60m": {"answered": int(R[i, K.R_ANSWERED]),
+                             "aht_s": round(R[i, K.R_TALK_MS] / R[i, K.R_TALKS] / 1000.0, 1)
+                             if R[i, K.R_TALKS] else None},
+                "items": {k2: _num(v[i]) if not math.isnan(v[i]) else None
+                          for k2, v in mv.items.items()},
+                "score": None if math.isnan(score) else _num(score, 2),
+                "star": mv.stars.get(a),
+                "probation": bool(p.probation) if p else False,
+            }
+        return out
+
+    def queues(self) -> dict[str, dict]:
+        eng = self.eng
+        names = eng.sym.queues.names
+        nq = len(names)
+        live = eng.CKEY > 1
+        oldest = np.full(max(nq, 1), np.iinfo(np.int64).max, np.int64)
+        if live.any() and nq:
+            np.minimum.at(oldest, eng.CVAL[live, K.CV_QUEUE], eng.CVAL[live, K.CV_TS])
+        today = local_day_of(eng.now, eng.policy.tz)
+        ds = [s for s in range(K.N_DAY_SLOTS) if eng.slot_day[s] == today]
+        out = {}
+        windows = {w: self._roll_rows(w) for w in eng.policy.floor_live.windows_min}
+        for q, name in enumerate(names):
+            waiting = int(eng.qwait[q])
+            out[name] = {
+                "queue": name,
+                "waiting": waiting,
+                "longest_wait_s": round((eng.now - oldest[q]) / 1000.0, 1)
+                if waiting and oldest[q] != np.iinfo(np.int64).max else 0.0,
+                "windows": {str(w): _window(eng.QROLL[rows, q, :].sum(axis=0) if rows
+                                            else np.zeros(K.Q_K))
+                            for w, rows in windows.items()},
+                "today": _window(eng.QDAY[ds[0], q, :] if ds else np.zeros(K.Q_K)),
+            }
+        return out
+
+    @staticmethod
+    def teams(agents: dict[str, dict]) -> dict[str, dict]:
+        by: dict[str, list[dict]] = {}
+        for a in agents.values():
+            by.setdefault(a["team"] or "-", []).append(a)
+        out = {}
+        for team, rows in sorted(by.items()):
+            scores = [r["score"] for r in rows if r["score"] is not None]
+            talk_n = sum(r["today"]["answered"] for r in rows)
+            out[team] = {
+                "team": team, "agents": len(rows),
+                "signed_in": sum(r["state"] != "out" for r in rows),
+                "by_state": {s: sum(r["state"] == s for r in rows) for s in STATES},
+                "mean_score": round(sum(scores) / len(scores), 2) if scores else None,
+                "answered_today": talk_n,
+                "over_budget": sum(r["budget_left_s"] <= 0 for r in rows),
+                "exceptions": sum(bool(set(r["flags"]) & {"missing", "late", "left_early",
+                                                         "absent", "late_return"})
+                                  for r in rows),
+            }
+        return out
+
+    @staticmethod
+    def floor(agents: dict[str, dict]) -> dict:
+        by_state = {s: 0 for s in STATES}
+        for a in agents.values():
+            by_state[a["state"]] += 1
+        working = by_state["ringing"] + by_state["talking"] + by_state["wrap"]
+        avail = working + by_state["ready"]
+        return {"by_state": by_state, "occupancy": _ratio(working, avail)}
+
+    def deduction(self, row: int) -> dict:
+        eng = self.eng
+        L = eng.L
+        i = int(L[row, K.L_AGENT])
+        a = eng.sym.agents.names[i]
+        p = eng.roster.people.get(a)
+        rule = RULES[int(L[row, K.L_RULE])]
+        return {"ts": int(L[row, K.L_TS]), "agent": a, "name": p.name if p else None,
+                "team": p.team if p else None, "rule": rule,
+                "rule_zh": label(rule, "zh"), "rule_en": label(rule, "en"),
+                "item": ITEM_OF_LEDGER[int(L[row, K.L_ITEM])],
+                "points": _num(L[row, K.L_POINTS]), "day": day_str(int(L[row, K.L_DAY])),
+                "excused": bool(L[row, K.L_EXCUSED])}
+
+    # ---------------------------------------------------------------- whole
+    def snapshot(self) -> dict:
+        """Everything a screen needs, as of engine time."""
+        eng = self.eng
+        if eng.now is None:
+            return {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": None,
+                    "agents": {}, "teams": {}, "queues": {}, "floor": self.floor({}),
+                    "counters": eng.counters(), "policy": self.policy_info()}
+        mv = self.month_view()
+        agents = self.agents(mv)
+        return {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": eng.now,
+                "month": f"{mv.month // 12:04d}-{mv.month % 12 + 1:02d}",
+                "policy": self.policy_info(), "agents": agents, "teams": self.teams(agents),
+                "queues": self.queues(), "floor": self.floor(agents),
+                "counters": eng.counters()}
+
+    def policy_info(self) -> dict:
+        pol = self.eng.policy
+        return {"name": pol.name, "timezone": pol.timezone,
+                "busy_budget_s": pol.busy.budget_min * 60,
+                "service_level_s": pol.floor_live.service_level_s,
+                "service_level_target": pol.floor_live.service_level_target,
+                "windows_min": pol.floor_live.windows_min}
+
+
+def diff(old: dict, new: dict) -> dict | None:
+    """The delta from one snapshot to the next: changed or removed entries per section."""
+    out: dict = {}
+    for section in ("agents", "teams", "queues"):
+        o, n = old.get(section, {}), new.get(section, {})
+        changed = {k: v for k, v in n.items() if o.get(k) != v}
+        gone = [k for k in o if k not in n]
+        if changed:
+            out[section] = changed
+        if gone:
+            out.setdefault("removed", {})[section] = gone
+    for section in ("floor", "counters", "month"):
+        if old.get(section) != new.get(section):
+            out[section] = new.get(section)
+    if not out and old.get("now") == new.get("now"):
+        return None
+    return {"schema": FEED_SCHEMA, "type": "delta", "site": new.get("site"),
+            "now": new.get("now"), **out}
+
+
+def apply_delta(snap: dict, delta: dict) -> dict:
+    """Client side: the snapshot a delta leads to (used by the TUI and the tests)."""
+    out = dict(snap)
+    for section in ("agents", "teams", "queues"):
+        cur = dict(out.get(section, {}))
+        cur.update(delta.get(section, {}))
+        for k in delta.get("removed", {}).get(section, []):
+            cur.pop(k, None)
+        out[section] = cur
+    for section in ("floor", "counters", "month", "now"):
+        if section in delta:
+            out[section] = delta[section]
+    return out

@@ -1,0 +1,134 @@
+"""The live service: MQTT in, engines in the middle, websocket feed out, clock ticking.
+
+    async with Service(config) as svc:
+        await svc.wait()          # until cancelled (SIGINT/SIGTERM in the CLI)
+
+Composition only: decoding is `ingest`, scoring is `engine`/kernels, bytes are `mqtt` and
+`wsfeed`.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+from kefu_floor.broker import EmbeddedBroker
+from kefu_floor.engine import Engine, Setup
+from kefu_floor.errors import ConfigError
+from kefu_floor.floorview import FloorView
+from kefu_floor.ingest import Ingest, LiveClock
+from kefu_floor.localtime import parse_month
+from kefu_floor.mqtt import BrokerURL, Subscriber, parse_broker_url
+from kefu_floor.report import build_report
+from kefu_floor.wsfeed import FeedHub
+
+log = logging.getLogger("kefu_floor.service")
+
+
+@dataclass
+class ServiceConfig:
+    setups: dict[str, Setup]  # site -> what its engine is built from
+    broker: str = "embedded"  # mqtt://…, mqtts://…, or "embedded"
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    client_id: str | None = None
+    ws_host: str = "127.0.0.1"
+    ws_port: int = 8765
+    max_payload: int = 1 << 20
+    tick_s: float = 1.0
+    delta_s: float = 0.25
+    clock: LiveClock = field(default_factory=LiveClock)
+
+
+class Service:
+    def __init__(self, cfg: ServiceConfig):
+        if not cfg.setups:
+            raise ConfigError("at least one --site is needed")
+        self.cfg = cfg
+        self.engines = {site: Engine(s) for site, s in cfg.setups.items()}
+        self.ingest = Ingest(self.engines, max_payload=cfg.max_payload)
+        self.views = {site: FloorView(e) for site, e in self.engines.items()}
+        self.hub = FeedHub(self.views, report_fn=self.report, interval=cfg.delta_s)
+        self.clock = cfg.clock
+        self.broker_url: BrokerURL | None = None
+        self.ws_port: int | None = None
+        self._stack = contextlib.AsyncExitStack()
+        self._tasks: list[asyncio.Task] = []
+        self.subscriber: Subscriber | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+    async def __aenter__(self) -> "Service":
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        cfg = self.cfg
+        if cfg.broker == "embedded":
+            broker = await self._stack.enter_async_context(EmbeddedBroker())
+            self.broker_url = parse_broker_url(broker.url)
+        else:
+            self.broker_url = parse_broker_url(cfg.broker, cfg.tls_ca, cfg.tls_cert, cfg.tls_key)
+        server = await self._stack.enter_async_context(self.hub.serve(cfg.ws_host, cfg.ws_port))
+        self.ws_port = next(iter(server.sockets)).getsockname()[1]
+        sites = list(self.engines)
+        self.subscriber = Subscriber(self.broker_url, sites,
+                                     cfg.client_id or f"kefu-floor-{'-'.join(sites)}",
+                                     self._on_batch, self.ingest.take_dead)
+        self._tasks = [asyncio.create_task(self.subscriber.run(), name="mqtt"),
+                       asyncio.create_task(self._ticker(), name="ticker"),
+                       asyncio.create_task(self.hub.run(), name="feed")]
+        self._stack.push_async_callback(self._cancel_tasks)
+        log.info("serving sites %s from %s; live feed on ws://%s:%d/", ", ".join(sites),
+                 self.broker_url.display, cfg.ws_host, self.ws_port)
+
+    async def _cancel_tasks(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def __aexit__(self, *exc) -> None:
+        await self._stack.aclose()
+
+    async def wait(self) -> None:
+        """Run until cancelled; a crashed component stops the service loudly."""
+        done, _ = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for t in done:
+            if not t.cancelled() and t.exception():
+                raise t.exception()
+
+    async def wait_connected(self, timeout: float = 10.0) -> None:
+        await asyncio.wait_for(self.subscriber.connected.wait(), timeout)
+
+    # ---------------------------------------------------------------- work
+    def _on_batch(self, messages: list[tuple[str, bytes]]) -> None:
+        self.ingest.handle_many(messages)
+        newest = max((e.now for e in self.engines.values() if e.now is not None), default=None)
+        self.clock.received(newest, int(time.time() * 1000), time.monotonic())
+        self.hub.alerts()
+
+    def tick(self) -> None:
+        connected = self.subscriber is not None and self.subscriber.connected.is_set()
+        wall = int(time.time() * 1000)
+        mono = time.monotonic()
+        for eng in self.engines.values():
+            eng.tick(self.clock.target(eng.now, wall, mono, connected))
+        self.hub.alerts()
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.tick_s)
+            self.tick()
+
+    def report(self, site: str, month: str | None) -> dict:
+        try:
+            mid = parse_month(month) if month else None
+        except ValueError as e:
+            raise ConfigError(f"month: {e}") from None
+        return build_report(self.engines[site], mid)

@@ -1,0 +1,140 @@
+"""`kefu-floor serve` and `kefu-floor report --connect`: CLI adapters of the live service."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+
+from kefu_floor.errors import ConfigError
+
+SERVE_HELP = """\
+Run the live floor: subscribe to kefu/SITE/telemetry and kefu/SITE/manual on an MQTT broker
+(QoS 1, persistent session), score every event as it arrives, fire deadlines from the clock
+(an agent not signed in by shift start + grace shows as missing at that minute), publish
+rejected payloads on kefu/SITE/deadletter, and serve the live feed over a websocket.
+
+examples:
+  kefu-floor serve --roster roster.csv --schedule schedule.csv            # embedded broker
+  kefu-floor serve --broker mqtt://user:pass@10.0.0.5:1883 --site cd1 \\
+                   --roster roster.csv --schedule schedule.csv --ws-port 8765
+  kefu-floor serve --broker mqtts://mq.example:8883 --tls-ca ca.pem --site cd1 --site cd2 ...
+
+Stop with Ctrl-C (SIGINT) or SIGTERM; state is kept in memory while the broker is away and
+the service reconnects by itself.
+"""
+
+
+def register(sub, common) -> None:
+    sp = sub.add_parser("serve", help="run the live service (MQTT in, websocket feed out)",
+                        description=SERVE_HELP,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    common(sp, site=False)
+    sp.add_argument("--site", action="append", dest="sites", metavar="SITE",
+                    help="site to serve (repeat for several; default 'default')")
+    sp.add_argument("--broker", default="embedded", metavar="URL",
+                    help="mqtt://[user:pass@]host:port, mqtts://… for TLS, or 'embedded' "
+                         "(default: an in-process broker on 127.0.0.1:1883 or a free port)")
+    sp.add_argument("--tls-ca", metavar="PEM", help="CA certificate for mqtts://")
+    sp.add_argument("--tls-cert", metavar="PEM", help="client certificate for mqtts://")
+    sp.add_argument("--tls-key", metavar="PEM", help="client key for mqtts://")
+    sp.add_argument("--client-id", help="MQTT client id (keep it stable: the broker keeps the "
+                                        "session's queued events for it)")
+    sp.add_argument("--ws-host", default="127.0.0.1", help="feed address (default 127.0.0.1; "
+                                                           "0.0.0.0 for the whole network)")
+    sp.add_argument("--ws-port", type=int, default=8765, help="feed port (default 8765; 0 = any)")
+    sp.add_argument("--max-payload", type=int, default=1 << 20, metavar="BYTES",
+                    help="reject bigger MQTT payloads unread (default 1 MiB)")
+    sp.add_argument("--lateness-ms", type=int, default=2000,
+                    help="how late an event may arrive; the wall clock moves engine time only "
+                         "to now minus this (default 2000)")
+    sp.add_argument("--log-format", choices=("text", "json"), default="text")
+    sp.set_defaults(func=cmd_serve)
+
+    rp = sub.add_parser("report", help="print a running service's current score report")
+    rp.add_argument("--connect", required=True, metavar="ws://HOST:PORT",
+                    help="the service's feed address")
+    rp.add_argument("--site", help="site (default: the service's first)")
+    rp.add_argument("--month", metavar="YYYY-MM", help="month (default: current)")
+    rp.add_argument("--timeout", type=float, default=30.0)
+    rp.set_defaults(func=cmd_report)
+
+
+def build_config(args):
+    from kefu_floor.cli import _setup
+    from kefu_floor.ingest import LiveClock
+    from kefu_floor.service import ServiceConfig
+
+    sites = args.sites or ["default"]
+    setups = {}
+    for s in sites:
+        args.site = s
+        setups[s] = _setup(args)
+    return ServiceConfig(setups=setups, broker=args.broker, tls_ca=args.tls_ca,
+                         tls_cert=args.tls_cert, tls_key=args.tls_key, client_id=args.client_id,
+                         ws_host=args.ws_host, ws_port=args.ws_port,
+                         max_payload=args.max_payload,
+                         clock=LiveClock(lateness_ms=args.lateness_ms))
+
+
+async def run_until_signal(make_service, on_ready=None) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with make_service() as svc:
+        if on_ready:
+            on_ready(svc)
+        waiter = asyncio.create_task(svc.wait())
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for t in (waiter, stopper):
+            t.cancel()
+        if waiter in done and not waiter.cancelled() and waiter.exception():
+            raise waiter.exception()
+
+
+def cmd_serve(args) -> int:
+    from kefu_floor.logs import setup_logging
+    from kefu_floor.service import Service
+
+    setup_logging(args.log_format)
+    cfg = build_config(args)
+
+    def ready(svc):
+        print(f"kefu-floor: broker {svc.broker_url.display}; live feed "
+              f"ws://{cfg.ws_host}:{svc.ws_port}/ (sites: {', '.join(cfg.setups)})",
+              file=sys.stderr, flush=True)
+
+    try:
+        asyncio.run(run_until_signal(lambda: Service(cfg), ready))
+    except OSError as e:
+        raise ConfigError(f"cannot start: {e}") from None
+    return 0
+
+
+async def fetch_report(url: str, site: str | None, month: str | None, timeout: float) -> dict:
+    from websockets.asyncio.client import connect
+
+    q = f"?site={site}" if site else ""
+    async with asyncio.timeout(timeout):
+        async with connect(url.rstrip("/") + "/" + q, max_size=None) as ws:
+            await ws.recv()  # the snapshot
+            await ws.send(json.dumps({"type": "report", "month": month}))
+            async for raw in ws:
+                msg = json.loads(raw)
+                if msg.get("type") == "report":
+                    return msg["report"]
+                if msg.get("type") == "error":
+                    raise ConfigError(msg["error"])
+    raise ConfigError(f"{url}: the service closed the connection")
+
+
+def cmd_report(args) -> int:
+    try:
+        rep = asyncio.run(fetch_report(args.connect, args.site, args.month, args.timeout))
+    except (OSError, TimeoutError) as e:
+        raise ConfigError(f"cannot reach {args.connect}: {e or 'timed out'}") from None
+    sys.stdout.write(json.dumps(rep, ensure_ascii=False) + "\n")
+    return 0
