@@ -53,7 +53,14 @@ class Client:
     team: str | None
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_MAX))
     resync: bool = False
+    closed: bool = False
     dropped: int = 0
+
+    def wake(self) -> None:
+        try:
+            self.queue.put_nowait(b"")
+        except asyncio.QueueFull:
+            pass  # not empty, so the writer wakes anyway
 
 
 class FeedHub:
@@ -71,6 +78,8 @@ class FeedHub:
         for c in list(self.clients):
             if c.site != site:
                 continue
+            if c.team is not None and "deduction" in msg and msg["deduction"]["team"] != c.team:
+                continue
             body = _enc.encode(_filter(msg, c.team))
             try:
                 c.queue.put_nowait(body)
@@ -80,7 +89,7 @@ class FeedHub:
                     c.queue.get_nowait()
                 c.dropped += 1
                 c.resync = True
-                c.queue.put_nowait(b"")  # wake the writer
+                c.wake()
 
     def alerts(self) -> None:
         """Push every deduction booked since the last call (call after feeding/ticking)."""
@@ -126,6 +135,8 @@ class FeedHub:
             await self._send_snapshot(c)
             while True:
                 body = await c.queue.get()
+                if c.closed:
+                    break
                 if c.resync:
                     c.resync = False
                     await self._send_snapshot(c)
@@ -162,6 +173,9 @@ class FeedHub:
                 await c.ws.send(_enc.encode(rep).decode())
         except ConnectionClosed:
             pass
+        finally:
+            c.closed = True
+            c.wake()
 
     def serve(self, host: str, port: int):
         """An async context manager: `async with hub.serve(h, p) as server:`."""
