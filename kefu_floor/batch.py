@@ -5,12 +5,13 @@ call ids are hashed in a kernel so no table of call strings grows.
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from kefu_floor.localtime import day_number, parse_month
-from kefu_floor.schema import QA_ITEMS, RULES, SURVEY_RESULTS, TYPE_CODE, Event
+from kefu_floor.schema import EVENT_TYPES, QA_ITEMS, RULES, SURVEY_RESULTS, TYPE_CODE, Event
 from kernels.floor import fnv1a_rows
 
 _SURVEY = {r: i for i, r in enumerate(SURVEY_RESULTS)}
@@ -82,43 +83,77 @@ def hash_ids(ids: list[str | None]) -> np.ndarray:
     return fnv1a_rows(raw.view(np.uint8).reshape(len(ids), raw.itemsize))
 
 
-def _code_aux_num(e: Event, sym: Symbols) -> tuple[int, int, float]:
-    t = e.type
-    if t == "busy":
-        return sym.reasons.id(e.reason or ""), -1, 0.0
-    if t == "answer" or t == "abandon":
-        return 0, -1 if e.wait_ms is None else e.wait_ms, 0.0
-    if t == "survey":
-        return _SURVEY[e.result], -1, 0.0
-    if t == "sale":
-        return 0, -1, e.amount
-    if t == "qa":
-        return _QA[e.item], parse_month(e.month) if e.month else -1, e.score
-    if t == "floor":
-        return sym.texts.id(e.reason), -1, e.points
-    if t == "adjust":
-        return sym.texts.id(e.reason), parse_month(e.month) if e.month else -1, e.points
-    if t == "excuse":
-        import datetime as dt
-        return _RULE[e.rule], day_number(dt.date.fromisoformat(e.day)), 0.0
-    return 0, -1, 0.0
+def _fill(events: list[Event], etype: np.ndarray, sym: Symbols
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The type-dependent columns (code, aux, num), filled one event type at a time so the
+    common types cost one list comprehension each, not a function call per event."""
+    n = len(events)
+    code = np.zeros(n, np.int32)
+    aux = np.full(n, -1, np.int64)
+    num = np.zeros(n, np.float64)
+    present = np.unique(etype)
+
+    def pick(t: str) -> tuple[np.ndarray, list[Event]]:
+        idx = np.flatnonzero(etype == TYPE_CODE[t])
+        return idx, [events[k] for k in idx]
+
+    for tc in present.tolist():
+        t = EVENT_TYPES[tc]
+        if t in ("sign_in", "sign_out", "ready", "offer", "no_answer", "hangup", "wrap_end",
+                 "enqueue"):
+            continue
+        idx, evs = pick(t)
+        if t == "busy":
+            rid = sym.reasons.id
+            code[idx] = [rid(e.reason or "") for e in evs]
+        elif t in ("answer", "abandon"):
+            aux[idx] = [-1 if e.wait_ms is None else e.wait_ms for e in evs]
+        elif t == "survey":
+            code[idx] = [_SURVEY[e.result] for e in evs]
+        elif t == "sale":
+            num[idx] = [e.amount for e in evs]
+        elif t in ("qa", "adjust"):
+            aux[idx] = [parse_month(e.month) if e.month else -1 for e in evs]
+            if t == "qa":
+                code[idx] = [_QA[e.item] for e in evs]
+                num[idx] = [e.score for e in evs]
+            else:
+                code[idx] = [sym.texts.id(e.reason) for e in evs]
+                num[idx] = [e.points for e in evs]
+        elif t == "floor":
+            code[idx] = [sym.texts.id(e.reason) for e in evs]
+            num[idx] = [e.points for e in evs]
+        elif t == "excuse":
+            code[idx] = [_RULE[e.rule] for e in evs]
+            aux[idx] = [day_number(dt.date.fromisoformat(e.day)) for e in evs]
+    return code, aux, num
 
 
 def to_batch(events: list[Event], sym: Symbols) -> Batch:
     n = len(events)
-    agent_id, queue_id, src_id = sym.agents.id, sym.queues.id, sym.sources.id
-    etype = np.fromiter((TYPE_CODE[e.type] for e in events), np.int8, n)
-    ts = np.fromiter((e.ts for e in events), np.int64, n)
-    agent = np.fromiter((-1 if e.agent is None else agent_id(e.agent) for e in events),
-                        np.int32, n)
-    queue = np.fromiter((-1 if e.queue is None else queue_id(e.queue) for e in events),
-                        np.int32, n)
+    agent_ids, queue_ids = sym.agents.ids, sym.queues.ids
+    etype = np.fromiter([TYPE_CODE[e.type] for e in events], np.int8, n)
+    ts = np.fromiter([e.ts for e in events], np.int64, n)
+    names = [e.agent for e in events]
+    if not all(a in agent_ids for a in names if a is not None):
+        for a in names:
+            if a is not None:
+                sym.agents.id(a)
+    agent = np.fromiter([-1 if a is None else agent_ids[a] for a in names], np.int32, n)
+    qs = [e.queue for e in events]
+    if not all(q in queue_ids for q in qs if q is not None):
+        for q in qs:
+            if q is not None:
+                sym.queues.id(q)
+    queue = np.fromiter([-1 if q is None else queue_ids[q] for q in qs], np.int32, n)
     call = hash_ids([e.call for e in events])
-    can = [_code_aux_num(e, sym) for e in events]
-    code = np.fromiter((c[0] for c in can), np.int32, n)
-    aux = np.fromiter((c[1] for c in can), np.int64, n)
-    num = np.fromiter((c[2] for c in can), np.float64, n)
-    src = np.fromiter((-1 if e.src is None or e.seq is None else src_id(e.src)
-                       for e in events), np.int32, n)
-    seq = np.fromiter((-1 if e.seq is None else e.seq for e in events), np.int64, n)
+    code, aux, num = _fill(events, etype, sym)
+    srcs = [e.src for e in events]
+    if any(x is not None for x in srcs):
+        src = np.fromiter([-1 if e.src is None or e.seq is None else sym.sources.id(e.src)
+                           for e in events], np.int32, n)
+        seq = np.fromiter([-1 if e.seq is None else e.seq for e in events], np.int64, n)
+    else:
+        src = np.full(n, -1, np.int32)
+        seq = np.full(n, -1, np.int64)
     return Batch(etype, ts, agent, call, queue, code, aux, num, src, seq)

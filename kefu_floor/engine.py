@@ -81,6 +81,8 @@ class Engine:
         self.G = np.zeros(K.G_K, np.int64)
         self.G[K.G_NOW] = K.NO_TIME
         self.G[K.G_START] = K.NO_TIME
+        # which agents changed since the read side last looked (None: all of them)
+        self.dirty: set[int] | None = None
         self._ensure_capacity(n)
 
     # ------------------------------------------------------------------ set-up
@@ -173,6 +175,15 @@ class Engine:
             self.QROLL, self.QDAY, self.AROLL, self.roll_min, self.CKEY, self.CVAL, self.qwait,
             self.L, self.X, self.src_seq, self.G, self.P, self.excused_reason,
             self.tz_utc, self.tz_off)
+        if self.dirty is not None:
+            self.dirty.update(np.unique(b.agent[b.agent >= 0]).tolist())
+
+    def take_dirty(self) -> set[int] | None:
+        """Agents changed since the last call (None = every agent); resets the record."""
+        d, self.dirty = self.dirty, set()
+        return d
+
+    _WATCH = [K.A_STATE, K.A_FLAGS, K.A_CURSOR, K.A_PHASE, K.A_CTX_DAY]
 
     def tick(self, t: int | None = None) -> None:
         """Move engine time to t (default: where it is) and bring every agent up to it, so
@@ -180,10 +191,23 @@ class Engine:
         if self.G[K.G_START] == K.NO_TIME:
             return
         t = int(self.G[K.G_NOW] if t is None else t)
+        before = self.A[:, self._WATCH].copy()
+        minute = self.G[K.G_NOW] // K.MINUTE_MS
+        booked = int(self.G[K.G_LEDGER_N])
         self.L = kf.advance_all(t, self.A, self.S, self.BK, self.DACC, self.slot_day,
                                 self.QDAY, self.QROLL, self.AROLL, self.roll_min, self.L,
                                 self.X, self.G, self.P, self.excused_reason, self.tz_utc,
                                 self.tz_off)
+        if self.dirty is None:
+            return
+        if self.G[K.G_NOW] // K.MINUTE_MS != minute:
+            self.dirty = None  # the rolling windows moved for everyone
+            return
+        # a tick changes an agent's timers/flags, its busy time, or books a deduction
+        changed = ((self.A[:, self._WATCH] != before).any(axis=1)
+                   | (self.A[:, K.A_STATE] == K.ST_BUSY))
+        self.dirty.update(np.flatnonzero(changed).tolist())
+        self.dirty.update(self.L[booked: self.G[K.G_LEDGER_N], K.L_AGENT].astype(int).tolist())
 
     # ------------------------------------------------------------------ reading
     @property

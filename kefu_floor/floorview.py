@@ -43,6 +43,7 @@ def _window(rows: np.ndarray) -> dict:
 class FloorView:
     def __init__(self, eng: Engine):
         self.eng = eng
+        self._agents: dict[str, dict] | None = None  # last entries, for incremental updates
 
     # ---------------------------------------------------------------- pieces
     def month_view(self) -> MonthView:
@@ -58,63 +59,83 @@ class FloorView:
         rm = self.eng.roll_min
         return [s for s in range(K.N_ROLL) if now_min - minutes < rm[s] <= now_min]
 
-    def agents(self, mv: MonthView) -> dict[str, dict]:
+    def agents(self, mv: MonthView, only: set[int] | None = None) -> dict[str, dict]:
+        """Entries of every agent, or (with `only`) of those ids merged into the last ones."""
         eng = self.eng
-        A = eng.A
         names = eng.sym.agents.names
-        people = eng.roster.people
-        budget = eng.P[K.P_BUDGET_MS]
         slot_of = {int(d): s for s, d in enumerate(eng.slot_day) if d >= 0}
         roll60 = self._roll_rows(60)
         R = eng.AROLL[roll60, : len(names), :].sum(axis=0) if roll60 else np.zeros(
             (len(names), K.R_K))
-        out = {}
-        for i, a in enumerate(names):
-            p = people.get(a)
-            if p is not None and p.role == "leader" and not A[i, K.A_STATE]:
-                continue
-            day = int(A[i, K.A_CTX_DAY])
-            s = slot_of.get(day)
-            today = eng.DACC[s, i] if s is not None else np.zeros(K.D_K)
-            busy = float(today[K.D_BUSY_MS])
-            flags = int(A[i, K.A_FLAGS])
-            k = int(A[i, K.A_CURSOR])
-            shift = None
-            if k < A[i, K.A_SH_HI]:
-                shift = {"start": int(eng.S[k, K.S_START]), "end": int(eng.S[k, K.S_END]),
-                         "day": day_str(int(eng.S[k, K.S_DAY]))}
-            st = int(A[i, K.A_STATE])
-            talks = today[K.D_TALKS]
-            score = mv.score[i]
-            out[a] = {
-                "agent": a, "name": p.name if p else None, "team": p.team if p else None,
-                "state": STATES[st],
-                "reason": (eng.sym.reasons.names[int(A[i, K.A_REASON])] or None)
-                if st == K.ST_BUSY else None,
-                "since": int(A[i, K.A_SINCE]) if A[i, K.A_SINCE] else None,
-                "flags": [n for bit, n in FLAG_NAMES if flags & bit],
-                "shift": shift,
-                "day": day_str(day) if day else None,
-                "busy_today_s": round(busy / 1000.0, 1),
-                "budget_left_s": round(max(0.0, budget - busy) / 1000.0, 1),
-                "today": {"offered": int(today[K.D_OFFERED]),
-                          "answered": int(today[K.D_ANSWERED]),
-                          "aht_s": round(today[K.D_TALK_MS] / talks / 1000.0, 1) if talks
-                          else None,
-                          "answer_rate": _ratio(today[K.D_ANSWERED], today[K.D_OFFERED]),
-                          "satisfaction": _ratio(today[K.D_SATISFIED], today[K.D_SURVEYS]),
-                          "utilization_points": _num(today[K.D_UTIL_PTS]),
-                          "site_points": _num(today[K.D_SITE_PTS])},
-                "last_60m": {"answered": int(R[i, K.R_ANSWERED]),
-                             "aht_s": round(R[i, K.R_TALK_MS] / R[i, K.R_TALKS] / 1000.0, 1)
-                             if R[i, K.R_TALKS] else None},
-                "items": {k2: _num(v[i]) if not math.isnan(v[i]) else None
-                          for k2, v in mv.items.items()},
-                "score": None if math.isnan(score) else _num(score, 2),
-                "star": mv.stars.get(a),
-                "probation": bool(p.probation) if p else False,
-            }
+        if only is None or self._agents is None:
+            ids = range(len(names))
+            out: dict[str, dict] = {}
+        else:
+            out = dict(self._agents)
+            # one score moving can move anyone's projected star
+            ids = set(only) | {eng.sym.agents.ids[a] for a, e in out.items()
+                               if e["star"] != mv.stars.get(a)}
+            ids |= set(range(len(out), len(names)))
+            ids = sorted(i for i in ids if i < len(names))
+        for i in ids:
+            e = self._agent(i, mv, slot_of, R)
+            if e is None:
+                out.pop(names[i], None)
+            else:
+                out[names[i]] = e
+        self._agents = out
         return out
+
+    def _agent(self, i: int, mv: MonthView, slot_of: dict, R: np.ndarray) -> dict | None:
+        eng = self.eng
+        A = eng.A
+        a = eng.sym.agents.names[i]
+        p = eng.roster.people.get(a)
+        if p is not None and p.role == "leader" and not A[i, K.A_STATE]:
+            return None
+        day = int(A[i, K.A_CTX_DAY])
+        s = slot_of.get(day)
+        today = eng.DACC[s, i] if s is not None else np.zeros(K.D_K)
+        busy = float(today[K.D_BUSY_MS])
+        flags = int(A[i, K.A_FLAGS])
+        k = int(A[i, K.A_CURSOR])
+        shift = None
+        if k < A[i, K.A_SH_HI]:
+            shift = {"start": int(eng.S[k, K.S_START]), "end": int(eng.S[k, K.S_END]),
+                     "day": day_str(int(eng.S[k, K.S_DAY]))}
+        st = int(A[i, K.A_STATE])
+        talks = float(today[K.D_TALKS])
+        score = mv.score[i]
+        return {
+            "agent": a, "name": p.name if p else None, "team": p.team if p else None,
+            "state": STATES[st],
+            "reason": (eng.sym.reasons.names[int(A[i, K.A_REASON])] or None)
+            if st == K.ST_BUSY else None,
+            "since": int(A[i, K.A_SINCE]) if A[i, K.A_SINCE] else None,
+            "flags": [n for bit, n in FLAG_NAMES if flags & bit],
+            "shift": shift,
+            "day": day_str(day) if day else None,
+            "busy_today_s": round(busy / 1000.0, 1),
+            "budget_left_s": round(max(0.0, float(eng.P[K.P_BUDGET_MS]) - busy) / 1000.0, 1),
+            "today": {"offered": int(today[K.D_OFFERED]),
+                      "answered": int(today[K.D_ANSWERED]),
+                      "aht_s": round(float(today[K.D_TALK_MS]) / talks / 1000.0, 1) if talks
+                      else None,
+                      "answer_rate": _ratio(float(today[K.D_ANSWERED]),
+                                            float(today[K.D_OFFERED])),
+                      "satisfaction": _ratio(float(today[K.D_SATISFIED]),
+                                             float(today[K.D_SURVEYS])),
+                      "utilization_points": _num(today[K.D_UTIL_PTS]),
+                      "site_points": _num(today[K.D_SITE_PTS])},
+            "last_60m": {"answered": int(R[i, K.R_ANSWERED]),
+                         "aht_s": round(float(R[i, K.R_TALK_MS] / R[i, K.R_TALKS]) / 1000.0, 1)
+                         if R[i, K.R_TALKS] else None},
+            "items": {k2: None if math.isnan(v[i]) else _num(v[i])
+                      for k2, v in mv.items.items()},
+            "score": None if math.isnan(score) else _num(score, 2),
+            "star": mv.stars.get(a),
+            "probation": bool(p.probation) if p else False,
+        }
 
     def queues(self) -> dict[str, dict]:
         eng = self.eng
@@ -188,15 +209,17 @@ class FloorView:
                 "excused": bool(L[row, K.L_EXCUSED])}
 
     # ---------------------------------------------------------------- whole
-    def snapshot(self) -> dict:
-        """Everything a screen needs, as of engine time."""
+    def snapshot(self, incremental: bool = False) -> dict:
+        """Everything a screen needs, as of engine time. `incremental`: rebuild only the
+        agents the engine marked as changed since the last incremental snapshot."""
         eng = self.eng
+        dirty = eng.take_dirty() if incremental else None
         if eng.now is None:
             return {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": None,
                     "agents": {}, "teams": {}, "queues": {}, "floor": self.floor({}),
                     "counters": eng.counters(), "policy": self.policy_info()}
         mv = self.month_view()
-        agents = self.agents(mv)
+        agents = self.agents(mv, dirty)
         return {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": eng.now,
                 "month": f"{mv.month // 12:04d}-{mv.month % 12 + 1:02d}",
                 "policy": self.policy_info(), "agents": agents, "teams": self.teams(agents),

@@ -190,7 +190,18 @@ def parse_policy(text: str, label: str = "policy") -> Policy:
     try:
         pol = msgspec.convert(raw, Policy)
     except msgspec.ValidationError as e:
-        raise ConfigError(f"{label}: {_keypath(str(e))}") from None
+        msg = str(e)
+        if "`$.items[...]" in msg and isinstance(raw.get("items"), dict):
+            # msgspec does not name dict keys in its path: find the item by hand
+            for k, v in raw["items"].items():
+                try:
+                    msgspec.convert(v, Item)
+                except msgspec.ValidationError as e2:
+                    m2 = str(e2)
+                    msg = (m2.replace(" - at `$", f" - at `$.items.{k}", 1) if " - at `$" in m2
+                           else f"{m2} - at `$.items.{k}`")
+                    break
+        raise ConfigError(f"{label}: {_keypath(msg)}") from None
     _check(pol, label)
     return pol
 

@@ -27,20 +27,25 @@ QA_ITEMS = ("recording", "text", "performance", "exam")
 NonEmpty = Annotated[str, Meta(min_length=1)]
 Month = Annotated[str, Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 Day = Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+# integers the kernels store as int64: a JSON integer beyond that is an invalid value, not
+# an OverflowError in the engine. ts: 1970-01-01 .. 9999-12-31 in ms.
+MAX_TS = 253_402_300_799_999
+Ts = Annotated[int, Meta(ge=0, le=MAX_TS)]
+Count = Annotated[int, Meta(ge=0, le=2**53)]
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
     type: EventType
-    ts: int
+    ts: Ts
     agent: NonEmpty | None = None
     site: str | None = None
     src: str | None = None
-    seq: int | None = None
+    seq: Count | None = None
     seat: str | None = None
     reason: str | None = None
     call: NonEmpty | None = None
     queue: NonEmpty | None = None
-    wait_ms: Annotated[int, Meta(ge=0)] | None = None
+    wait_ms: Count | None = None
     result: Literal["satisfied", "neutral", "dissatisfied"] | None = None
     amount: float | None = None
     item: Literal["recording", "text", "performance", "exam"] | None = None
@@ -77,17 +82,20 @@ def _classify(e: Exception) -> Rejected:
         return Rejected("missing_field", msg)
     if "at `$.type`" in msg or msg.endswith("at `$[...].type`"):
         return Rejected("unknown_type", msg)
-    if msg.startswith("Expected"):
-        return Rejected("wrong_type", msg)
+    if msg.startswith("Expected") and ", got `" in msg:
+        return Rejected("wrong_type", msg)  # "Expected `int`, got `float`"
+    # constraint failures ("Expected `float` <= 100.0", "... matching regex ...") and bad
+    # enum values are values of the right type outside what the field allows
     return Rejected("invalid_value", msg)
 
 
 def check(e: Event) -> Rejected | None:
     """Per-type rules msgspec cannot express."""
-    for f in REQUIRED[e.type]:
+    t = e.type
+    for f in REQUIRED[t]:
         if getattr(e, f) is None:
-            return Rejected("missing_field", f"{e.type} event needs field `{f}`")
-    if e.type == "floor" and e.points >= 0:
+            return Rejected("missing_field", f"{t} event needs field `{f}`")
+    if t == "floor" and e.points >= 0:
         return Rejected("invalid_value", f"floor points must be negative, got {e.points:g}")
     if e.day is not None:
         try:
@@ -95,6 +103,16 @@ def check(e: Event) -> Rejected | None:
         except ValueError:
             return Rejected("invalid_value", f"day {e.day!r} is not a calendar date")
     return None
+
+
+def check_all(events: list[Event]) -> list[tuple[int, Rejected]]:
+    """(index, rejection) of every event of a list that `check` rejects."""
+    out = []
+    for k, e in enumerate(events):
+        r = check(e)
+        if r is not None:
+            out.append((k, r))
+    return out
 
 
 def decode_event(line: bytes | str) -> Event:
@@ -132,15 +150,13 @@ def decode_payload(payload: bytes) -> tuple[list[Event], list[Rejected]]:
                 bad.append(r)
         return good, bad
     events = obj if isinstance(obj, list) else [obj]
-    good, bad = [], []
-    for i, e in enumerate(events):
-        r = check(e)
-        if r is None:
-            good.append(e)
-        else:
-            r.index = i if isinstance(obj, list) else None
-            bad.append(r)
-    return good, bad
+    bad = check_all(events)
+    if not bad:
+        return events, []
+    skip = {k for k, _ in bad}
+    for k, r in bad:
+        r.index = k if isinstance(obj, list) else None
+    return [e for k, e in enumerate(events) if k not in skip], [r for _, r in bad]
 
 
 def encode(events: list[Event] | Event) -> bytes:

@@ -39,7 +39,7 @@ class ServiceConfig:
     ws_port: int = 8765
     max_payload: int = 1 << 20
     tick_s: float = 1.0
-    delta_s: float = 0.25
+    delta_s: float = 0.2  # feed deltas are coalesced over this window
     clock: LiveClock = field(default_factory=LiveClock)
 
 

@@ -49,6 +49,9 @@ def register(sub, common) -> None:
     sp.add_argument("--lateness-ms", type=int, default=2000,
                     help="how late an event may arrive; the wall clock moves engine time only "
                          "to now minus this (default 2000)")
+    sp.add_argument("--delta-ms", type=int, default=200,
+                    help="feed changes are coalesced and sent at most this often (default 200, "
+                         "so a change reaches screens within 250 ms)")
     sp.add_argument("--log-format", choices=("text", "json"), default="text")
     sp.set_defaults(func=cmd_serve)
 
@@ -74,7 +77,7 @@ def build_config(args):
     return ServiceConfig(setups=setups, broker=args.broker, tls_ca=args.tls_ca,
                          tls_cert=args.tls_cert, tls_key=args.tls_key, client_id=args.client_id,
                          ws_host=args.ws_host, ws_port=args.ws_port,
-                         max_payload=args.max_payload,
+                         max_payload=args.max_payload, delta_s=args.delta_ms / 1000.0,
                          clock=LiveClock(lateness_ms=args.lateness_ms))
 
 

@@ -105,7 +105,7 @@ class FeedHub:
             if not any(c.site == site for c in self.clients):
                 self.last.pop(site, None)
                 continue
-            snap = view.snapshot()
+            snap = view.snapshot(incremental=True)
             old = self.last.get(site)
             self.last[site] = snap
             if old is None:

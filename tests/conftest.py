@@ -1,8 +1,7 @@
-import sys, pathlib; sys.path.insert(0, str(pathlib.Path(__file__).parent))  # noqa: E401,E702
 
 import pytest
 
-from services import MosquittoServer, RedisServer
+from simulators.services import MosquittoServer, RedisServer
 
 # Real services.  These fixtures never skip: if mosquitto / redis-server cannot
 # start, services.ServiceError is raised and the tests using them error out.

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from services import HOST, MosquittoServer, RedisServer, ServiceError, redis_command
+from simulators.services import HOST, MosquittoServer, RedisServer, ServiceError, redis_command
 
 # ---------------------------------------------------------------- raw MQTT 3.1.1
 
