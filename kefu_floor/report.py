@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 
 import numpy as np
 
 from kefu_floor.engine import Engine
-from kefu_floor.errors import ConfigError
 from kefu_floor.localtime import day_str, local_day_of, month_days, month_str
 from kefu_floor.policy import ITEM_KEYS
 from kefu_floor.schema import RULES
@@ -86,12 +86,11 @@ class MonthView:
 
 
 def build_report(eng: Engine, month: int | None = None) -> dict:
-    if eng.now is None:
-        raise ConfigError("no events were accepted, so there is nothing to report")
     eng.tick()
-    as_of = eng.now
+    as_of = eng.now  # None until the first event: a live service may be asked that early
     if month is None:
-        d = local_day_of(as_of, eng.policy.tz)
+        d = local_day_of(as_of if as_of is not None else int(time.time() * 1000),
+                         eng.policy.tz)
         dd = dt.date.fromordinal(d + dt.date(1970, 1, 1).toordinal())
         month = dd.year * 12 + dd.month - 1
     mv = MonthView(eng, month)
@@ -210,7 +209,8 @@ def _pay(eng: Engine, mv: MonthView, i: int, star, p) -> dict | None:
     subsidy = max(0, p.products - pay.products_required) * pay.subsidy_per_extra_product
     nights = sum(1 for sh in eng.shifts
                  if sh.agent == p.agent and mv.day_lo <= sh.day < mv.day_hi
-                 and sh.ends_local == pay.night_shift_end and sh.end_ms <= eng.now)
+                 and sh.ends_local == pay.night_shift_end and eng.now is not None
+                 and sh.end_ms <= eng.now)
     parts = {"base": base, "star": pay.star_pay_unit * coef,
              "commission": round(pay.sales_commission_rate * D[K.D_SALES], 2),
              "seniority": seniority, "full_attendance": full, "subsidy": subsidy,

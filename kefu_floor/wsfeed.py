@@ -170,6 +170,10 @@ class FeedHub:
                            "report": self.report_fn(c.site, req.get("month"))}
                 except KefuError as e:
                     rep = {"schema": FEED_SCHEMA, "type": "error", "error": str(e)}
+                except Exception as e:  # a bug must not cost the client its feed
+                    log.exception("report request failed")
+                    rep = {"schema": FEED_SCHEMA, "type": "error",
+                           "error": f"internal error building the report: {e}"}
                 await c.ws.send(_enc.encode(rep).decode())
         except ConnectionClosed:
             pass

@@ -1,0 +1,138 @@
+"""`kefu-floor simulate`: registered into the main CLI by `kefu_floor.cli`."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+SIMULATE_HELP = """\
+Simulate an ACD floor and write what it would have sent: events.jsonl (contract telemetry,
+ready for `kefu-floor replay`), roster.csv and schedule.csv, into --out.
+
+The floor: N agents on early (08:00-16:30) and evening (14:30-23:00) shifts with staggered
+breaks, five days in seven; Poisson calls with an intraday curve, longest-idle routing,
+FIFO queueing, lognormal talk times, ring-no-answer, abandonment, wrap-up, surveys and
+sales; agents now and then sign in late, stay busy too long, come back late from a break,
+leave early or do not come. Same arguments and --seed, same files, byte for byte.
+
+--mmc C instead runs an M/M/c queue (C agents always signed in, exponential talk, callers
+who never give up, constant --rate) for checking against Erlang C.
+
+example:
+  kefu-floor simulate --agents 40 --days 1 --start 2026-11-03 --seed 7 --out examples/day
+"""
+
+
+def _date(s: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a date like 2026-11-03") from None
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a whole number >= 1")
+    return v
+
+
+def _positive(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        v = -1.0
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a number > 0")
+    return v
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("simulate", help="simulate a floor and write replay files",
+                       description=SIMULATE_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--agents", type=_positive_int, default=40, metavar="N",
+                   help="agents on the roster (default 40)")
+    p.add_argument("--days", type=_positive_int, default=1, metavar="D",
+                   help="days to simulate (default 1)")
+    p.add_argument("--start", type=_date, default=dt.date(2026, 11, 3), metavar="YYYY-MM-DD",
+                   help="first day (default 2026-11-03)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="folder for events.jsonl, roster.csv, schedule.csv (created)")
+    p.add_argument("--rate", type=_positive, metavar="CALLS_PER_HOUR",
+                   help="mean calls per hour over the opening hours 08:00-23:00 "
+                        "(default 7.5 per agent at work)")
+    p.add_argument("--aht", type=_positive, metavar="S",
+                   help="mean talk time in seconds (default 135; M/M/c 180)")
+    p.add_argument("--talk", choices=("lognormal", "exponential"),
+                   help="talk-time distribution (default lognormal; M/M/c exponential)")
+    p.add_argument("--no-rest-days", action="store_true",
+                   help="everyone works every day (default: five days in seven)")
+    p.add_argument("--site", help="stamp this site id on every event (default: none, the "
+                                  "replay's --site or 'default' applies)")
+    p.add_argument("--mmc", type=_positive_int, metavar="C",
+                   help="M/M/c mode with C agents (needs --rate)")
+    p.add_argument("--hours", type=_positive, default=8.0, metavar="H",
+                   help="length of an M/M/c run (default 8)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.set_defaults(func=cmd_simulate)
+
+
+def scenario_from_args(args):
+    from simulators.acd import Scenario
+
+    if args.mmc:
+        if args.rate is None:
+            from kefu_floor.errors import ConfigError
+
+            raise ConfigError("--mmc needs --rate (calls per hour)")
+        aht = args.aht or 180.0
+        scn = Scenario.mmc(args.mmc, args.rate * aht / 3600.0, aht_s=aht, hours=args.hours,
+                           seed=args.seed, start=args.start, site=args.site)
+        if args.talk:
+            from dataclasses import replace
+
+            scn = replace(scn, talk=args.talk)
+        return scn
+    kw = {}
+    if args.aht:
+        kw["aht_s"] = args.aht
+    if args.talk:
+        kw["talk"] = args.talk
+    return Scenario(agents=args.agents, days=args.days, start=args.start, seed=args.seed,
+                    rate_per_hour=args.rate, site=args.site, rest_days=not args.no_rest_days,
+                    **kw)
+
+
+def cmd_simulate(args) -> int:
+    from pathlib import Path
+
+    from kefu_floor.errors import ConfigError
+    from simulators.files import write_run
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a folder")
+    scn = scenario_from_args(args)
+    try:
+        scn.check()
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    try:
+        floor = write_run(scn, out, progress=args.progress)
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot write there ({e.strerror})") from None
+    st = floor.stats
+    sl = f"{st.answered_in_20s / st.answered:.1%}" if st.answered else "—"
+    asa = f"{st.wait_ms_sum / st.answered / 1000:.1f} s" if st.answered else "—"
+    print(f"simulated {st.calls} calls: {st.answered} answered ({sl} within 20 s, ASA {asa}), "
+          f"{st.abandoned} abandoned, {st.no_answers} rang out\n"
+          f"wrote {out / 'events.jsonl'} ({st.events} events), "
+          f"{out / 'roster.csv'} ({len(floor.roster_rows())} people), "
+          f"{out / 'schedule.csv'} ({len(floor.schedule_rows())} shifts)", file=sys.stderr)
+    return 0

@@ -1,0 +1,86 @@
+"""`kefu-floor serve` as an IT person runs it: a process, two sites, signals, report --connect."""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kefu_floor.mqtt import parse_broker_url, publish_batches
+
+HW = Path(__file__).parent / "scenarios" / "handworked"
+
+
+def start_serve(*args: str) -> tuple[subprocess.Popen, str, str]:
+    """Start `kefu-floor serve`; return (process, broker url, feed url) once it listens."""
+    p = subprocess.Popen([sys.executable, "-m", "kefu_floor", "serve", "--ws-port", "0",
+                          "--roster", str(HW / "roster.csv"), "--schedule",
+                          str(HW / "schedule.csv"), *args],
+                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    t0 = time.monotonic()
+    lines = []
+    while time.monotonic() - t0 < 120:
+        line = p.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(r"broker (\S+); live feed (\S+)", line)
+        if m:
+            return p, m.group(1), m.group(2)
+    p.kill()
+    raise AssertionError("serve did not start:\n" + "".join(lines))
+
+
+def report(feed: str, site: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "kefu_floor", "report", "--connect", feed,
+                          "--site", site, "--month", "2026-11"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_two_sites_one_process_then_sigterm(mosquitto):
+    p, broker, feed = start_serve("--broker", mosquitto.url, "--site", "cd1", "--site", "cd2",
+                                  "--client-id", "cli-two-sites")
+    try:
+        url = parse_broker_url(mosquitto.url)
+        ev = {"type": "sign_in", "ts": 1793685600000, "agent": "A001"}
+        asyncio.run(publish_batches(url, "cd1", [json.dumps(ev).encode()]))
+        asyncio.run(publish_batches(url, "cd2", [json.dumps([ev, {**ev, "agent": "A002"}])
+                                                 .encode()]))
+        for _ in range(100):
+            r1, r2 = report(feed, "cd1"), report(feed, "cd2")
+            if r1["counters"]["accepted"] == 1 and r2["counters"]["accepted"] == 2:
+                break
+            time.sleep(0.2)
+        assert (r1["site"], r2["site"]) == ("cd1", "cd2")
+        assert r1["counters"]["accepted"] == 1 and r2["counters"]["accepted"] == 2
+    finally:
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=30)
+    assert rc == 0
+    assert "Traceback" not in p.stderr.read()
+
+
+def test_embedded_broker_by_default_and_sigint(tmp_path):
+    p, broker, feed = start_serve("--site", "cd1")
+    try:
+        assert broker.startswith("mqtt://127.0.0.1:")
+        assert report(feed, "cd1")["counters"]["accepted"] == 0
+    finally:
+        p.send_signal(signal.SIGINT)
+        rc = p.wait(timeout=30)
+    assert rc == 0
+
+
+def test_bad_broker_url_is_one_clear_line():
+    out = subprocess.run([sys.executable, "-m", "kefu_floor", "serve", "--broker",
+                          "http://nope", "--ws-port", "0"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.startswith("kefu-floor: error: --broker 'http://nope'")
+    assert "Traceback" not in out.stderr
