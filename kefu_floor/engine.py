@@ -224,5 +224,6 @@ class Engine:
         return {"accepted": int(g[K.G_ACCEPTED]), "duplicates": int(g[K.G_DUPLICATES]),
                 "gaps": int(g[K.G_GAPS]), "too_old": int(g[K.G_TOO_OLD]),
                 "orphans": int(g[K.G_ORPHANS]), "implicit_sign_ins": int(g[K.G_IMPLICIT_SIGN_IN]),
+                "ledger_overflow": int(g[K.G_LEDGER_OVERFLOW]),
                 "rejected": sum(self.rejected.values()),
                 **{f"rejected_{k}": v for k, v in sorted(self.rejected.items())}}

@@ -9,6 +9,12 @@ piece by piece between boundaries, so splitting an advance in two never changes 
 
 Returned arrays: the ledger (L), the excuse table (X) and the call table may be grown here,
 so `apply_batch` returns them and the caller keeps the returned ones.
+
+Speed. The per-event helpers are compiled without numba's reference counting
+(`_nrt=False`: they never allocate) and the common case of each is inlined, since passing
+a dozen arrays to a refcounted call costs more than the work. Only `apply_batch` and
+`advance_all` allocate: they keep LEDGER_RESERVE free ledger rows, and `advance` stops
+(to be called again after the ledger grew) when a long advance would use them up.
 """
 import numpy as np
 from numba import njit
@@ -26,6 +32,7 @@ from kernels.layout import (
     EV_SIGN_IN, EV_SIGN_OUT, EV_SURVEY, EV_WRAP_END, F_ABSENT, F_IN_BREAK, F_IN_SHIFT,
     F_LATE, F_LATE_RETURN, F_LEFT_EARLY, F_MISSING, G_ACCEPTED, G_CALLS_LIVE,
     G_CALLS_USED, G_DUPLICATES, G_EXCUSE_N, G_GAPS, G_IMPLICIT_SIGN_IN, G_LEDGER_N,
+    G_LEDGER_OVERFLOW, G_DAY, G_DAY_END,
     G_NOW, G_ORPHANS, G_START, G_TOO_OLD, ITEM_SITE, ITEM_UTILIZATION, L_AGENT, L_CODE,
     L_DAY, L_EXCUSED, L_ITEM, L_POINTS, L_RULE, L_TS, M_ADJ, M_ADJ_N, M_QA_N, M_QA_SUM,
     MINUTE_MS, N_DAY_SLOTS, N_MONTH_SLOTS, N_ROLL, NO_TIME, P_BREAK_GRACE_MS,
@@ -39,6 +46,10 @@ from kernels.layout import (
 )
 
 BIG = np.int64(2**62)
+# free ledger rows kept for one event; an advance piece (<= one day) books at most
+# 24 * 60 / step_min busy steps plus a shift's few timers
+LEDGER_RESERVE = 1024
+FAST = dict(cache=True, _nrt=False)
 
 
 class State:
@@ -54,22 +65,31 @@ class State:
 # --------------------------------------------------------------------------- slots
 
 
-@njit(cache=True)
-def day_slot(slot_day, DACC, QDAY, d):
-    """Ring slot holding day d, claiming (and clearing) it for a newer day; -1 if d is too old."""
+@njit(**FAST)
+def _claim_day_slot(slot_day, DACC, QDAY, d):
     s = d % N_DAY_SLOTS
-    sd = slot_day[s]
-    if sd == d:
-        return s
-    if sd > d:
+    if slot_day[s] > d:
         return -1
-    DACC[s, :, :] = 0.0
-    QDAY[s, :, :] = 0.0
+    for a in range(DACC.shape[1]):
+        for k in range(DACC.shape[2]):
+            DACC[s, a, k] = 0.0
+    for a in range(QDAY.shape[1]):
+        for k in range(QDAY.shape[2]):
+            QDAY[s, a, k] = 0.0
     slot_day[s] = d
     return s
 
 
-@njit(cache=True)
+@njit(inline="always", _nrt=False)
+def day_slot(slot_day, DACC, QDAY, d):
+    """Ring slot holding day d, claiming (and clearing) it for a newer day; -1 if d is too old."""
+    s = d % N_DAY_SLOTS
+    if slot_day[s] == d:
+        return s
+    return _claim_day_slot(slot_day, DACC, QDAY, d)
+
+
+@njit(**FAST)
 def month_slot(slot_month, MACC, m):
     s = m % N_MONTH_SLOTS
     sm = slot_month[s]
@@ -77,22 +97,35 @@ def month_slot(slot_month, MACC, m):
         return s
     if sm > m:
         return -1
-    MACC[s, :, :] = 0.0
+    for a in range(MACC.shape[1]):
+        for k in range(MACC.shape[2]):
+            MACC[s, a, k] = 0.0
     slot_month[s] = m
     return s
 
 
-@njit(cache=True)
+@njit(**FAST)
+def _claim_roll_slot(roll_min, QROLL, AROLL, minute):
+    s = minute % N_ROLL
+    if roll_min[s] > minute:
+        return -1
+    for a in range(QROLL.shape[1]):
+        for k in range(QROLL.shape[2]):
+            QROLL[s, a, k] = 0.0
+    for a in range(AROLL.shape[1]):
+        for k in range(AROLL.shape[2]):
+            AROLL[s, a, k] = 0.0
+    roll_min[s] = minute
+    return s
+
+
+@njit(inline="always", _nrt=False)
 def roll_slot(roll_min, QROLL, AROLL, t):
     minute = t // MINUTE_MS
     s = minute % N_ROLL
-    if roll_min[s] != minute:
-        if roll_min[s] > minute:
-            return -1
-        QROLL[s, :, :] = 0.0
-        AROLL[s, :, :] = 0.0
-        roll_min[s] = minute
-    return s
+    if roll_min[s] == minute:
+        return s
+    return _claim_roll_slot(roll_min, QROLL, AROLL, minute)
 
 
 # --------------------------------------------------------------------------- ledger
@@ -105,7 +138,7 @@ def _grow2(arr, fill):
     return out
 
 
-@njit(cache=True)
+@njit(**FAST)
 def is_excused(X, G, agent, rule, day):
     for k in range(G[G_EXCUSE_N]):
         if X[k, X_AGENT] == agent and X[k, X_RULE] == rule and X[k, X_DAY] == day:
@@ -113,7 +146,7 @@ def is_excused(X, G, agent, rule, day):
     return False
 
 
-@njit(cache=True)
+@njit(**FAST)
 def apply_deduction(DACC, slot_day, QDAY, G, agent, rule, item, points, day, sign):
     """Add (sign=1) or take back (sign=-1) a deduction's effect on the day accumulators."""
     s = day_slot(slot_day, DACC, QDAY, day)
@@ -136,12 +169,14 @@ def apply_deduction(DACC, slot_day, QDAY, G, agent, rule, item, points, day, sig
         DACC[s, agent, D_FLOOR_N] += sign
 
 
-@njit(cache=True)
+@njit(**FAST)
 def book(L, X, G, DACC, slot_day, QDAY, ts, agent, rule, item, points, day, code):
-    """Append a deduction to the ledger and apply it unless an excuse already covers it."""
+    """Append a deduction to the ledger and apply it unless an excuse already covers it.
+    The callers keep LEDGER_RESERVE rows free, so a full ledger is a bug: counted."""
     n = G[G_LEDGER_N]
     if n >= L.shape[0]:
-        L = _grow2(L, 0.0)
+        G[G_LEDGER_OVERFLOW] += 1
+        return
     excused = is_excused(X, G, agent, rule, day)
     L[n, L_TS] = ts
     L[n, L_AGENT] = agent
@@ -154,7 +189,21 @@ def book(L, X, G, DACC, slot_day, QDAY, ts, agent, rule, item, points, day, code
     G[G_LEDGER_N] = n + 1
     if not excused:
         apply_deduction(DACC, slot_day, QDAY, G, agent, rule, item, points, day, 1.0)
-    return L
+
+
+@njit(inline="always", _nrt=False)
+def ledger_low(L, G):
+    return L.shape[0] - G[G_LEDGER_N] < LEDGER_RESERVE
+
+
+@njit(cache=True)
+def ensure_ledger(L, G):
+    """The ledger with at least LEDGER_RESERVE free rows (grown when short)."""
+    if L.shape[0] - G[G_LEDGER_N] >= LEDGER_RESERVE:
+        return L
+    out = np.zeros((max(2 * L.shape[0], G[G_LEDGER_N] + 2 * LEDGER_RESERVE), L.shape[1]))
+    out[: L.shape[0]] = L
+    return out
 
 
 @njit(cache=True)
@@ -181,7 +230,7 @@ def excuse(L, X, G, DACC, slot_day, QDAY, agent, rule, day):
 # --------------------------------------------------------------------------- shifts
 
 
-@njit(cache=True)
+@njit(**FAST)
 def timer_time(S, BK, P, k, phase):
     """When the shift's timer number `phase` fires.
 
@@ -201,10 +250,13 @@ def timer_time(S, BK, P, k, phase):
     return S[k, S_END]
 
 
-@njit(cache=True)
+@njit(**FAST)
 def fire_due(i, a, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
-    """Fire every timer of agent i due at or before time a, in order."""
+    """Fire every timer of agent i due at or before time a, in order. False when it
+    stopped early because the ledger's reserve ran low (call again after growing it)."""
     while A[i, A_CURSOR] < A[i, A_SH_HI]:
+        if ledger_low(L, G):
+            return False
         k = A[i, A_CURSOR]
         p = A[i, A_PHASE]
         if timer_time(S, BK, P, k, p) > a:
@@ -226,30 +278,30 @@ def fire_due(i, a, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
                                    or not excused_reason[A[i, A_REASON]]))
             if deadline < S[k, S_END] and S[k, S_ATTENDED] == 1 and away:
                 A[i, A_FLAGS] |= F_LATE_RETURN
-                L = book(L, X, G, DACC, slot_day, QDAY, deadline, i, R_LATE_RETURN, ITEM_SITE,
+                book(L, X, G, DACC, slot_day, QDAY, deadline, i, R_LATE_RETURN, ITEM_SITE,
                          P[P_PTS_LATE_RETURN], S[k, S_DAY], -1)
         else:
             e = S[k, S_END]
             if S[k, S_ATTENDED] == 0:
                 A[i, A_FLAGS] = (A[i, A_FLAGS] & ~F_MISSING) | F_ABSENT
-                L = book(L, X, G, DACC, slot_day, QDAY, e, i, R_ABSENT, ITEM_SITE,
+                book(L, X, G, DACC, slot_day, QDAY, e, i, R_ABSENT, ITEM_SITE,
                          P[P_PTS_ABSENT], S[k, S_DAY], -1)
             elif st == ST_OUT:
                 cut = e - np.int64(P[P_EARLY_TOL_MS])
                 ob = A[i, A_OUT_BUSY_SINCE]
                 if A[i, A_LAST_OUT] < cut or (ob != NO_TIME and ob < cut):
                     A[i, A_FLAGS] |= F_LEFT_EARLY
-                    L = book(L, X, G, DACC, slot_day, QDAY, e, i, R_EARLY_LEAVE, ITEM_SITE,
+                    book(L, X, G, DACC, slot_day, QDAY, e, i, R_EARLY_LEAVE, ITEM_SITE,
                              P[P_PTS_EARLY_LEAVE], S[k, S_DAY], -1)
             S[k, S_FIRED] = 1
             A[i, A_CURSOR] = k + 1
             A[i, A_PHASE] = 0
             continue
         A[i, A_PHASE] = p + 1
-    return L
+    return True
 
 
-@njit(cache=True)
+@njit(**FAST)
 def set_context(i, a, A, S, BK, P, tz_utc, tz_off):
     """Work out the agent's day and break status from time a up to the next boundary."""
     nextb = next_local_midnight(tz_utc, tz_off, a)
@@ -282,36 +334,12 @@ def set_context(i, a, A, S, BK, P, tz_utc, tz_off):
     A[i, A_FLAGS] = flags
 
 
-@njit(cache=True)
-def accrue(i, a, b, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
-    """Credit [a, b) (constant context) to signed-in time and, when busy, to busy time."""
-    if b <= a:
-        return L
-    st = A[i, A_STATE]
-    if st == ST_OUT:
-        return L
-    d = A[i, A_CTX_DAY]
-    s = day_slot(slot_day, DACC, QDAY, d)
-    if s < 0:
-        G[G_TOO_OLD] += 1
-        return L
-    dur = b - a
-    DACC[s, i, D_SIGNED_MS] += dur
-    if st != ST_BUSY:
-        return L
-    DACC[s, i, D_BUSY_RAW_MS] += dur
-    if excused_reason[A[i, A_REASON]]:
-        return L
-    if A[i, A_CTX_BRK] == 1 and P[P_EXCLUDE_BREAKS] != 0.0:
-        return L
-    before = np.int64(DACC[s, i, D_BUSY_MS])
-    after = before + dur
-    DACC[s, i, D_BUSY_MS] = after
+@njit(**FAST)
+def _busy_steps(i, a, before, after, d, DACC, slot_day, QDAY, L, X, G, P):
+    """Book each threshold budget + n*step crossed while counted busy went from `before`
+    to `after` (B > threshold afterwards), at the instant it was crossed."""
     budget = np.int64(P[P_BUDGET_MS])
-    if after <= budget:
-        return L
     step = np.int64(P[P_STEP_MS])
-    # thresholds budget + n*step crossed in [before, after): B > threshold afterwards
     n0 = 0
     if before > budget:
         n0 = (before - budget + step - 1) // step
@@ -319,31 +347,81 @@ def accrue(i, a, b, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
     for n in range(n0, n1):
         th = budget + n * step
         pts = P[P_FIRST_POINTS] if n == 0 else P[P_STEP_POINTS]
-        L = book(L, X, G, DACC, slot_day, QDAY, a + (th - before), i, R_BUSY, ITEM_UTILIZATION,
-                 pts, d, -1)
-    return L
+        book(L, X, G, DACC, slot_day, QDAY, a + (th - before), i, R_BUSY, ITEM_UTILIZATION,
+             pts, d, -1)
 
 
-@njit(cache=True)
-def advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason, tz_utc, tz_off):
-    """Bring agent i up to time t: accrue time and fire every deadline at or before t."""
+@njit(inline="always", _nrt=False)
+def accrue(i, a, b, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
+    """Credit [a, b) (constant context) to signed-in time and, when busy, to busy time."""
+    st = A[i, A_STATE]
+    if b > a and st != ST_OUT:
+        s = day_slot(slot_day, DACC, QDAY, A[i, A_CTX_DAY])
+        if s < 0:
+            G[G_TOO_OLD] += 1
+        else:
+            dur = b - a
+            DACC[s, i, D_SIGNED_MS] += dur
+            if st == ST_BUSY:
+                DACC[s, i, D_BUSY_RAW_MS] += dur
+                if not excused_reason[A[i, A_REASON]] and not (
+                        A[i, A_CTX_BRK] == 1 and P[P_EXCLUDE_BREAKS] != 0.0):
+                    before = np.int64(DACC[s, i, D_BUSY_MS])
+                    after = before + dur
+                    DACC[s, i, D_BUSY_MS] = after
+                    if after > np.int64(P[P_BUDGET_MS]):
+                        _busy_steps(i, a, before, after, A[i, A_CTX_DAY], DACC, slot_day, QDAY,
+                                    L, X, G, P)
+
+
+@njit(**FAST)
+def advance_slow(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason, tz_utc,
+                 tz_off):
+    """Bring agent i up to time t across boundaries (timers, breaks, midnight). False when
+    it stopped early for lack of ledger rows: grow the ledger and call again."""
     a = A[i, A_LAST]
     if t < a:
-        return L
+        return True
     while True:
+        if ledger_low(L, G):
+            return False
         nb = A[i, A_NEXTB]
         if t < nb:
-            L = accrue(i, a, t, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason)
+            accrue(i, a, t, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason)
             A[i, A_LAST] = t
-            return L
-        L = accrue(i, a, nb, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason)
+            return True
+        accrue(i, a, nb, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason)
         a = nb
         A[i, A_LAST] = a
-        L = fire_due(i, a, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason)
+        if not fire_due(i, a, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
+            return False
         set_context(i, a, A, S, BK, P, tz_utc, tz_off)
 
 
-@njit(cache=True)
+@njit(inline="always", _nrt=False)
+def advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason, tz_utc, tz_off):
+    """advance_slow with its common case (no boundary before t) inlined."""
+    a = A[i, A_LAST]
+    if t < a:
+        return True
+    if t < A[i, A_NEXTB]:
+        accrue(i, a, t, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason)
+        A[i, A_LAST] = t
+        return True
+    return advance_slow(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason,
+                        tz_utc, tz_off)
+
+
+@njit(inline="always", _nrt=False)
+def calendar_day(G, t, tz_utc, tz_off):
+    """Local date of t >= G_NOW, from a cache that moves on at each local midnight."""
+    if t >= G[G_DAY_END] or t < G[G_DAY_END] - 90_000_000:
+        G[G_DAY] = local_day(tz_utc, tz_off, t)
+        G[G_DAY_END] = next_local_midnight(tz_utc, tz_off, t)
+    return G[G_DAY]
+
+
+@njit(**FAST)
 def start_agents(A, S, t, lo, hi):
     """Agents lo..hi-1 begin at time t; shifts that ended before t are outside the data."""
     for i in range(lo, hi):
@@ -359,7 +437,7 @@ def start_agents(A, S, t, lo, hi):
 # --------------------------------------------------------------------------- calls
 
 
-@njit(cache=True)
+@njit(**FAST)
 def _call_find(CKEY, key):
     mask = CKEY.shape[0] - 1
     h = (key * np.int64(-7046029254386353131)) & mask
@@ -372,7 +450,7 @@ def _call_find(CKEY, key):
         h = (h + 1) & mask
 
 
-@njit(cache=True)
+@njit(**FAST)
 def _call_insert(CKEY, CVAL, key, ts, queue):
     mask = CKEY.shape[0] - 1
     h = (key * np.int64(-7046029254386353131)) & mask
@@ -403,7 +481,7 @@ def call_table_rebuild(CKEY, CVAL, G, capacity, drop_before):
     return NK, NV
 
 
-@njit(cache=True)
+@njit(**FAST)
 def call_remove(CKEY, CVAL, qwait, G, key):
     """Take a call out of the waiting table; returns (enqueue ts, queue) or (NO_TIME, -1)."""
     h = _call_find(CKEY, key)
@@ -420,7 +498,7 @@ def call_remove(CKEY, CVAL, qwait, G, key):
 # --------------------------------------------------------------------------- events
 
 
-@njit(cache=True)
+@njit(**FAST)
 def _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P):
     if A[i, A_STATE] == ST_OUT:
         A[i, A_STATE] = ST_READY
@@ -436,12 +514,11 @@ def _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P):
         A[i, A_FLAGS] &= ~F_MISSING
         if t > S[k, S_START] + S[k, S_GRACE]:
             A[i, A_FLAGS] |= F_LATE
-            L = book(L, X, G, DACC, slot_day, QDAY, t, i, R_LATE_SIGN_IN, ITEM_SITE,
-                     P[P_PTS_LATE_SIGN_IN], S[k, S_DAY], -1)
-    return L
+            book(L, X, G, DACC, slot_day, QDAY, t, i, R_LATE_SIGN_IN, ITEM_SITE,
+                 P[P_PTS_LATE_SIGN_IN], S[k, S_DAY], -1)
 
 
-@njit(cache=True)
+@njit(inline="always", _nrt=False)
 def _set_state(i, t, A, st):
     if A[i, A_STATE] != st:
         A[i, A_STATE] = st
@@ -450,16 +527,15 @@ def _set_state(i, t, A, st):
         A[i, A_BUSY_SINCE] = NO_TIME
 
 
-@njit(cache=True)
+@njit(inline="always", _nrt=False)
 def _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P):
     """A state event from a signed-out seat: the ACD has the agent logged in, so do we."""
     if A[i, A_STATE] == ST_OUT:
         G[G_IMPLICIT_SIGN_IN] += 1
-        L = _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
-    return L
+        _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
 
 
-@njit(cache=True)
+@njit(**FAST)
 def _queue_answer(arr, slot, q, wait, P):
     if slot < 0:
         return
@@ -472,7 +548,7 @@ def _queue_answer(arr, slot, q, wait, P):
         arr[slot, q, Q_WAIT_MAX] = w
 
 
-@njit(cache=True)
+@njit(**FAST)
 def _queue_abandon(arr, slot, q, short):
     if slot < 0:
         return
@@ -509,13 +585,16 @@ def apply_batch(
         G[G_ACCEPTED] += 1
         et = etype[j]
         i = agent[j]
+        if ledger_low(L, G):
+            L = ensure_ledger(L, G)
         if i >= 0:
-            L = advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason,
-                        tz_utc, tz_off)
+            while not advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P,
+                              excused_reason, tz_utc, tz_off):
+                L = ensure_ledger(L, G)
         r = roll_slot(roll_min, QROLL, AROLL, t)
 
         if et == EV_SIGN_IN:
-            L = _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
+            _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
             if A[i, A_STATE] == ST_BUSY:
                 _set_state(i, t, A, ST_READY)
         elif et == EV_SIGN_OUT:
@@ -530,23 +609,23 @@ def apply_batch(
                         and t < S[k, S_END] - np.int64(P[P_EARLY_TOL_MS])):
                     A[i, A_FLAGS] |= F_LEFT_EARLY
         elif et == EV_READY:
-            L = _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
+            _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
             _set_state(i, t, A, ST_READY)
         elif et == EV_BUSY:
-            L = _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
+            _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
             if A[i, A_STATE] != ST_BUSY:
                 A[i, A_BUSY_SINCE] = t
             _set_state(i, t, A, ST_BUSY)
             A[i, A_REASON] = code[j]
         elif et == EV_OFFER:
-            L = _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
+            _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
             s = day_slot(slot_day, DACC, QDAY, A[i, A_CTX_DAY])
             if s >= 0:
                 DACC[s, i, D_OFFERED] += 1
             A[i, A_OFFER_CALL] = call[j]
             _set_state(i, t, A, ST_RINGING)
         elif et == EV_ANSWER:
-            L = _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
+            _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
             s = day_slot(slot_day, DACC, QDAY, A[i, A_CTX_DAY])
             if s >= 0:
                 if A[i, A_OFFER_CALL] != call[j]:
@@ -565,7 +644,7 @@ def apply_batch(
             if r >= 0:
                 AROLL[r, i, R_ANSWERED] += 1
             if q >= 0:
-                ds = day_slot(slot_day, DACC, QDAY, local_day(tz_utc, tz_off, t))
+                ds = day_slot(slot_day, DACC, QDAY, calendar_day(G, t, tz_utc, tz_off))
                 _queue_answer(QROLL, r, q, wait, P)
                 _queue_answer(QDAY, ds, q, wait, P)
         elif et == EV_NO_ANSWER:
@@ -594,15 +673,18 @@ def apply_batch(
         elif et == EV_ENQUEUE:
             q = queue[j]
             if G[G_CALLS_USED] * 2 >= CKEY.shape[0]:
-                CKEY, CVAL = call_table_rebuild(CKEY, CVAL, G, CKEY.shape[0] * 2,
-                                                t - 86_400_000)
+                # size from the calls still waiting, so tombstones never grow the table
+                cap = 1024
+                while cap < 4 * (G[G_CALLS_LIVE] + 1):
+                    cap *= 2
+                CKEY, CVAL = call_table_rebuild(CKEY, CVAL, G, cap, t - 86_400_000)
             if _call_find(CKEY, call[j]) < 0:
                 fresh = _call_insert(CKEY, CVAL, call[j], t, q)
                 G[G_CALLS_LIVE] += 1
                 if fresh:
                     G[G_CALLS_USED] += 1
                 qwait[q] += 1
-            ds = day_slot(slot_day, DACC, QDAY, local_day(tz_utc, tz_off, t))
+            ds = day_slot(slot_day, DACC, QDAY, calendar_day(G, t, tz_utc, tz_off))
             if r >= 0:
                 QROLL[r, q, Q_OFFERED] += 1
             if ds >= 0:
@@ -611,7 +693,7 @@ def apply_batch(
             call_remove(CKEY, CVAL, qwait, G, call[j])
             q = queue[j]
             short = aux[j] <= np.int64(P[P_SHORT_ABANDON_MS])
-            ds = day_slot(slot_day, DACC, QDAY, local_day(tz_utc, tz_off, t))
+            ds = day_slot(slot_day, DACC, QDAY, calendar_day(G, t, tz_utc, tz_off))
             _queue_abandon(QROLL, r, q, short)
             _queue_abandon(QDAY, ds, q, short)
         elif et == EV_SURVEY:
@@ -644,8 +726,8 @@ def apply_batch(
                 MACC[ms, i, M_ADJ] += num[j]
                 MACC[ms, i, M_ADJ_N] += 1
         elif et == EV_FLOOR:
-            L = book(L, X, G, DACC, slot_day, QDAY, ts[j], i, R_FLOOR, ITEM_SITE, num[j],
-                     local_day(tz_utc, tz_off, ts[j]), code[j])
+            book(L, X, G, DACC, slot_day, QDAY, ts[j], i, R_FLOOR, ITEM_SITE, num[j],
+                 local_day(tz_utc, tz_off, ts[j]), code[j])
         elif et == EV_EXCUSE:
             X = excuse(L, X, G, DACC, slot_day, QDAY, i, code[j], aux[j])
     return L, X, CKEY, CVAL
@@ -662,8 +744,10 @@ def advance_all(t, A, S, BK, DACC, slot_day, QDAY, QROLL, AROLL, roll_min, L, X,
     G[G_NOW] = t
     roll_slot(roll_min, QROLL, AROLL, t)
     for i in range(A.shape[0]):
-        L = advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason,
-                    tz_utc, tz_off)
+        L = ensure_ledger(L, G)
+        while not advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason,
+                          tz_utc, tz_off):
+            L = ensure_ledger(L, G)
     return L
 
 

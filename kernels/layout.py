@@ -72,26 +72,28 @@ F_IN_SHIFT = 64
 F_IN_BREAK = 128
 
 # ---- agent table A: int64 (n_agents, A_K) ----
+# Columns every event touches come first, so they share one 64-byte cache line; rows are
+# padded to 24 columns (3 whole lines).
 A_STATE = 0
-A_REASON = 1  # busy reason code while busy
-A_SINCE = 2  # time the current state began
-A_BUSY_SINCE = 3  # start of the current unbroken busy spell, NO_TIME when not busy
-A_LAST = 4  # the agent has been advanced up to this time
-A_NEXTB = 5  # next boundary (timer, break edge, midnight) after A_LAST
-A_CTX_DAY = 6  # agent day of [A_LAST, A_NEXTB): the shift's date inside a shift, else local date
-A_CTX_BRK = 7  # 1 when [A_LAST, A_NEXTB) is inside a scheduled break
-A_CURSOR = 8  # row in S of the agent's current (first unfinished) shift
-A_SH_HI = 9  # one past the agent's last row in S
-A_PHASE = 10  # next timer of the current shift (see kernels.floor.timer_time)
-A_FLAGS = 11
-A_OFFER_CALL = 12  # call hash of the last offer, so an answer without offer counts as offered
-A_CALL = 13  # call hash being talked
-A_ANSWER_TS = 14
-A_ANSWER_DAY = 15
+A_LAST = 1  # the agent has been advanced up to this time
+A_NEXTB = 2  # next boundary (timer, break edge, midnight) after A_LAST
+A_CTX_DAY = 3  # agent day of [A_LAST, A_NEXTB): the shift's date inside a shift, else local date
+A_CTX_BRK = 4  # 1 when [A_LAST, A_NEXTB) is inside a scheduled break
+A_REASON = 5  # busy reason code while busy
+A_SINCE = 6  # time the current state began
+A_BUSY_SINCE = 7  # start of the current unbroken busy spell, NO_TIME when not busy
+A_OFFER_CALL = 8  # call hash of the last offer, so an answer without offer counts as offered
+A_CALL = 9  # call hash being talked
+A_ANSWER_TS = 10
+A_ANSWER_DAY = 11
+A_CURSOR = 12  # row in S of the agent's current (first unfinished) shift
+A_SH_HI = 13  # one past the agent's last row in S
+A_PHASE = 14  # next timer of the current shift (see kernels.floor.timer_time)
+A_FLAGS = 15
 A_LAST_OUT = 16  # time of the last sign-out
 A_OUT_BUSY_SINCE = 17  # busy spell start at that sign-out, NO_TIME if not busy then
 A_SH_LO = 18  # first row in S of the agent
-A_K = 19
+A_K = 24
 
 # ---- shift table S: int64 (n_shifts, S_K), rows sorted by (agent, start) ----
 S_AGENT = 0
@@ -110,29 +112,30 @@ BK_START = 0
 BK_END = 1
 
 # ---- per agent per day accumulators DACC: float64 (N_DAY_SLOTS, n_agents, D_K) ----
+# hot columns first (one cache line), rows padded to 24 columns
 N_DAY_SLOTS = 64  # a ring: covers this month and the whole of the previous one
-D_OFFERED = 0
-D_ANSWERED = 1
-D_TALK_MS = 2
-D_TALKS = 3
-D_SURVEYS = 4
-D_SATISFIED = 5
-D_NEUTRAL = 6
-D_DISSATISFIED = 7
-D_SALES = 8
-D_BUSY_MS = 9  # counted busy (policy busy budget)
-D_BUSY_RAW_MS = 10  # every busy millisecond
-D_SIGN_INS = 11
-D_UTIL_PTS = 12  # sum of non-excused points on utilization
-D_SITE_PTS = 13  # sum of non-excused points on site
-D_LATE_N = 14
-D_RETURN_N = 15
-D_EARLY_N = 16
-D_ABSENT_N = 17
-D_NO_ANSWER = 18
-D_SIGNED_MS = 19  # signed-in time
+D_SIGNED_MS = 0  # signed-in time
+D_OFFERED = 1
+D_ANSWERED = 2
+D_TALK_MS = 3
+D_TALKS = 4
+D_BUSY_MS = 5  # counted busy (policy busy budget)
+D_BUSY_RAW_MS = 6  # every busy millisecond
+D_NO_ANSWER = 7
+D_SURVEYS = 8
+D_SATISFIED = 9
+D_NEUTRAL = 10
+D_DISSATISFIED = 11
+D_SALES = 12
+D_SIGN_INS = 13
+D_UTIL_PTS = 14  # sum of non-excused points on utilization
+D_SITE_PTS = 15  # sum of non-excused points on site
+D_LATE_N = 16
+D_RETURN_N = 17
+D_EARLY_N = 18
+D_ABSENT_N = 19
 D_FLOOR_N = 20
-D_K = 21
+D_K = 24
 
 # rule -> count column in DACC
 RULE_COUNT_COL = (-1, D_LATE_N, D_RETURN_N, D_EARLY_N, D_ABSENT_N, D_FLOOR_N)
@@ -198,7 +201,10 @@ G_TOO_OLD = 8
 G_ORPHANS = 9  # hangups/wrap-ups that match no call of the agent
 G_ACCEPTED = 10
 G_IMPLICIT_SIGN_IN = 11
-G_K = 12
+G_LEDGER_OVERFLOW = 12  # must stay 0: bookings found no free ledger row
+G_DAY = 13  # local calendar day of G_NOW ...
+G_DAY_END = 14  # ... valid until this instant
+G_K = 15
 
 # ---- policy parameters P: float64 (P_K,) ----
 P_BUDGET_MS = 0

@@ -44,3 +44,23 @@ def redis_url(redis_server):
         redis_server.start()
     redis_server.flushall()
     return redis_server.url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernels():
+    """Compile (or load) the numba kernels once, before any test starts a subprocess: on a
+    fresh checkout every process would otherwise compile them for itself at the same time."""
+    from pathlib import Path
+
+    from kefu_floor.engine import Engine
+    from kefu_floor.replay import replay
+    from kefu_floor.report import build_report
+    from kefu_floor.cli import _setup
+    import argparse
+
+    hw = Path(__file__).parent / "scenarios" / "handworked"
+    args = argparse.Namespace(policy="chengdu-2014", roster=hw / "roster.csv",
+                              schedule=hw / "schedule.csv", site="cd1")
+    eng = Engine(_setup(args))
+    replay(eng, hw / "events.jsonl")
+    build_report(eng)
