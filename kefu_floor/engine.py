@@ -72,9 +72,8 @@ class Engine:
         self.QROLL = np.zeros((K.N_ROLL, 0, K.Q_K))
         self.QDAY = np.zeros((K.N_DAY_SLOTS, 0, K.Q_K))
         self.qwait = np.zeros(0, np.int64)
-        self.CKEY = np.zeros(1024, np.int64)
-        self.CVAL = np.zeros((1024, 2), np.int64)
-        self.L = np.zeros((1024, K.L_K))
+        self._new_call_table(1024)
+        self.L = np.zeros((4 * kf.LEDGER_RESERVE, K.L_K))
         self.X = np.zeros((16, K.X_K), np.int64)
         self.src_seq = np.zeros(0, np.int64)
         self.excused_reason = np.zeros(0, np.bool_)
@@ -111,7 +110,7 @@ class Engine:
             self.A = _grow_axis(self.A, 0, n, 0)
             self.DACC = _grow_axis(self.DACC, 1, n, 0.0)
             self.MACC = _grow_axis(self.MACC, 1, n, 0.0)
-            self.AROLL = _grow_axis(self.AROLL, 1, n, 0.0)
+            self.AROLL = _grow_axis(self.AROLL, 1, n, -1.0)  # -1: no minute yet
             cap = self.A.shape[0]
             rows = self.A[old:cap]
             rows[:] = 0
@@ -169,14 +168,39 @@ class Engine:
         if len(b) == 0:
             return
         self._ensure_capacity()
-        self.L, self.X, self.CKEY, self.CVAL = kf.apply_batch(
-            *b.columns(),
-            self.A, self.S, self.BK, self.DACC, self.slot_day, self.MACC, self.slot_month,
-            self.QROLL, self.QDAY, self.AROLL, self.roll_min, self.CKEY, self.CVAL, self.qwait,
-            self.L, self.X, self.src_seq, self.G, self.P, self.excused_reason,
-            self.tz_utc, self.tz_off)
+        j = 0
+        while True:
+            j, need = kf.apply_batch(
+                *b.columns(),
+                self.A, self.S, self.BK, self.DACC, self.slot_day, self.MACC,
+                self.slot_month, self.QROLL, self.QDAY, self.AROLL, self.roll_min, self.CKEY,
+                self.CVAL, self.CKEY2, self.CVAL2, self.qwait, self.L, self.X, self.src_seq,
+                self.G, self.P, self.excused_reason, self.tz_utc, self.tz_off, j)
+            if need == kf.NEED_NOTHING:
+                break
+            self._grow(need)  # then resume at event j, which was not touched yet
         if self.dirty is not None:
             self.dirty.update(np.unique(b.agent[b.agent >= 0]).tolist())
+
+    def _grow(self, need: int) -> None:
+        if need == kf.NEED_LEDGER:
+            self.L = _grow_axis(self.L, 0, self.L.shape[0] * 2, 0.0)
+        elif need == kf.NEED_EXCUSES:
+            self.X = _grow_axis(self.X, 0, self.X.shape[0] * 2, 0)
+        elif need == kf.NEED_CALLS:
+            old_k, old_v = self.CKEY, self.CVAL
+            self._new_call_table(old_k.shape[0] * 2)
+            self.G[K.G_CALLS_LIVE] = self.G[K.G_CALLS_USED] = 0
+            live = (old_k != K.CALL_EMPTY) & (old_k != K.CALL_TOMBSTONE)
+            kf.call_table_insert_all(self.CKEY, self.CVAL, old_k[live], old_v[live], self.G)
+        else:
+            raise AssertionError(f"kernel asked for unknown growth {need}")
+
+    def _new_call_table(self, capacity: int) -> None:
+        self.CKEY = np.zeros(capacity, np.int64)
+        self.CVAL = np.zeros((capacity, 2), np.int64)
+        self.CKEY2 = np.zeros_like(self.CKEY)  # scratch for in-place compaction
+        self.CVAL2 = np.zeros_like(self.CVAL)
 
     def take_dirty(self) -> set[int] | None:
         """Agents changed since the last call (None = every agent); resets the record."""
@@ -194,10 +218,14 @@ class Engine:
         before = self.A[:, self._WATCH].copy()
         minute = self.G[K.G_NOW] // K.MINUTE_MS
         booked = int(self.G[K.G_LEDGER_N])
-        self.L = kf.advance_all(t, self.A, self.S, self.BK, self.DACC, self.slot_day,
-                                self.QDAY, self.QROLL, self.AROLL, self.roll_min, self.L,
-                                self.X, self.G, self.P, self.excused_reason, self.tz_utc,
-                                self.tz_off)
+        i = 0
+        while True:
+            i = kf.advance_all(t, self.A, self.S, self.BK, self.DACC, self.slot_day,
+                               self.QDAY, self.QROLL, self.AROLL, self.roll_min, self.L, self.X,
+                               self.G, self.P, self.excused_reason, self.tz_utc, self.tz_off, i)
+            if i < 0:
+                break
+            self._grow(kf.NEED_LEDGER)
         if self.dirty is None:
             return
         if self.G[K.G_NOW] // K.MINUTE_MS != minute:

@@ -64,9 +64,11 @@ class FloorView:
         eng = self.eng
         names = eng.sym.agents.names
         slot_of = {int(d): s for s, d in enumerate(eng.slot_day) if d >= 0}
-        roll60 = self._roll_rows(60)
-        R = eng.AROLL[roll60, : len(names), :].sum(axis=0) if roll60 else np.zeros(
-            (len(names), K.R_K))
+        # an agent's minute buckets count when their own minute stamp is in the window
+        now_min = eng.now // K.MINUTE_MS
+        AR = eng.AROLL[:, : len(names), :]
+        fresh = (AR[:, :, K.R_MINUTE] > now_min - 60) & (AR[:, :, K.R_MINUTE] <= now_min)
+        R = (AR * fresh[:, :, None]).sum(axis=0)
         if only is None or self._agents is None:
             ids = range(len(names))
             out: dict[str, dict] = {}

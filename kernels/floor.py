@@ -7,14 +7,12 @@ events (and by `advance_all` on a clock tick or before a report); advancing one 
 its deadlines (shift start, missing, break returns, shift end) and accrues its busy time
 piece by piece between boundaries, so splitting an advance in two never changes a result.
 
-Returned arrays: the ledger (L), the excuse table (X) and the call table may be grown here,
-so `apply_batch` returns them and the caller keeps the returned ones.
-
-Speed. The per-event helpers are compiled without numba's reference counting
-(`_nrt=False`: they never allocate) and the common case of each is inlined, since passing
-a dozen arrays to a refcounted call costs more than the work. Only `apply_batch` and
-`advance_all` allocate: they keep LEDGER_RESERVE free ledger rows, and `advance` stops
-(to be called again after the ledger grew) when a long advance would use them up.
+Speed. Everything here is compiled without numba's reference counting (`_nrt=False`) and
+the common path is inlined: with a dozen arrays in play, refcounting each binding costs
+far more than the work. So nothing here allocates. When the ledger, the call table or
+the excuse table needs room, `apply_batch` returns (index of the event to resume at,
+NEED_*) before touching that event, the caller grows the array, and calls again from
+there; `advance` is resumable, so an advance cut short for ledger room just continues.
 """
 import numpy as np
 from numba import njit
@@ -40,7 +38,7 @@ from kernels.layout import (
     P_PTS_ABSENT, P_PTS_EARLY_LEAVE, P_PTS_LATE_RETURN, P_PTS_LATE_SIGN_IN, P_SHORT_ABANDON_MS,
     P_SL_MS, P_STEP_MS, P_STEP_POINTS, Q_ABANDONED, Q_ABANDONED_SHORT, Q_ANSWERED,
     Q_ANSWERED_SL, Q_OFFERED, Q_WAIT_MAX, Q_WAIT_SUM, R_ABSENT, R_ANSWERED, R_BUSY,
-    R_EARLY_LEAVE, R_FLOOR, R_LATE_RETURN, R_LATE_SIGN_IN, R_TALK_MS, R_TALKS, ST_BUSY,
+    R_EARLY_LEAVE, R_FLOOR, R_LATE_RETURN, R_LATE_SIGN_IN, R_MINUTE, R_TALK_MS, R_TALKS, ST_BUSY,
     ST_OUT, ST_READY, ST_RINGING, ST_TALKING, ST_WRAP, S_ATTENDED, S_BRK_HI, S_BRK_LO,
     S_DAY, S_END, S_FIRED, S_GRACE, S_START, X_AGENT, X_DAY, X_RULE,
 )
@@ -49,7 +47,12 @@ BIG = np.int64(2**62)
 # free ledger rows kept for one event; an advance piece (<= one day) books at most
 # 24 * 60 / step_min busy steps plus a shift's few timers
 LEDGER_RESERVE = 1024
-FAST = dict(cache=True, _nrt=False)
+FAST = dict(cache=True, _nrt=False, error_model="numpy")
+NEED_NOTHING = 0
+NEED_LEDGER = 1  # grow L
+NEED_CALLS = 2  # grow the call table (CKEY, CVAL and the scratch pair)
+NEED_EXCUSES = 3  # grow X
+INLINE = dict(inline="always", _nrt=False, error_model="numpy")
 
 
 class State:
@@ -80,7 +83,7 @@ def _claim_day_slot(slot_day, DACC, QDAY, d):
     return s
 
 
-@njit(inline="always", _nrt=False)
+@njit(**INLINE)
 def day_slot(slot_day, DACC, QDAY, d):
     """Ring slot holding day d, claiming (and clearing) it for a newer day; -1 if d is too old."""
     s = d % N_DAY_SLOTS
@@ -105,37 +108,41 @@ def month_slot(slot_month, MACC, m):
 
 
 @njit(**FAST)
-def _claim_roll_slot(roll_min, QROLL, AROLL, minute):
+def _claim_roll_slot(roll_min, QROLL, minute):
     s = minute % N_ROLL
     if roll_min[s] > minute:
         return -1
     for a in range(QROLL.shape[1]):
         for k in range(QROLL.shape[2]):
             QROLL[s, a, k] = 0.0
-    for a in range(AROLL.shape[1]):
-        for k in range(AROLL.shape[2]):
-            AROLL[s, a, k] = 0.0
     roll_min[s] = minute
     return s
 
 
-@njit(inline="always", _nrt=False)
-def roll_slot(roll_min, QROLL, AROLL, t):
+@njit(**INLINE)
+def roll_slot(roll_min, QROLL, t):
+    """The queues' minute bucket of t (cleared for every queue when a new minute starts)."""
     minute = t // MINUTE_MS
     s = minute % N_ROLL
     if roll_min[s] == minute:
         return s
-    return _claim_roll_slot(roll_min, QROLL, AROLL, minute)
+    return _claim_roll_slot(roll_min, QROLL, minute)
+
+
+@njit(**INLINE)
+def agent_roll(AROLL, i, t):
+    """Agent i's minute bucket of t, cleared lazily when it still holds an older minute."""
+    minute = t // MINUTE_MS
+    s = minute % N_ROLL
+    if AROLL[s, i, R_MINUTE] != minute:
+        AROLL[s, i, R_ANSWERED] = 0.0
+        AROLL[s, i, R_TALK_MS] = 0.0
+        AROLL[s, i, R_TALKS] = 0.0
+        AROLL[s, i, R_MINUTE] = minute
+    return s
 
 
 # --------------------------------------------------------------------------- ledger
-
-
-@njit(cache=True)
-def _grow2(arr, fill):
-    out = np.full((max(16, arr.shape[0] * 2), arr.shape[1]), fill, arr.dtype)
-    out[: arr.shape[0]] = arr
-    return out
 
 
 @njit(**FAST)
@@ -191,29 +198,18 @@ def book(L, X, G, DACC, slot_day, QDAY, ts, agent, rule, item, points, day, code
         apply_deduction(DACC, slot_day, QDAY, G, agent, rule, item, points, day, 1.0)
 
 
-@njit(inline="always", _nrt=False)
+@njit(**INLINE)
 def ledger_low(L, G):
     return L.shape[0] - G[G_LEDGER_N] < LEDGER_RESERVE
 
 
-@njit(cache=True)
-def ensure_ledger(L, G):
-    """The ledger with at least LEDGER_RESERVE free rows (grown when short)."""
-    if L.shape[0] - G[G_LEDGER_N] >= LEDGER_RESERVE:
-        return L
-    out = np.zeros((max(2 * L.shape[0], G[G_LEDGER_N] + 2 * LEDGER_RESERVE), L.shape[1]))
-    out[: L.shape[0]] = L
-    return out
-
-
-@njit(cache=True)
+@njit(**FAST)
 def excuse(L, X, G, DACC, slot_day, QDAY, agent, rule, day):
-    """Record an approved appeal and cancel the matching deductions already booked."""
+    """Record an approved appeal and cancel the matching deductions already booked.
+    The caller made sure X has a free row."""
     if is_excused(X, G, agent, rule, day):
-        return X
+        return
     n = G[G_EXCUSE_N]
-    if n >= X.shape[0]:
-        X = _grow2(X, 0)
     X[n, X_AGENT] = agent
     X[n, X_RULE] = rule
     X[n, X_DAY] = day
@@ -224,7 +220,6 @@ def excuse(L, X, G, DACC, slot_day, QDAY, agent, rule, day):
             L[k, L_EXCUSED] = 1.0
             apply_deduction(DACC, slot_day, QDAY, G, agent, rule, np.int64(L[k, L_ITEM]),
                             L[k, L_POINTS], day, -1.0)
-    return X
 
 
 # --------------------------------------------------------------------------- shifts
@@ -351,7 +346,7 @@ def _busy_steps(i, a, before, after, d, DACC, slot_day, QDAY, L, X, G, P):
              pts, d, -1)
 
 
-@njit(inline="always", _nrt=False)
+@njit(**INLINE)
 def accrue(i, a, b, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
     """Credit [a, b) (constant context) to signed-in time and, when busy, to busy time."""
     st = A[i, A_STATE]
@@ -398,7 +393,7 @@ def advance_slow(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reaso
         set_context(i, a, A, S, BK, P, tz_utc, tz_off)
 
 
-@njit(inline="always", _nrt=False)
+@njit(**INLINE)
 def advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason, tz_utc, tz_off):
     """advance_slow with its common case (no boundary before t) inlined."""
     a = A[i, A_LAST]
@@ -412,7 +407,7 @@ def advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason, tz
                         tz_utc, tz_off)
 
 
-@njit(inline="always", _nrt=False)
+@njit(**INLINE)
 def calendar_day(G, t, tz_utc, tz_off):
     """Local date of t >= G_NOW, from a cache that moves on at each local midnight."""
     if t >= G[G_DAY_END] or t < G[G_DAY_END] - 90_000_000:
@@ -437,7 +432,7 @@ def start_agents(A, S, t, lo, hi):
 # --------------------------------------------------------------------------- calls
 
 
-@njit(**FAST)
+@njit(**INLINE)
 def _call_find(CKEY, key):
     mask = CKEY.shape[0] - 1
     h = (key * np.int64(-7046029254386353131)) & mask
@@ -450,7 +445,7 @@ def _call_find(CKEY, key):
         h = (h + 1) & mask
 
 
-@njit(**FAST)
+@njit(**INLINE)
 def _call_insert(CKEY, CVAL, key, ts, queue):
     mask = CKEY.shape[0] - 1
     h = (key * np.int64(-7046029254386353131)) & mask
@@ -464,24 +459,36 @@ def _call_insert(CKEY, CVAL, key, ts, queue):
         h = (h + 1) & mask
 
 
-@njit(cache=True)
-def call_table_rebuild(CKEY, CVAL, G, capacity, drop_before):
-    """Rehash live calls into a table of `capacity` slots, forgetting calls queued before
-    drop_before (a caller who neither got answered nor reported abandoned)."""
-    NK = np.zeros(capacity, np.int64)
-    NV = np.zeros((capacity, 2), np.int64)
+@njit(**FAST)
+def call_table_compact(CKEY, CVAL, CKEY2, CVAL2, G, drop_before):
+    """Rehash the waiting calls (dropping tombstones, and calls queued before drop_before:
+    a caller who neither got answered nor reported abandoned) through the scratch pair."""
+    for h in range(CKEY2.shape[0]):
+        CKEY2[h] = CALL_EMPTY
     live = 0
     for h in range(CKEY.shape[0]):
         k = CKEY[h]
         if k != CALL_EMPTY and k != CALL_TOMBSTONE and CVAL[h, CV_TS] >= drop_before:
-            _call_insert(NK, NV, k, CVAL[h, CV_TS], CVAL[h, CV_QUEUE])
+            _call_insert(CKEY2, CVAL2, k, CVAL[h, CV_TS], CVAL[h, CV_QUEUE])
             live += 1
+    for h in range(CKEY.shape[0]):
+        CKEY[h] = CKEY2[h]
+        CVAL[h, CV_TS] = CVAL2[h, CV_TS]
+        CVAL[h, CV_QUEUE] = CVAL2[h, CV_QUEUE]
     G[G_CALLS_LIVE] = live
     G[G_CALLS_USED] = live
-    return NK, NV
 
 
 @njit(**FAST)
+def call_table_insert_all(CKEY, CVAL, keys, vals, G):
+    """Insert (key, (ts, queue)) rows into an empty table: growth after NEED_CALLS."""
+    for r in range(keys.shape[0]):
+        _call_insert(CKEY, CVAL, keys[r], vals[r, CV_TS], vals[r, CV_QUEUE])
+    G[G_CALLS_LIVE] = keys.shape[0]
+    G[G_CALLS_USED] = keys.shape[0]
+
+
+@njit(**INLINE)
 def call_remove(CKEY, CVAL, qwait, G, key):
     """Take a call out of the waiting table; returns (enqueue ts, queue) or (NO_TIME, -1)."""
     h = _call_find(CKEY, key)
@@ -518,7 +525,7 @@ def _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P):
                  P[P_PTS_LATE_SIGN_IN], S[k, S_DAY], -1)
 
 
-@njit(inline="always", _nrt=False)
+@njit(**INLINE)
 def _set_state(i, t, A, st):
     if A[i, A_STATE] != st:
         A[i, A_STATE] = st
@@ -527,7 +534,7 @@ def _set_state(i, t, A, st):
         A[i, A_BUSY_SINCE] = NO_TIME
 
 
-@njit(inline="always", _nrt=False)
+@njit(**INLINE)
 def _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P):
     """A state event from a signed-out seat: the ACD has the agent logged in, so do we."""
     if A[i, A_STATE] == ST_OUT:
@@ -535,7 +542,7 @@ def _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P):
         _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
 
 
-@njit(**FAST)
+@njit(**INLINE)
 def _queue_answer(arr, slot, q, wait, P):
     if slot < 0:
         return
@@ -548,7 +555,7 @@ def _queue_answer(arr, slot, q, wait, P):
         arr[slot, q, Q_WAIT_MAX] = w
 
 
-@njit(**FAST)
+@njit(**INLINE)
 def _queue_abandon(arr, slot, q, short):
     if slot < 0:
         return
@@ -557,41 +564,52 @@ def _queue_abandon(arr, slot, q, short):
         arr[slot, q, Q_ABANDONED_SHORT] += 1
 
 
-@njit(cache=True)
+@njit(**FAST)
 def apply_batch(
     etype, ts, agent, call, queue, code, aux, num, src, seq,
     A, S, BK, DACC, slot_day, MACC, slot_month, QROLL, QDAY, AROLL, roll_min,
-    CKEY, CVAL, qwait, L, X, src_seq, G, P, excused_reason, tz_utc, tz_off,
+    CKEY, CVAL, CKEY2, CVAL2, qwait, L, X, src_seq, G, P, excused_reason, tz_utc, tz_off,
+    start,
 ):
-    """Apply events in order. Returns (L, X, CKEY, CVAL): possibly grown arrays."""
+    """Apply events start.. in order. Returns (j, NEED_*): NEED_NOTHING with j = n when
+    done, else the array to grow before calling again with start = j."""
     n = etype.shape[0]
-    for j in range(n):
+    for j in range(start, n):
+        et = etype[j]
+        i = agent[j]
+        # room first, before event j changes anything, so resuming at j is exact
+        if ledger_low(L, G):
+            return j, NEED_LEDGER
+        if et == EV_EXCUSE and G[G_EXCUSE_N] >= X.shape[0]:
+            return j, NEED_EXCUSES
         t = ts[j]
         if t < G[G_NOW]:
             t = G[G_NOW]
+        if et == EV_ENQUEUE and G[G_CALLS_USED] * 2 >= CKEY.shape[0]:
+            # tombstones are compacted away in place; only live calls make it grow
+            call_table_compact(CKEY, CVAL, CKEY2, CVAL2, G, t - 86_400_000)
+            if G[G_CALLS_LIVE] * 4 >= CKEY.shape[0]:
+                return j, NEED_CALLS
         if src[j] >= 0:
             last = src_seq[src[j]]
-            if last != NO_TIME:
-                if seq[j] <= last:
-                    G[G_DUPLICATES] += 1
-                    continue
-                if seq[j] > last + 1:
-                    G[G_GAPS] += seq[j] - last - 1
-            src_seq[src[j]] = seq[j]
+            if last != NO_TIME and seq[j] <= last:
+                G[G_DUPLICATES] += 1
+                continue
         if G[G_START] == NO_TIME:
             G[G_START] = t
+            G[G_NOW] = t
             start_agents(A, S, t, 0, A.shape[0])
+        if i >= 0 and not advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P,
+                                  excused_reason, tz_utc, tz_off):
+            return j, NEED_LEDGER  # advanced part-way; it resumes where it stopped
+        if src[j] >= 0:
+            last = src_seq[src[j]]
+            if last != NO_TIME and seq[j] > last + 1:
+                G[G_GAPS] += seq[j] - last - 1
+            src_seq[src[j]] = seq[j]
         G[G_NOW] = t
         G[G_ACCEPTED] += 1
-        et = etype[j]
-        i = agent[j]
-        if ledger_low(L, G):
-            L = ensure_ledger(L, G)
-        if i >= 0:
-            while not advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P,
-                              excused_reason, tz_utc, tz_off):
-                L = ensure_ledger(L, G)
-        r = roll_slot(roll_min, QROLL, AROLL, t)
+        r = roll_slot(roll_min, QROLL, t)
 
         if et == EV_SIGN_IN:
             _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
@@ -641,8 +659,7 @@ def apply_batch(
             wait = aux[j]
             if wait < 0 and enq != NO_TIME:
                 wait = t - enq
-            if r >= 0:
-                AROLL[r, i, R_ANSWERED] += 1
+            AROLL[agent_roll(AROLL, i, t), i, R_ANSWERED] += 1
             if q >= 0:
                 ds = day_slot(slot_day, DACC, QDAY, calendar_day(G, t, tz_utc, tz_off))
                 _queue_answer(QROLL, r, q, wait, P)
@@ -660,9 +677,9 @@ def apply_batch(
                 if s >= 0:
                     DACC[s, i, D_TALK_MS] += dur
                     DACC[s, i, D_TALKS] += 1
-                if r >= 0:
-                    AROLL[r, i, R_TALK_MS] += dur
-                    AROLL[r, i, R_TALKS] += 1
+                ar = agent_roll(AROLL, i, t)
+                AROLL[ar, i, R_TALK_MS] += dur
+                AROLL[ar, i, R_TALKS] += 1
                 A[i, A_CALL] = 0
                 _set_state(i, t, A, ST_WRAP)
             else:
@@ -672,12 +689,6 @@ def apply_batch(
                 _set_state(i, t, A, ST_READY)
         elif et == EV_ENQUEUE:
             q = queue[j]
-            if G[G_CALLS_USED] * 2 >= CKEY.shape[0]:
-                # size from the calls still waiting, so tombstones never grow the table
-                cap = 1024
-                while cap < 4 * (G[G_CALLS_LIVE] + 1):
-                    cap *= 2
-                CKEY, CVAL = call_table_rebuild(CKEY, CVAL, G, cap, t - 86_400_000)
             if _call_find(CKEY, call[j]) < 0:
                 fresh = _call_insert(CKEY, CVAL, call[j], t, q)
                 G[G_CALLS_LIVE] += 1
@@ -729,26 +740,26 @@ def apply_batch(
             book(L, X, G, DACC, slot_day, QDAY, ts[j], i, R_FLOOR, ITEM_SITE, num[j],
                  local_day(tz_utc, tz_off, ts[j]), code[j])
         elif et == EV_EXCUSE:
-            X = excuse(L, X, G, DACC, slot_day, QDAY, i, code[j], aux[j])
-    return L, X, CKEY, CVAL
+            excuse(L, X, G, DACC, slot_day, QDAY, i, code[j], aux[j])
+    return n, NEED_NOTHING
 
 
-@njit(cache=True)
+@njit(**FAST)
 def advance_all(t, A, S, BK, DACC, slot_day, QDAY, QROLL, AROLL, roll_min, L, X, G, P,
-                excused_reason, tz_utc, tz_off):
-    """Move engine time to t (never back) and bring every agent up to it: a clock tick."""
+                excused_reason, tz_utc, tz_off, start):
+    """Move engine time to t (never back) and bring agents start.. up to it: a clock tick.
+    Returns the agent to resume at after growing the ledger, or -1 when done."""
     if G[G_START] == NO_TIME:
-        return L
+        return -1
     if t < G[G_NOW]:
         t = G[G_NOW]
     G[G_NOW] = t
-    roll_slot(roll_min, QROLL, AROLL, t)
-    for i in range(A.shape[0]):
-        L = ensure_ledger(L, G)
-        while not advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason,
-                          tz_utc, tz_off):
-            L = ensure_ledger(L, G)
-    return L
+    roll_slot(roll_min, QROLL, t)
+    for i in range(start, A.shape[0]):
+        if ledger_low(L, G) or not advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P,
+                                           excused_reason, tz_utc, tz_off):
+            return i
+    return -1
 
 
 @njit(cache=True)

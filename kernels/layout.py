@@ -159,11 +159,13 @@ Q_ABANDONED_SHORT = 4  # abandoned within the short-abandon threshold (out of SL
 Q_WAIT_SUM = 5  # ms, answered calls
 Q_WAIT_MAX = 6
 Q_K = 7
-# per agent, AROLL (N_ROLL, n_agents, R_K)
+# per agent, AROLL (N_ROLL, n_agents, R_K); each bucket carries its minute (R_MINUTE) and
+# is cleared when that agent next writes to it, so no minute ever sweeps every agent
 R_ANSWERED = 0
 R_TALK_MS = 1
 R_TALKS = 2
-R_K = 3
+R_MINUTE = 3
+R_K = 4
 
 # ---- ledger L: float64 (capacity, L_K) ----
 L_TS = 0
