@@ -26,6 +26,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "ringing": ("振铃", "ringing"), "talking": ("通话", "talking"), "wrap": ("话后", "wrap-up"),
     "day": ("日期", "Day"), "time": ("时间", "Time"), "rule": ("规则", "Rule"),
     "item": ("考核项", "Item"), "points": ("分值", "Points"),
+    "queues": ("队列", "Queues"), "queue": ("队列", "Queue"), "waiting": ("排队", "Waiting"),
+    "longest_wait": ("最长等待", "Longest wait"), "sl_30m": ("服务水平30分", "SL 30m"),
+    "sl_today": ("服务水平今日", "SL today"), "abandon_rate": ("放弃率", "Abandoned"),
+    "agents": ("座席", "Agents"), "state": ("状态", "State"), "in_state": ("持续", "For"),
+    "busy_today": ("今日示忙", "Busy today"), "flags": ("提示", "Flags"),
+    "in_break": ("休息中", "on break"), "late_return_flag": ("休息迟归", "late back"),
     "missing": ("未签入", "missing"), "late": ("迟到", "late"), "left_early": ("早退", "left early"),
 }
 

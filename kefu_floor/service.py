@@ -40,7 +40,24 @@ class ServiceConfig:
     max_payload: int = 1 << 20
     tick_s: float = 1.0
     delta_s: float = 0.2  # feed deltas are coalesced over this window
+    pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # static HTTP pages
     clock: LiveClock = field(default_factory=LiveClock)
+
+
+def default_pages() -> dict[str, tuple[str, bytes]]:
+    """The wallboard page from `dashboards` when it is installed (it is a separate layer:
+    looked up, not imported)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("dashboards")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    pages = [Path(f) / "static" / "wallboard.html" for f in folders]
+    page = next((p for p in pages if p.is_file()), None)
+    if page is None:
+        return {}
+    body = page.read_bytes()
+    return {"/wallboard": ("text/html; charset=utf-8", body)}
 
 
 class Service:
@@ -51,7 +68,8 @@ class Service:
         self.engines = {site: Engine(s) for site, s in cfg.setups.items()}
         self.ingest = Ingest(self.engines, max_payload=cfg.max_payload)
         self.views = {site: FloorView(e) for site, e in self.engines.items()}
-        self.hub = FeedHub(self.views, report_fn=self.report, interval=cfg.delta_s)
+        self.hub = FeedHub(self.views, report_fn=self.report, interval=cfg.delta_s,
+                           pages=cfg.pages or default_pages())
         self.clock = cfg.clock
         self.broker_url: BrokerURL | None = None
         self.ws_port: int | None = None

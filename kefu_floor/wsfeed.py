@@ -19,7 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 import numpy as np
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Response
 
 from kefu_floor.errors import KefuError
 from kefu_floor.floorview import FEED_SCHEMA, FloorView, diff
@@ -64,8 +66,10 @@ class Client:
 
 
 class FeedHub:
-    def __init__(self, views: dict[str, FloorView], report_fn=None, interval: float = 0.25):
+    def __init__(self, views: dict[str, FloorView], report_fn=None, interval: float = 0.25,
+                 pages: dict[str, tuple[str, bytes]] | None = None):
         self.views = views
+        self.pages = pages or {}  # plain-HTTP GET path -> (content type, body): the wallboard
         self.report_fn = report_fn  # (site, month) -> report dict
         self.interval = interval
         self.clients: set[Client] = set()
@@ -181,7 +185,18 @@ class FeedHub:
             c.closed = True
             c.wake()
 
+    def _http(self, connection, request):
+        """Serve the static pages on the feed's port; anything else goes on to the websocket
+        handshake (which answers a plain GET with 426 Upgrade Required)."""
+        path = urlsplit(request.path).path
+        if path in self.pages and "upgrade" not in request.headers.get("Connection", "").lower():
+            ctype, body = self.pages[path]
+            return Response(200, "OK", Headers([("Content-Type", ctype),
+                                                ("Content-Length", str(len(body))),
+                                                ("Cache-Control", "no-cache")]), body)
+        return None
+
     def serve(self, host: str, port: int):
         """An async context manager: `async with hub.serve(h, p) as server:`."""
         return serve(self.handler, host, port, max_size=1 << 16, ping_interval=20,
-                     write_limit=1 << 20)
+                     write_limit=1 << 20, process_request=self._http)

@@ -34,40 +34,12 @@ from kefu_floor.ingest import LiveClock
 from kefu_floor.policy import load_policy
 from kefu_floor.roster import Person, Roster
 from kefu_floor.service import Service, ServiceConfig
+from simulators.load import synthetic_events
 from simulators.services import MosquittoServer, free_port
 
 SITE = "bench"
 TOPIC = f"kefu/{SITE}/telemetry"
-T0 = 1_793_664_000_000  # 2026-11-03 08:00 +08:00
 BROKER_CONFIG = "max_queued_messages 0\nmax_queued_bytes 0\nmax_inflight_messages 100\n"
-
-
-def synthetic_events(n_agents: int, n: int, seed: int = 1) -> list[dict]:
-    """A floor's event mix: sign-ins, then calls (offer/answer/hangup/wrap_end) and busy
-    spells, ts non-decreasing ~10 ms apart."""
-    rnd = random.Random(seed)
-    out: list[dict] = []
-    agents = [f"B{i:05d}" for i in range(n_agents)]
-    ts = T0
-    for a in agents:
-        out.append({"type": "sign_in", "ts": ts, "agent": a})
-    call = 0
-    while len(out) < n:
-        ts += 10
-        a = agents[rnd.randrange(n_agents)]
-        r = rnd.random()
-        if r < 0.7:
-            call += 1
-            c = f"c{call}"
-            out += [{"type": "offer", "ts": ts, "agent": a, "call": c, "queue": "q1"},
-                    {"type": "answer", "ts": ts + 3, "agent": a, "call": c, "queue": "q1",
-                     "wait_ms": rnd.randrange(40_000)},
-                    {"type": "hangup", "ts": ts + 5, "agent": a, "call": c},
-                    {"type": "wrap_end", "ts": ts + 7, "agent": a, "call": c}]
-        else:
-            out += [{"type": "busy", "ts": ts, "agent": a, "reason": "toilet"},
-                    {"type": "ready", "ts": ts + 7, "agent": a}]
-    return out[:n]
 
 
 def payloads(events: list[dict], batch: int) -> list[bytes]:

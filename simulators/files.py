@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -48,35 +48,43 @@ def write_run(scenario: Scenario, out_dir: str | Path, progress: bool | None = N
     floor = Floor(scenario)
     write_csv(out / "roster.csv", ROSTER_COLUMNS, floor.roster_rows())
     write_csv(out / "schedule.csv", SCHEDULE_COLUMNS, floor.schedule_rows())
-    if progress is None:
-        progress = sys.stderr.isatty()
     with ExitStack() as stack:
         f = stack.enter_context(open(out / "events.jsonl", "wb"))
         sink = JsonlSink(f)
-        on_tick = None
-        if progress:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            t0, t1 = floor.span()
-            bar = stack.enter_context(Progress(
-                TextColumn("simulating"), BarColumn(), TextColumn("{task.fields[clock]}"),
-                TimeRemainingColumn(), console=Console(stderr=True), transient=True))
-            task = bar.add_task("simulate", total=max(1, t1 - t0), clock="")
-            last = [0]
-
-            def on_tick(tick: int) -> None:
-                if tick - last[0] >= 60_000:  # redraw at most once per simulated minute
-                    last[0] = tick
-                    bar.update(task, completed=min(t1, tick) - t0,
-                               clock=_clock(tick, scenario.tz))
+        on_tick = stack.enter_context(progress_bar(floor, progress))
         for tick, evs in floor.ticks():
             sink(evs)
             if extra_sink is not None:
                 extra_sink(evs)
-            if on_tick is not None:
-                on_tick(tick)
+            on_tick(tick)
     return floor
+
+
+@contextmanager
+def progress_bar(floor: Floor, show: bool | None = None, label: str = "simulating"):
+    """A rich progress bar on stderr over the floor's simulated span (by default when
+    stderr is a terminal); yields the per-tick callback, a no-op when not shown."""
+    if show is None:
+        show = sys.stderr.isatty()
+    if not show:
+        yield lambda tick: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    t0, t1 = floor.span()
+    tz = floor.scn.tz
+    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.fields[clock]}"),
+                  TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=max(1, t1 - t0), clock="")
+        last = [0]
+
+        def on_tick(tick: int) -> None:
+            if tick - last[0] >= 60_000:  # redraw at most once per simulated minute
+                last[0] = tick
+                bar.update(task, completed=min(t1, tick) - t0, clock=_clock(tick, tz))
+
+        yield on_tick
 
 
 def _clock(ms: int, tz: str) -> str:

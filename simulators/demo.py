@@ -1,0 +1,145 @@
+"""`kefu-floor demo`: the whole product on a bare machine, in one command.
+
+An embedded MQTT broker, the live service, and a simulated floor published to it
+accelerated (200 agents, 60x by default), with the best live view there is: the Textual
+dashboard when `dashboards.tui` is installed and stdout is a terminal, else a refreshing
+table; `--headless` runs without a view (tests, CI). Ctrl-C stops everything cleanly.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import importlib.util
+import sys
+import tempfile
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from kefu_floor.engine import Setup
+from kefu_floor.policy import load_policy
+from kefu_floor.roster import load_roster, load_schedule
+from kefu_floor.service import Service, ServiceConfig
+from simulators.acd import Floor, Scenario
+from simulators.files import ROSTER_COLUMNS, SCHEDULE_COLUMNS, write_csv
+from simulators.publish import publish_floor
+
+SITE = "demo"
+
+
+def demo_floor(agents: int, seed: int, tz: str) -> Floor:
+    """Today's date on the site's calendar, everyone rostered for it."""
+    today = dt.datetime.now(ZoneInfo(tz)).date()
+    return Floor(Scenario(agents=agents, days=1, start=today, seed=seed, rest_days=False))
+
+
+def demo_setup(floor: Floor, folder: Path, policy: str = "chengdu-2014") -> Setup:
+    """The floor's roster and schedule written as CSV and read back by the real loaders."""
+    write_csv(folder / "roster.csv", ROSTER_COLUMNS, floor.roster_rows())
+    write_csv(folder / "schedule.csv", SCHEDULE_COLUMNS, floor.schedule_rows())
+    pol = load_policy(policy)
+    return Setup(pol, load_roster(folder / "roster.csv"),
+                 load_schedule(folder / "schedule.csv", pol.tz,
+                               pol.attendance.default_grace_min), SITE)
+
+
+async def run_demo(agents: int = 200, speed: float = 60.0, seed: int = 1, ws_port: int = 8765,
+                   view: str = "auto", lang: str = "zh", duration: float | None = None,
+                   announce=print, stop: asyncio.Event | None = None) -> dict:
+    """Run until the simulated day is over, `duration` seconds passed, or `stop` is set
+    (Ctrl-C); then shut down in order and say what was scored."""
+    stop = stop or asyncio.Event()
+    with tempfile.TemporaryDirectory(prefix="kefu-demo-") as tmp:
+        pol = load_policy("chengdu-2014")
+        floor = demo_floor(agents, seed, pol.timezone)
+        cfg = ServiceConfig(setups={SITE: demo_setup(floor, Path(tmp))}, broker="embedded",
+                            ws_port=ws_port, client_id="kefu-floor-demo")
+        async with Service(cfg) as svc:
+            await svc.wait_connected()
+            feed = f"ws://127.0.0.1:{svc.ws_port}/"
+            announce(f"kefu-floor demo: {agents} agents at {speed:g}x, broker "
+                     f"{svc.broker_url.display}\n  live feed  {feed}\n  wallboard  "
+                     f"http://127.0.0.1:{svc.ws_port}/wallboard\n  dashboard  "
+                     f"kefu-floor tui --connect {feed}\n  Ctrl-C stops the demo.")
+            pub = asyncio.create_task(publish_floor(floor, svc.broker_url, SITE, speed))
+            try:
+                if view == "tui":
+                    from dashboards.tui import run_tui_async
+
+                    await run_tui_async(feed, site=SITE, lang=lang)
+                else:
+                    shown = (asyncio.create_task(_table(svc, pub, lang)) if view == "table"
+                             else pub)
+                    stopped = asyncio.create_task(stop.wait())
+                    await asyncio.wait({shown, stopped}, timeout=duration,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                    stopped.cancel()
+                    if shown is not pub:
+                        shown.cancel()
+                        await asyncio.gather(shown, return_exceptions=True)
+            finally:
+                pub.cancel()
+                await asyncio.gather(pub, return_exceptions=True)
+            eng = svc.engines[SITE]
+            return {"events": eng.counters()["accepted"], "deductions": len(eng.ledger),
+                    "agents": agents}
+
+
+async def _table(svc: Service, pub: asyncio.Task, lang: str) -> None:
+    """A refreshing rich table: the fallback view when the Textual dashboard is absent."""
+    from rich.live import Live
+
+    with Live(render_floor(svc.views[SITE].snapshot(), lang), refresh_per_second=2,
+              screen=False) as live:
+        while not pub.done():
+            await asyncio.sleep(1.0)
+            live.update(render_floor(svc.views[SITE].snapshot(), lang))
+
+
+def render_floor(snap: dict, lang: str, rows: int = 20):
+    """The floor as a rich renderable: queues, agents by state, the agents needing a look."""
+    from rich.console import Group
+    from rich.table import Table
+
+    from kefu_floor.i18n import t
+    from kefu_floor.localtime import local_dt
+
+    tz = ZoneInfo(snap.get("policy", {}).get("timezone", "Asia/Shanghai"))
+    now = snap.get("now")
+    clock = local_dt(now, tz).strftime("%Y-%m-%d %H:%M:%S") if now else "—"
+    by = snap["floor"]["by_state"]
+    head = Table.grid(padding=(0, 2))
+    head.add_row(f"[b]{snap['site']}[/b]  {clock}",
+                 "  ".join(f"{t(s, lang)} {n}" for s, n in by.items()))
+    q = Table(title=t("queues", lang), header_style="bold")
+    for c in ("queue", "waiting", "longest_wait", "sl_30m", "sl_today", "abandon_rate"):
+        q.add_column(t(c, lang), justify="right")
+    for name, qq in snap["queues"].items():
+        w30 = qq["windows"].get("30", {})
+        pct = lambda x: "—" if x is None else f"{x:.0%}"  # noqa: E731
+        q.add_row(name, str(qq["waiting"]), f"{qq['longest_wait_s']:.0f}s",
+                  pct(w30.get("service_level")), pct(qq["today"]["service_level"]),
+                  pct(qq["today"]["abandon_rate"]))
+    a = Table(title=t("agents", lang), header_style="bold")
+    for c in ("agent", "name", "team", "state", "in_state", "busy_today", "answered",
+              "score", "star", "flags"):
+        a.add_column(t(c, lang))
+    agents = sorted(snap["agents"].values(),
+                    key=lambda x: (-len(set(x["flags"]) - {"in_shift", "in_break"}),
+                                   -x["busy_today_s"], x["agent"]))
+    for x in agents[:rows]:
+        since = x["since"]
+        mins = f"{(now - since) / 60000:.0f}m" if since and now else "—"
+        a.add_row(x["agent"], x["name"] or "", x["team"] or "", t(x["state"], lang), mins,
+                  f"{x['busy_today_s'] / 60:.0f}/{snap['policy']['busy_budget_s'] / 60:.0f}m",
+                  str(x["today"]["answered"]), "—" if x["score"] is None else f"{x['score']:.1f}",
+                  "★" * (x["star"] or 0),
+                  " ".join(t(f, lang) for f in x["flags"] if f not in ("in_shift",)))
+    return Group(head, q, a)
+
+
+def pick_view(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    if not sys.stdout.isatty():
+        return "none"
+    return "tui" if importlib.util.find_spec("dashboards.tui") else "table"
