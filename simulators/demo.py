@@ -63,9 +63,10 @@ async def run_demo(agents: int = 200, speed: float = 60.0, seed: int = 1, ws_por
             pub = asyncio.create_task(publish_floor(floor, svc.broker_url, SITE, speed))
             try:
                 if view == "tui":
-                    from dashboards.tui import run_tui_async
+                    from dashboards.tui import FloorApp
 
-                    await run_tui_async(feed, site=SITE, lang=lang)
+                    # the dashboard is a feed client like any other; quitting it ends the demo
+                    await FloorApp(feed, SITE, None, lang, policy="chengdu-2014").run_async()
                 else:
                     shown = (asyncio.create_task(_table(svc, pub, lang)) if view == "table"
                              else pub)
