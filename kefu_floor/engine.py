@@ -145,7 +145,7 @@ class Engine:
     # ------------------------------------------------------------------ input
     def check_site(self, events: list[Event]) -> tuple[list[Event], list[Rejected]]:
         """Events for another site are not ours: reject them, by name."""
-        if all(e.site is None or e.site == self.site for e in events):
+        if {e.site for e in events} <= {None, self.site}:
             return events, []
         good, bad = [], []
         for i, e in enumerate(events):

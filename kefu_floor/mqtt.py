@@ -18,7 +18,10 @@ from kefu_floor.errors import ConfigError
 from kefu_floor.ingest import DeadLetter, topics
 
 log = logging.getLogger("kefu_floor.mqtt")
-DRAIN_MAX = 5_000  # messages coalesced into one engine call
+# messages coalesced into one engine call: many small ones amortise the call, but a batch
+# too big in bytes stalls reading (and acking) the socket and thrashes the caches
+DRAIN_MAX = 5_000
+DRAIN_MAX_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -113,9 +116,11 @@ class Subscriber:
         await self._flush_dead(client)
         async for msg in it:
             batch = [(str(msg.topic), bytes(msg.payload))]
-            while len(it) and len(batch) < DRAIN_MAX:
+            size = len(batch[0][1])
+            while len(it) and len(batch) < DRAIN_MAX and size < DRAIN_MAX_BYTES:
                 m = await anext(it)
                 batch.append((str(m.topic), bytes(m.payload)))
+                size += len(batch[-1][1])
             self.received += len(batch)
             self.on_batch(batch)
             await self._flush_dead(client)

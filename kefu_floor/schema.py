@@ -34,7 +34,9 @@ Ts = Annotated[int, Meta(ge=0, le=MAX_TS)]
 Count = Annotated[int, Meta(ge=0, le=2**53)]
 
 
-class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Event(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
+    # gc=False: only scalar fields, so no cycles; a 500-event batch would otherwise make
+    # the cyclic collector walk every event, many times over
     type: EventType
     ts: Ts
     agent: NonEmpty | None = None

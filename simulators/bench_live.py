@@ -64,8 +64,10 @@ def preload(port: int, client_id: str, data: list[bytes]) -> None:
     pub.connect("127.0.0.1", port)
     pub.loop_start()
     last = None
-    for p in data:
+    for k, p in enumerate(data, 1):
         last = pub.publish(TOPIC, p, qos=1)
+        if k % 20_000 == 0:  # message ids wrap at 65535: keep fewer than that outstanding
+            last.wait_for_publish(timeout=600)
     last.wait_for_publish(timeout=600)
     pub.loop_stop()
     pub.disconnect()
