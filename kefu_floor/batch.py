@@ -38,6 +38,16 @@ class Interner:
     def __len__(self) -> int:
         return len(self.names)
 
+    def column(self, values: list[str | None]) -> np.ndarray:
+        """int32 ids of a column of names (-1 for None), interning new names first."""
+        ids = self.ids
+        if not all(v in ids for v in values if v is not None):
+            for v in values:
+                if v is not None:
+                    self.id(v)
+        return np.fromiter([-1 if v is None else ids[v] for v in values], np.int32,
+                           len(values))
+
 
 @dataclass
 class Symbols:
@@ -131,21 +141,10 @@ def _fill(events: list[Event], etype: np.ndarray, sym: Symbols
 
 def to_batch(events: list[Event], sym: Symbols) -> Batch:
     n = len(events)
-    agent_ids, queue_ids = sym.agents.ids, sym.queues.ids
     etype = np.fromiter([TYPE_CODE[e.type] for e in events], np.int8, n)
     ts = np.fromiter([e.ts for e in events], np.int64, n)
-    names = [e.agent for e in events]
-    if not all(a in agent_ids for a in names if a is not None):
-        for a in names:
-            if a is not None:
-                sym.agents.id(a)
-    agent = np.fromiter([-1 if a is None else agent_ids[a] for a in names], np.int32, n)
-    qs = [e.queue for e in events]
-    if not all(q in queue_ids for q in qs if q is not None):
-        for q in qs:
-            if q is not None:
-                sym.queues.id(q)
-    queue = np.fromiter([-1 if q is None else queue_ids[q] for q in qs], np.int32, n)
+    agent = sym.agents.column([e.agent for e in events])
+    queue = sym.queues.column([e.queue for e in events])
     call = hash_ids([e.call for e in events])
     code, aux, num = _fill(events, etype, sym)
     srcs = [e.src for e in events]

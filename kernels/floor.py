@@ -69,16 +69,20 @@ class State:
 
 
 @njit(**FAST)
+def _clear(arr, s):
+    """Zero arr[s] (a ring slot) with loops: a slice assignment would need refcounting."""
+    for a in range(arr.shape[1]):
+        for k in range(arr.shape[2]):
+            arr[s, a, k] = 0.0
+
+
+@njit(**FAST)
 def _claim_day_slot(slot_day, DACC, QDAY, d):
     s = d % N_DAY_SLOTS
     if slot_day[s] > d:
         return -1
-    for a in range(DACC.shape[1]):
-        for k in range(DACC.shape[2]):
-            DACC[s, a, k] = 0.0
-    for a in range(QDAY.shape[1]):
-        for k in range(QDAY.shape[2]):
-            QDAY[s, a, k] = 0.0
+    _clear(DACC, s)
+    _clear(QDAY, s)
     slot_day[s] = d
     return s
 
@@ -100,9 +104,7 @@ def month_slot(slot_month, MACC, m):
         return s
     if sm > m:
         return -1
-    for a in range(MACC.shape[1]):
-        for k in range(MACC.shape[2]):
-            MACC[s, a, k] = 0.0
+    _clear(MACC, s)
     slot_month[s] = m
     return s
 
@@ -112,9 +114,7 @@ def _claim_roll_slot(roll_min, QROLL, minute):
     s = minute % N_ROLL
     if roll_min[s] > minute:
         return -1
-    for a in range(QROLL.shape[1]):
-        for k in range(QROLL.shape[2]):
-            QROLL[s, a, k] = 0.0
+    _clear(QROLL, s)
     roll_min[s] = minute
     return s
 

@@ -7,34 +7,31 @@ from simulators.services import MosquittoServer, RedisServer
 # start, services.ServiceError is raised and the tests using them error out.
 
 
-@pytest.fixture
-def mosquitto():
-    """A fresh mosquitto broker for one test (free port, own temp dir)."""
-    srv = MosquittoServer().start()
+def _running(server_cls):
+    """A started server of `server_cls` for the fixture's scope, closed afterwards."""
+    srv = server_cls().start()
     try:
         yield srv
     finally:
         srv.close()
+
+
+@pytest.fixture
+def mosquitto():
+    """A fresh mosquitto broker for one test (free port, own temp dir)."""
+    yield from _running(MosquittoServer)
 
 
 @pytest.fixture(scope="session")
 def mosquitto_session():
     """One mosquitto broker shared by the whole session (do not stop it)."""
-    srv = MosquittoServer().start()
-    try:
-        yield srv
-    finally:
-        srv.close()
+    yield from _running(MosquittoServer)
 
 
 @pytest.fixture(scope="session")
 def redis_server():
     """One redis-server shared by the whole session."""
-    srv = RedisServer().start()
-    try:
-        yield srv
-    finally:
-        srv.close()
+    yield from _running(RedisServer)
 
 
 @pytest.fixture
