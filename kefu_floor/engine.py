@@ -168,6 +168,7 @@ class Engine:
         if len(b) == 0:
             return
         self._ensure_capacity()
+        minute = self.G[K.G_NOW] // K.MINUTE_MS
         j = 0
         while True:
             j, need = kf.apply_batch(
@@ -179,7 +180,9 @@ class Engine:
             if need == kf.NEED_NOTHING:
                 break
             self._grow(need)  # then resume at event j, which was not touched yet
-        if self.dirty is not None:
+        if self.G[K.G_NOW] // K.MINUTE_MS != minute:
+            self.dirty = None  # the rolling windows moved on for every agent
+        elif self.dirty is not None:
             self.dirty.update(np.unique(b.agent[b.agent >= 0]).tolist())
 
     def _grow(self, need: int) -> None:

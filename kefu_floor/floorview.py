@@ -229,8 +229,13 @@ class FloorView:
                 "counters": eng.counters()}
 
     def policy_info(self) -> dict:
+        """What a screen needs of the policy, so a client needs no copy of the file."""
+        import msgspec
+
         pol = self.eng.policy
         return {"name": pol.name, "timezone": pol.timezone,
+                "weights": pol.weights, "bands": msgspec.to_builtins(pol.bands),
+                "stars": msgspec.to_builtins(pol.stars),
                 "busy_budget_s": pol.busy.budget_min * 60,
                 "service_level_s": pol.floor_live.service_level_s,
                 "service_level_target": pol.floor_live.service_level_target,

@@ -1,0 +1,1 @@
+"""Read-side front ends of kefu-floor: the shift leader's terminal dashboard (`tui`)."""

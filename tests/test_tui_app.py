@@ -1,0 +1,384 @@
+"""The shift leader's dashboard driven by Textual's Pilot against a real feed server
+(`FeedServer`: FeedHub over an Engine fed the hand-worked scenario of 2026-11-04)."""
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from rich.console import Console
+
+from dashboards.tui import AgentScreen, FloorApp, HelpScreen, TeamScreen, agent_cells
+from kefu_floor.cli import build_parser, main
+from test_live import SITE
+from test_tui_feed import DEC1, FeedServer, events_between, local_ms, until
+
+WALL = 1_793_760_000.0  # 2026-11-04 10:40:00 +08, the (frozen) wall clock of these apps
+MORNING = local_ms(4, 7, 0)  # connect here, then the morning comes in live
+MORNING_END = local_ms(4, 10, 3, 21)
+
+
+def plain(renderable, width: int = 200) -> str:
+    con = Console(width=width, file=io.StringIO(), record=True, color_system=None)
+    con.print(renderable)
+    return con.export_text()
+
+
+def cell(app: FloorApp, agent: str, col: str) -> str:
+    v = app.floor.get_cell(agent, col)
+    return getattr(v, "plain", v)
+
+
+def make_app(srv: FeedServer, lang: str = "en", **kw) -> FloorApp:
+    return FloorApp(srv.url, SITE, lang=lang, clock=lambda: 100.0, wall=lambda: WALL,
+                    backoff_initial=0.05, backoff_max=0.2, **kw)
+
+
+async def settle(app: FloorApp, pilot, timeout: float = 15.0) -> None:
+    await until(app.settled, timeout, "app settled", pause=pilot.pause)
+    await pilot.pause(0.05)
+    await until(app.settled, timeout, "app settled", pause=pilot.pause)
+
+
+async def play(srv: FeedServer, app: FloorApp, pilot, lo: int, hi: int) -> int:
+    """Feed the scenario's events in [lo, hi) one delta each; wait until the app has them."""
+    now = await srv.afeed(events_between(lo, hi), each=True)
+    await until(lambda: (app.client.state or {}).get("now") == now, 15, "deltas",
+                pause=pilot.pause)
+    await settle(app, pilot)
+    return now
+
+
+async def connected(app: FloorApp, pilot) -> None:
+    await until(lambda: app.client.state is not None, 15, "snapshot", pause=pilot.pause)
+    await settle(app, pilot)
+
+
+@pytest.fixture
+def morning():
+    """A feed whose engine has everything up to 2026-11-04 07:00 local."""
+    srv = FeedServer().start()
+    srv.feed(events_between(None, MORNING))
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+@pytest.fixture
+def month_end():
+    """A feed with all of November: every score and star is known."""
+    srv = FeedServer().start()
+    srv.feed(events_between(None, DEC1))
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+def test_floor_fills_then_changes_cell_by_cell(morning):
+    async def main_():
+        app = make_app(morning)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await connected(app, pilot)
+            table = app.floor
+            assert table.row_count == 7  # the leader is off the floor until signed in
+            # this Textual's DataTable has the caches FloorTable.set_cells evicts one by one
+            assert table.targeted()
+            calls = {"set_cells": 0, "update_cell": 0, "add_row": 0, "clear": 0,
+                     "remove_row": 0, "sort": 0}
+            written = []
+            for name in calls:
+                orig = getattr(table, name)
+
+                def spy(*a, _orig=orig, _name=name, **kw):
+                    calls[_name] += 1
+                    if _name == "set_cells":
+                        written.extend(a[0])
+                    return _orig(*a, **kw)
+                setattr(table, name, spy)
+            generation = table._update_count  # what every render cache is keyed on
+            await play(morning, app, pilot, MORNING, MORNING_END)
+            # never rebuilt, never re-sorted, no table-wide invalidation: only cells written
+            assert calls["clear"] == calls["add_row"] == calls["remove_row"] == 0
+            assert calls["sort"] == calls["update_cell"] == 0
+            assert table._update_count == generation
+            assert calls["set_cells"] > 0
+            cols = {c for _, c, _ in written}
+            assert "state" in cols and "in_state" in cols and "agent" not in cols
+            assert ("A002", "state") in {(a, c) for a, c, _ in written}
+            assert table.row_count == 7
+            assert cell(app, "A001", "state") == "+ ready"
+            assert cell(app, "A001", "busy") == "61:00"
+            assert cell(app, "A001", "left") == "0:00!!"
+            assert cell(app, "A002", "state") == "= busy toilet"
+            assert cell(app, "A002", "in_state") == "3:20"  # 10:00:00 -> 10:03:20
+            assert cell(app, "A002", "sign") == "!late"
+            assert cell(app, "A004", "sign") == "!left early"
+            assert cell(app, "A003", "star") == "prob"
+            # the alerts pane: newest first, rule in Chinese and English
+            al = app.w("alerts")
+            top = [getattr(c, "plain", c) for c in al.get_row_at(0)]
+            assert top[:5] == ["10:00:00", "A001", "张伟", "示忙超30分钟", "busy over 30 min"]
+            assert top[5] == "-10"
+            times = [str(al.get_row_at(i)[0]) for i in range(4)]
+            assert times == ["10:00:00", "09:45:00", "09:30:00", "08:06:00"]
+            strip = plain(app.w("queues").content)
+            assert "waiting 0" in strip and "+ ready 2" in strip and "= busy 1" in strip
+            assert "feed time 2026-11-04 10:03:20" in plain(app.w("title").content)
+
+    asyncio.run(main_())
+
+
+def test_filters_sort_and_help_keys(morning):
+    async def main_():
+        app = make_app(morning)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await connected(app, pilot)
+            await play(morning, app, pilot, MORNING, MORNING_END)
+            table = app.floor
+
+            def rows():
+                return [table.get_row_at(i)[0] for i in range(table.row_count)]
+            assert rows() == ["A001", "A002", "A003", "A004", "B001", "B002", "B003"]
+            await pilot.press("x")  # exceptions only
+            await settle(app, pilot)
+            assert rows() == ["A001", "A002", "A004", "B002"]
+            assert "exceptions only: on" in plain(app.w("status").content)
+            await pilot.press("x")
+            await pilot.press("t")  # team T1
+            await settle(app, pilot)
+            assert rows() == ["A001", "A002", "A003", "A004"]
+            al = app.w("alerts")
+            assert {al.get_row_at(i)[1] for i in range(al.row_count)} <= {"A001", "A002",
+                                                                         "A003", "A004"}
+            await pilot.press("t")  # team T2
+            await settle(app, pilot)
+            assert rows() == ["B001", "B002", "B003"]
+            await pilot.press("t")  # all again
+            await settle(app, pilot)
+            assert len(rows()) == 7
+            # sort: s steps through the columns (agent -> name -> team -> state -> ...)
+            for _ in range(3):
+                await pilot.press("s")
+            await settle(app, pilot)
+            assert app.sort_col == "state"
+            assert rows()[:2] == ["A001", "A003"]  # ready first, then busy, then out
+            assert rows()[2] == "A002"
+            await pilot.press("r")
+            await settle(app, pilot)
+            assert rows()[-2:] == ["A003", "A001"] and app.sort_reverse
+            # keyboard help
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(app.screen, HelpScreen)
+
+    asyncio.run(main_())
+
+
+def test_drill_down_timeline_ledger_bands(morning):
+    async def main_():
+        app = make_app(morning)
+        async with app.run_test(size=(200, 60)) as pilot:
+            await connected(app, pilot)
+            await play(morning, app, pilot, MORNING, MORNING_END)
+            await pilot.press("enter")  # the cursor is on A001
+            await until(lambda: isinstance(app.screen, AgentScreen), 5, "drill-down",
+                        pause=pilot.pause)
+            scr = app.screen
+            await until(lambda: scr.report is not None, 15, "report", pause=pilot.pause)
+            await settle(app, pilot)
+            timeline = plain(scr.query_one("#a-timeline").content)
+            lines = [x.split() for x in timeline.splitlines()]
+            assert ["07:58:00", "+", "ready", "1:02:00"] in lines
+            assert ["09:00:00", "=", "busy", "1:01:00"] in lines
+            assert ["10:01:00", "+", "ready", "2:20"] in lines
+            ledger = plain(scr.query_one("#a-ledger").content)
+            assert ledger.count("示忙超30分钟  busy over 30 min") == 4
+            assert "counted busy that day 61:00; crossing 3 (over 60 min) at 10:00:00" in ledger
+            assert "counted busy that day 31:00; crossing 1 (over 30 min) at 11:08:00" in ledger
+            items = plain(scr.query_one("#a-items").content)
+            assert "[<=140s:100]" in items and "[>=95%:100]" in items
+            assert "Utilization" in items and "60" in items
+            star = plain(scr.query_one("#a-star").content)
+            assert "no data for: Recording, Text, Performance, Exam" in star
+            # live: A001 goes busy again while the screen is open
+            await play(morning, app, pilot, MORNING_END, local_ms(4, 11, 0, 1))
+            title = plain(scr.query_one("#a-title").content)
+            assert "A001 张伟" in title
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(app.screen, AgentScreen)
+
+    asyncio.run(main_())
+
+
+def test_drill_down_next_star_and_team_view(month_end):
+    async def main_():
+        app = make_app(month_end, lang="zh")
+        async with app.run_test(size=(200, 60)) as pilot:
+            await connected(app, pilot)
+            await pilot.press("enter")  # A001: 87.5, tied 3 star with B002; B001 4 star
+            await until(lambda: isinstance(app.screen, AgentScreen)
+                        and app.screen.report is not None, 15, "report", pause=pilot.pause)
+            await settle(app, pilot)
+            star = plain(app.screen.query_one("#a-star").content)
+            assert "当前 3 星,总分 87.50" in star
+            assert "达到 4 星需总分至少 97.75(还差 10.25 分)" in star
+            assert "单项提高不够" in star  # 10.25 points is 41 on recording (88 now)
+            await pilot.press("escape")
+            await pilot.press("v")
+            await until(lambda: isinstance(app.screen, TeamScreen)
+                        and app.screen.report is not None, 15, "team view", pause=pilot.pause)
+            await settle(app, pilot)
+            scr = app.screen
+            tab = scr.query_one("#t-table")
+            assert [tab.get_row_at(i)[0] for i in range(tab.row_count)] == ["T1", "T2"]
+            leaders = plain(scr.query_one("#t-leaders").content)
+            assert "L001" in leaders and "班组得分" in leaders
+            rep = app.report
+            ld = rep["leaders"][0]
+            assert f"{ld['items']['team_score']:g}" in leaders
+
+    asyncio.run(main_())
+
+
+def test_feed_loss_shows_since_when_keeps_data_and_reconnects(morning):
+    async def main_():
+        app = make_app(morning)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await connected(app, pilot)
+            await play(morning, app, pilot, MORNING, local_ms(4, 9, 10))
+            before = [list(map(str, app.floor.get_row_at(i))) for i in range(7)]
+            await morning.stop_serving()
+            await until(lambda: app.w("banner").has_class("show"), 10, "banner",
+                        pause=pilot.pause)
+            banner = plain(app.w("banner").content)
+            assert "disconnected since 10:40:00" in banner
+            assert "x offline" in plain(app.w("title").content)
+            await pilot.pause(0.3)  # retrying meanwhile
+            assert [list(map(str, app.floor.get_row_at(i))) for i in range(7)] == before
+            await morning.start_serving()  # same port
+            await until(lambda: app.client.connected, 10, "reconnect", pause=pilot.pause)
+            await until(lambda: not app.w("banner").has_class("show"), 10, "banner gone",
+                        pause=pilot.pause)
+            await play(morning, app, pilot, local_ms(4, 9, 10), MORNING_END)
+            assert cell(app, "A002", "state") == "= busy toilet"
+            assert app.floor.row_count == 7
+            assert app.client.connects == 2
+
+    asyncio.run(main_())
+
+
+def test_chinese_labels_and_cjk_alignment(morning):
+    async def main_():
+        app = make_app(morning, lang="zh")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await connected(app, pilot)
+            await play(morning, app, pilot, MORNING, MORNING_END)
+            labels = [str(c.label) for c in app.floor.ordered_columns]
+            assert labels[:5] == ["工号", "姓名", "班组", "状态", "持续"]
+            assert cell(app, "A002", "state") == "= 示忙 如厕"
+            assert cell(app, "A004", "sign") == "!早退"
+            # the name column is as wide as the widest name in terminal cells
+            name_col = next(c for c in app.floor.ordered_columns if c.key.value == "name")
+            assert name_col.width >= 6
+            lines = app.screen._compositor.render_strips()
+            text = ["".join(seg.text for seg in s) for s in lines]
+            from rich.cells import cell_len
+            # every floor row puts the team (after a 3-character name) in the same column
+            rows = [x for x in text if x.startswith(" A00") or x.startswith(" B00")]
+            assert len(rows) == 7
+            starts = {cell_len(x[: x.index(" T")]) for x in rows}
+            assert len(starts) == 1
+
+    asyncio.run(main_())
+
+
+def test_cli_registers_tui():
+    args = build_parser().parse_args(["tui", "--connect", "ws://127.0.0.1:1", "--site", "cd1",
+                                      "--team", "T1", "--lang", "zh"])
+    assert args.cmd == "tui" and args.team == "T1" and args.lang == "zh"
+    assert args.func.__module__ == "dashboards.cli"
+    assert main(["tui", "--connect", "http://nowhere"]) == 1
+
+
+def test_rows_scrolled_into_view_are_current_and_alerts_open_the_agent(morning):
+    """On a short screen most rows are off screen while the morning comes in: their cells
+    are only drawn when they scroll into view, and must be current then."""
+    async def main_():
+        app = make_app(morning)
+        async with app.run_test(size=(80, 17)) as pilot:
+            await connected(app, pilot)
+            table = app.floor
+            visible = table.size.height - 1  # less the header
+            assert visible < 7
+            await play(morning, app, pilot, MORNING, local_ms(4, 21, 30, 1))
+            await pilot.press("ctrl+end")  # to the last row
+            await settle(app, pilot)
+            assert table.scroll_y > 0
+            assert cell(app, "B003", "state") == "+ ready"  # busy toilet 21:00 -> 21:04
+            assert cell(app, "B003", "in_state") == "26:00"  # 21:04:00 -> 21:30:00
+            # every row on screen shows exactly the current state
+            now = app.feed_now()
+            top = int(table.scroll_y)
+            for i in range(top, min(7, top + visible)):
+                a = str(table.get_row_at(i)[0])
+                want = [txt for txt, _ in agent_cells(app.client.agents[a], now, "en",
+                                                      "2026-11-04")]
+                assert [str(c) for c in table.get_row_at(i)] == want, a
+            # Tab to the alerts pane, Enter on the newest: that agent's drill-down
+            await pilot.press("tab")
+            await pilot.pause()
+            al = app.w("alerts")
+            assert app.focused is al
+            agent = str(al.get_row_at(0)[1])
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, AgentScreen), 5, "drill-down",
+                        pause=pilot.pause)
+            assert app.screen.agent == agent
+            await until(lambda: app.screen.report is not None, 15, "report",
+                        pause=pilot.pause)
+            await settle(app, pilot)
+
+    asyncio.run(main_())
+
+
+def test_a_feed_that_refuses_says_why(morning):
+    async def main_():
+        app = FloorApp(morning.url, "nowhere", lang="en", backoff_initial=0.05,
+                       backoff_max=0.2)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(lambda: "unknown site" in plain(app.w("banner").content), 10,
+                        "refusal shown", pause=pilot.pause)
+            assert "not yet connected to ws://127.0.0.1:" in plain(app.w("banner").content)
+            assert app.floor.row_count == 0
+
+    asyncio.run(main_())
+
+
+def test_first_build_starts_at_the_top_however_the_feed_orders_its_agents(morning):
+    async def main_():
+        app = make_app(morning)
+        # the service's snapshot lists agents in its own order: make it the reverse
+        orig = app.client.handle
+
+        def handle(msg):
+            if msg.get("type") == "snapshot":
+                msg = {**msg, "agents": dict(reversed(list(msg["agents"].items())))}
+            return orig(msg)
+        app.client.handle = handle
+        async with app.run_test(size=(80, 17)) as pilot:
+            await connected(app, pilot)
+            table = app.floor
+            assert str(table.get_row_at(0)[0]) == "A001"
+            assert table.cursor_row == 0 and table.scroll_y == 0
+            await pilot.press("down", "down")  # the user picks A003 ...
+            await pilot.press("r")  # ... and it stays picked through a re-sort
+            await settle(app, pilot)
+            assert str(table.get_row_at(table.cursor_row)[0]) == "A003"
+
+    asyncio.run(main_())
