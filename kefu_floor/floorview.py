@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from kefu_floor.engine import Engine
-from kefu_floor.localtime import day_str, local_day_of, month_days
+from kefu_floor.localtime import day_str, local_day_of
 from kefu_floor.report import ITEM_OF_LEDGER, MonthView, _num
 from kefu_floor.schema import RULES
 from kefu_floor.i18n import t as label

@@ -43,7 +43,6 @@ from kernels.layout import (
     S_DAY, S_END, S_FIRED, S_GRACE, S_START, X_AGENT, X_DAY, X_RULE,
 )
 
-BIG = np.int64(2**62)
 # free ledger rows kept for one event; an advance piece (<= one day) books at most
 # 24 * 60 / step_min busy steps plus a shift's few timers
 LEDGER_RESERVE = 1024
@@ -53,16 +52,6 @@ NEED_LEDGER = 1  # grow L
 NEED_CALLS = 2  # grow the call table (CKEY, CVAL and the scratch pair)
 NEED_EXCUSES = 3  # grow X
 INLINE = dict(inline="always", _nrt=False, error_model="numpy")
-
-
-class State:
-    """Names of the arrays `apply_batch` takes, in order (documentation for the engine)."""
-
-    ORDER = (
-        "A", "S", "BK", "DACC", "slot_day", "MACC", "slot_month", "QROLL", "QDAY",
-        "AROLL", "roll_min", "CKEY", "CVAL", "qwait", "L", "X", "src_seq", "G", "P",
-        "excused_reason", "tz_utc", "tz_off",
-    )
 
 
 # --------------------------------------------------------------------------- slots
