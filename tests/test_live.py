@@ -299,3 +299,48 @@ def test_embedded_broker_needs_nothing_installed():
             await wait_for(lambda: eng.counters()["accepted"] == 1, what="event via amqtt")
 
     asyncio.run(main())
+
+
+def test_slow_feed_client_is_resynced_not_buffered():
+    """A client that stops reading: its queue stays bounded, what it missed is dropped, and
+    it is owed a fresh snapshot; the engine side never waits for it."""
+    from kefu_floor.floorview import FloorView
+    from kefu_floor.wsfeed import QUEUE_MAX, Client, FeedHub
+
+    eng = Engine(hw_setup())
+    replay(eng, HW / "events.jsonl")
+    hub = FeedHub({SITE: FloorView(eng)})
+
+    async def main():
+        c = Client(ws=None, site=SITE, team=None)
+        hub.clients.add(c)
+        t0 = time.perf_counter()
+        for k in range(QUEUE_MAX * 3):
+            hub._push(SITE, {"type": "delta", "n": k})
+        elapsed = time.perf_counter() - t0
+        return c, elapsed
+
+    c, elapsed = asyncio.run(main())
+    assert c.queue.qsize() <= QUEUE_MAX
+    assert c.resync and c.dropped >= 1
+    assert elapsed < 5.0  # pushing never blocked on the silent client
+
+
+def test_resync_sends_a_fresh_snapshot(mosquitto):
+    """End to end: a client whose queue overflowed gets a snapshot next, not stale deltas."""
+    async def main():
+        async with Service(config(mosquitto.url)) as svc:
+            await svc.wait_connected()
+            async with connect(f"ws://127.0.0.1:{svc.ws_port}/") as ws:
+                assert json.loads(await ws.recv())["type"] == "snapshot"
+                await wait_for(lambda: svc.hub.clients)
+                c = next(iter(svc.hub.clients))
+                for k in range(600):  # far more than the queue holds, in one go
+                    svc.hub._push(SITE, {"schema": "kefu-floor/feed/1", "type": "delta",
+                                         "site": SITE, "n": k})
+                assert c.dropped >= 1
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                return msg
+
+    msg = asyncio.run(main())
+    assert msg["type"] == "snapshot"
