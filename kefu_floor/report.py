@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from kefu_floor.engine import Engine
-from kefu_floor.localtime import day_str, local_day_of, month_days, month_str
+from kefu_floor.localtime import day_str, local_day_of, local_dt, month_days, month_str
 from kefu_floor.policy import ITEM_KEYS
 from kefu_floor.schema import RULES
 from kefu_floor.scoring import assign_stars, item_scores, upper_bands, weighted_score
@@ -167,6 +167,8 @@ def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int]) -> dict:
             e["excused"] = True
         if rule == K.R_FLOOR:
             e["reason"] = eng.sym.texts.names[int(L[r, K.L_CODE])]
+        else:
+            e["facts"] = _facts(eng, L[r], busy)
         deds.append(e)
     out = {
         "agent": a,
@@ -184,6 +186,37 @@ def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int]) -> dict:
         out["unknown"] = True  # not in the roster: scored, and flagged
     out["pay"] = _pay(eng, mv, i, star, p)
     return out
+
+
+def _facts(eng: Engine, row: np.ndarray, busy_by_day: dict) -> dict:
+    """What a deduction rests on, in the site's local time: the shift and deadline it was
+    measured against, the sign-in or sign-out, the busy threshold crossed."""
+    tz = eng.policy.tz
+    hms = lambda ms: local_dt(int(ms), tz).strftime("%H:%M:%S")  # noqa: E731
+    hm = lambda ms: local_dt(int(ms), tz).strftime("%H:%M")  # noqa: E731
+    rule, code = int(row[K.L_RULE]), int(row[K.L_CODE])
+    if rule == K.R_BUSY:
+        busy = eng.policy.busy
+        return {"threshold_min": _num(busy.budget_min + code * busy.step_min),
+                "counted_busy_s_that_day": busy_by_day.get(day_str(int(row[K.L_DAY])))}
+    if not 0 <= code < len(eng.S):
+        return {}
+    S = eng.S[code]
+    start, end = int(S[K.S_START]), int(S[K.S_END])
+    f = {"shift": f"{hm(start)}-{hm(end)}"}
+    if rule == K.R_LATE_SIGN_IN:
+        f["deadline"] = hms(start + int(S[K.S_GRACE]))
+        f["signed_in"] = hms(row[K.L_TS])
+    elif rule == K.R_LATE_RETURN:
+        b = eng.BK[int(row[K.L_AUX])]
+        f["break"] = f"{hm(b[K.BK_START])}-{hm(b[K.BK_END])}"
+        f["back_by"] = hms(row[K.L_TS])
+    elif rule == K.R_EARLY_LEAVE:
+        f["stay_until"] = hms(end - int(eng.P[K.P_EARLY_TOL_MS]))
+        f["last_sign_out"] = hms(row[K.L_AUX])
+        if row[K.L_AUX2] != K.NO_TIME:
+            f["busy_since"] = hms(row[K.L_AUX2])
+    return f
 
 
 def _pay(eng: Engine, mv: MonthView, i: int, star, p) -> dict | None:

@@ -32,7 +32,7 @@ from kernels.layout import (
     G_CALLS_USED, G_DUPLICATES, G_EXCUSE_N, G_GAPS, G_IMPLICIT_SIGN_IN, G_LEDGER_N,
     G_LEDGER_OVERFLOW, G_DAY, G_DAY_END,
     G_NOW, G_ORPHANS, G_START, G_TOO_OLD, ITEM_SITE, ITEM_UTILIZATION, L_AGENT, L_CODE,
-    L_DAY, L_EXCUSED, L_ITEM, L_POINTS, L_RULE, L_TS, M_ADJ, M_ADJ_N, M_QA_N, M_QA_SUM,
+    L_AUX, L_AUX2, L_DAY, L_EXCUSED, L_ITEM, L_POINTS, L_RULE, L_TS, M_ADJ, M_ADJ_N, M_QA_N, M_QA_SUM,
     MINUTE_MS, N_DAY_SLOTS, N_MONTH_SLOTS, N_ROLL, NO_TIME, P_BREAK_GRACE_MS,
     P_BUDGET_MS, P_EARLY_TOL_MS, P_EXCLUDE_BREAKS, P_FIRST_POINTS, P_LATE_RETURN_BUSY_ANY,
     P_PTS_ABSENT, P_PTS_EARLY_LEAVE, P_PTS_LATE_RETURN, P_PTS_LATE_SIGN_IN, P_SHORT_ABANDON_MS,
@@ -166,9 +166,10 @@ def apply_deduction(DACC, slot_day, QDAY, G, agent, rule, item, points, day, sig
 
 
 @njit(**FAST)
-def book(L, X, G, DACC, slot_day, QDAY, ts, agent, rule, item, points, day, code):
+def book(L, X, G, DACC, slot_day, QDAY, ts, agent, rule, item, points, day, code, aux, aux2):
     """Append a deduction to the ledger and apply it unless an excuse already covers it.
-    The callers keep LEDGER_RESERVE rows free, so a full ledger is a bug: counted."""
+    code/aux/aux2 keep its evidence (see L_CODE). The callers keep LEDGER_RESERVE rows
+    free, so a full ledger is a bug: counted."""
     n = G[G_LEDGER_N]
     if n >= L.shape[0]:
         G[G_LEDGER_OVERFLOW] += 1
@@ -182,6 +183,8 @@ def book(L, X, G, DACC, slot_day, QDAY, ts, agent, rule, item, points, day, code
     L[n, L_DAY] = day
     L[n, L_EXCUSED] = 1.0 if excused else 0.0
     L[n, L_CODE] = code
+    L[n, L_AUX] = aux
+    L[n, L_AUX2] = aux2
     G[G_LEDGER_N] = n + 1
     if not excused:
         apply_deduction(DACC, slot_day, QDAY, G, agent, rule, item, points, day, 1.0)
@@ -263,20 +266,20 @@ def fire_due(i, a, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
             if deadline < S[k, S_END] and S[k, S_ATTENDED] == 1 and away:
                 A[i, A_FLAGS] |= F_LATE_RETURN
                 book(L, X, G, DACC, slot_day, QDAY, deadline, i, R_LATE_RETURN, ITEM_SITE,
-                         P[P_PTS_LATE_RETURN], S[k, S_DAY], -1)
+                     P[P_PTS_LATE_RETURN], S[k, S_DAY], k, b, NO_TIME)
         else:
             e = S[k, S_END]
             if S[k, S_ATTENDED] == 0:
                 A[i, A_FLAGS] = (A[i, A_FLAGS] & ~F_MISSING) | F_ABSENT
                 book(L, X, G, DACC, slot_day, QDAY, e, i, R_ABSENT, ITEM_SITE,
-                         P[P_PTS_ABSENT], S[k, S_DAY], -1)
+                     P[P_PTS_ABSENT], S[k, S_DAY], k, NO_TIME, NO_TIME)
             elif st == ST_OUT:
                 cut = e - np.int64(P[P_EARLY_TOL_MS])
                 ob = A[i, A_OUT_BUSY_SINCE]
                 if A[i, A_LAST_OUT] < cut or (ob != NO_TIME and ob < cut):
                     A[i, A_FLAGS] |= F_LEFT_EARLY
                     book(L, X, G, DACC, slot_day, QDAY, e, i, R_EARLY_LEAVE, ITEM_SITE,
-                             P[P_PTS_EARLY_LEAVE], S[k, S_DAY], -1)
+                         P[P_PTS_EARLY_LEAVE], S[k, S_DAY], k, A[i, A_LAST_OUT], ob)
             S[k, S_FIRED] = 1
             A[i, A_CURSOR] = k + 1
             A[i, A_PHASE] = 0
@@ -332,7 +335,7 @@ def _busy_steps(i, a, before, after, d, DACC, slot_day, QDAY, L, X, G, P):
         th = budget + n * step
         pts = P[P_FIRST_POINTS] if n == 0 else P[P_STEP_POINTS]
         book(L, X, G, DACC, slot_day, QDAY, a + (th - before), i, R_BUSY, ITEM_UTILIZATION,
-             pts, d, -1)
+             pts, d, n, NO_TIME, NO_TIME)
 
 
 @njit(**INLINE)
@@ -511,7 +514,7 @@ def _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P):
         if t > S[k, S_START] + S[k, S_GRACE]:
             A[i, A_FLAGS] |= F_LATE
             book(L, X, G, DACC, slot_day, QDAY, t, i, R_LATE_SIGN_IN, ITEM_SITE,
-                 P[P_PTS_LATE_SIGN_IN], S[k, S_DAY], -1)
+                 P[P_PTS_LATE_SIGN_IN], S[k, S_DAY], k, NO_TIME, NO_TIME)
 
 
 @njit(**INLINE)
@@ -727,7 +730,7 @@ def apply_batch(
                 MACC[ms, i, M_ADJ_N] += 1
         elif et == EV_FLOOR:
             book(L, X, G, DACC, slot_day, QDAY, ts[j], i, R_FLOOR, ITEM_SITE, num[j],
-                 local_day(tz_utc, tz_off, ts[j]), code[j])
+                 local_day(tz_utc, tz_off, ts[j]), code[j], NO_TIME, NO_TIME)
         elif et == EV_EXCUSE:
             excuse(L, X, G, DACC, slot_day, QDAY, i, code[j], aux[j])
     return n, NEED_NOTHING

@@ -175,8 +175,10 @@ L_ITEM = 3
 L_POINTS = 4
 L_DAY = 5
 L_EXCUSED = 6
-L_CODE = 7  # reason text code (floor events)
-L_K = 8
+L_CODE = 7  # floor: reason text code; busy: threshold number n; attendance: shift row in S
+L_AUX = 8  # late return: break row in BK; early leave: time of the last sign-out
+L_AUX2 = 9  # early leave: start of the busy spell it ended with (NO_TIME if none)
+L_K = 10
 
 # ---- excuses X: int64 (capacity, X_K) ----
 X_AGENT = 0

@@ -59,12 +59,13 @@ def test_two_sites_one_process_then_sigterm(mosquitto, tmp_path):
                 break
             time.sleep(0.2)
         assert (r1["site"], r2["site"]) == ("cd1", "cd2")
-        assert r1["counters"]["accepted"] == 1 and r2["counters"]["accepted"] == 2
+        assert r1["counters"]["accepted"] == 1 and r2["counters"]["accepted"] == 2, (
+            r1["counters"], r2["counters"], log.read_text())
     finally:
         p.send_signal(signal.SIGTERM)
         rc = p.wait(timeout=30)
-    assert rc == 0
-    assert "Traceback" not in log.read_text()
+    assert rc == 0, log.read_text()
+    assert "Traceback" not in log.read_text(), log.read_text()
 
 
 def test_embedded_broker_by_default_and_sigint(tmp_path):
