@@ -745,7 +745,8 @@ class AgentScreen(Screen):
     def _ledger(me: dict, pol, tz, lang):
         """One line per deduction (day, time, rule in Chinese and English, item, points) and
         its evidence indented under it: readable at 80 columns, aligned with CJK text."""
-        deds = me.get("deductions") or []
+        deds = sorted((me.get("deductions") or []) + (me.get("manual") or []),
+                      key=lambda d: d["ts"])
         if not deds:
             return Text(t("tui_no_deductions", lang), style="dim")
         rows = []
@@ -1181,7 +1182,7 @@ class FloorApp(App):
         for a in rep.get("agents", []):
             if team and a.get("team") != team:
                 continue
-            for d in a.get("deductions") or []:
+            for d in (a.get("deductions") or []) + (a.get("manual") or []):
                 if d["ts"] < midnight:
                     continue
                 added |= self.client.add_alert({**d, "agent": a["agent"], "name": a.get("name"),

@@ -157,7 +157,7 @@ def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int]) -> dict:
     if p is None or not p.probation:
         star = mv.stars.get(a)
     L = eng.ledger
-    deds = []
+    deds, manual = [], []
     for r in sorted(rows, key=lambda r: (L[r, K.L_TS], L[r, K.L_RULE], r)):
         rule = int(L[r, K.L_RULE])
         e = {"ts": int(L[r, K.L_TS]), "rule": RULES[rule],
@@ -166,10 +166,12 @@ def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int]) -> dict:
         if L[r, K.L_EXCUSED]:
             e["excused"] = True
         if rule == K.R_FLOOR:
+            # a shift leader's entry, not one of the contract's five rules: listed apart
             e["reason"] = eng.sym.texts.names[int(L[r, K.L_CODE])]
+            manual.append(e)
         else:
             e["facts"] = _facts(eng, L[r], busy)
-        deds.append(e)
+            deds.append(e)
     out = {
         "agent": a,
         "team": p.team if p else None,
@@ -180,6 +182,7 @@ def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int]) -> dict:
         "score": None if math.isnan(score) else _num(score, eng.policy.score_decimals),
         "star": star,
         "deductions": deds,
+        "manual": manual,  # manual floor-rule deductions on `site` (rule "floor")
         "probation": bool(p.probation) if p else False,
     }
     if p is None:

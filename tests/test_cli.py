@@ -52,7 +52,9 @@ def test_json_output_matches_the_contract(json_run):
         for d in a["deductions"]:
             assert DED_KEYS <= set(d)
             assert d["rule"] in {"busy_over_30", "late_sign_in", "late_return", "early_leave",
-                                 "absent", "floor"}
+                                 "absent"}  # DESIGN.md §3.3's rule names, nothing else
+        for d in a["manual"]:
+            assert d["rule"] == "floor" and d["reason"]
             assert d["item"] in {"utilization", "site"}
             assert isinstance(d["ts"], int)
     a3 = next(a for a in rep["agents"] if a["agent"] == "A003")
