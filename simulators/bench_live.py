@@ -177,10 +177,23 @@ async def _measure_latency(port: int, ws_port: int, n_agents: int, rate: int,
     pub.connect("127.0.0.1", port)
     pub.loop_start()
     # everyone signs in first, so every later event is a visible state change
-    now = int(time.time() * 1000)
-    pub.publish(TOPIC, json.dumps([{"type": "sign_in", "ts": now, "agent": f"B{i:05d}"}
-                                   for i in range(n_agents)]), qos=1).wait_for_publish()
-    await asyncio.sleep(1.0)
+    # the service may still be subscribing: send until the feed shows everyone signed in
+    signed_in = 0
+    for _ in range(20):
+        now = int(time.time() * 1000)
+        pub.publish(TOPIC, json.dumps([{"type": "sign_in", "ts": now, "agent": f"B{i:05d}"}
+                                       for i in range(n_agents)]), qos=1).wait_for_publish()
+        t_end = time.perf_counter() + 1.0
+        while time.perf_counter() < t_end and signed_in < n_agents:
+            try:
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+            except TimeoutError:
+                continue
+            if "floor" in msg:
+                by = msg["floor"]["by_state"]
+                signed_in = sum(v for k, v in by.items() if k != "out")
+        if signed_in >= n_agents:
+            break
 
     def publisher():
         rnd = random.Random(3)

@@ -26,8 +26,11 @@ def start_serve(log: Path, *args: str) -> tuple[subprocess.Popen, str, str]:
     err.close()
     t0 = time.monotonic()
     while time.monotonic() - t0 < 120 and p.poll() is None:
-        m = re.search(r"broker (\S+); live feed (\S+)", log.read_text())
-        if m:
+        text = log.read_text()
+        m = re.search(r"broker (\S+); live feed (\S+)", text)
+        # the broker only keeps events for the service once it has subscribed: publishing
+        # before that line would rightly be lost
+        if m and "subscribed for" in text:
             return p, m.group(1), m.group(2)
         time.sleep(0.1)
     p.kill()
