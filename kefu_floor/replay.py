@@ -45,42 +45,40 @@ def read_events(path: Path) -> Iterator[tuple[int, Event | Rejected]]:
 
 def replay(engine: Engine, path: Path, on_reject: Callable[[LineRejection], None] | None = None,
            progress: Callable[[int], None] | None = None) -> ReplayResult:
+    """Feed the file's events in chunks; each rejected line is counted, kept in the result
+    and handed to `on_reject`; `progress` gets the last line number fed."""
     res = ReplayResult()
     chunk: list[Event] = []
+    chunk_lines: list[int] = []
 
-    def flush():
+    def reject(line: int, r: Rejected) -> None:
+        lr = LineRejection(line, r)
+        res.rejected.append(lr)
+        engine.count_rejected([r])
+        if on_reject:
+            on_reject(lr)
+
+    def flush(upto: int) -> None:
         good, bad = engine.check_site(chunk)
         engine.feed(good)
         res.accepted += len(good)
         for r in bad:
-            lr = LineRejection(chunk_lines[r.index], r)
-            res.rejected.append(lr)
-            engine.count_rejected([r])
-            if on_reject:
-                on_reject(lr)
+            reject(chunk_lines[r.index], r)
         chunk.clear()
         chunk_lines.clear()
         if progress:
-            progress(pos[0])
+            progress(upto)
 
-    chunk_lines: list[int] = []
-    pos = [0]
     for n, item in read_events(path):
         res.lines = n
         if isinstance(item, Rejected):
-            lr = LineRejection(n, item)
-            res.rejected.append(lr)
-            engine.count_rejected([item])
-            if on_reject:
-                on_reject(lr)
+            reject(n, item)
             continue
         chunk.append(item)
         chunk_lines.append(n)
         if len(chunk) >= CHUNK:
-            pos[0] = n
-            flush()
-    pos[0] = res.lines
-    flush()
+            flush(n)
+    flush(res.lines)
     return res
 
 
