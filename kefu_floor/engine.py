@@ -180,10 +180,7 @@ class Engine:
             if need == kf.NEED_NOTHING:
                 break
             self._grow(need)  # then resume at event j, which was not touched yet
-        if self.G[K.G_NOW] // K.MINUTE_MS != minute:
-            self.dirty = None  # the rolling windows moved on for every agent
-        elif self.dirty is not None:
-            self.dirty.update(np.unique(b.agent[b.agent >= 0]).tolist())
+        self._record_dirty(minute, lambda: np.unique(b.agent[b.agent >= 0]).tolist())
 
     def _grow(self, need: int) -> None:
         if need == kf.NEED_LEDGER:
@@ -229,16 +226,25 @@ class Engine:
             if i < 0:
                 break
             self._grow(kf.NEED_LEDGER)
+
+        def changed() -> list[int]:
+            # a tick changes an agent's timers/flags, its busy time, or books a deduction
+            moved = ((self.A[:, self._WATCH] != before).any(axis=1)
+                     | (self.A[:, K.A_STATE] == K.ST_BUSY))
+            return (np.flatnonzero(moved).tolist()
+                    + self.L[booked: self.G[K.G_LEDGER_N], K.L_AGENT].astype(int).tolist())
+
+        self._record_dirty(minute, changed)
+
+    def _record_dirty(self, minute_before: int, ids) -> None:
+        """Note which agents changed: `ids()` of them, or every agent (None) once engine
+        time crossed a minute, since the rolling windows then moved for all of them."""
         if self.dirty is None:
             return
-        if self.G[K.G_NOW] // K.MINUTE_MS != minute:
-            self.dirty = None  # the rolling windows moved for everyone
-            return
-        # a tick changes an agent's timers/flags, its busy time, or books a deduction
-        changed = ((self.A[:, self._WATCH] != before).any(axis=1)
-                   | (self.A[:, K.A_STATE] == K.ST_BUSY))
-        self.dirty.update(np.flatnonzero(changed).tolist())
-        self.dirty.update(self.L[booked: self.G[K.G_LEDGER_N], K.L_AGENT].astype(int).tolist())
+        if self.G[K.G_NOW] // K.MINUTE_MS != minute_before:
+            self.dirty = None
+        else:
+            self.dirty.update(ids())
 
     # ------------------------------------------------------------------ reading
     @property

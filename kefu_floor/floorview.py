@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from kefu_floor.engine import Engine
-from kefu_floor.localtime import day_str, local_day_of
+from kefu_floor.localtime import day_str, local_day_of, month_of
 from kefu_floor.report import ITEM_OF_LEDGER, MonthView, _num
 from kefu_floor.schema import RULES
 from kefu_floor.i18n import t as label
@@ -47,12 +47,7 @@ class FloorView:
 
     # ---------------------------------------------------------------- pieces
     def month_view(self) -> MonthView:
-        now = self.eng.now
-        d = local_day_of(now, self.eng.policy.tz)
-        import datetime as dt
-
-        date = dt.date.fromordinal(d + dt.date(1970, 1, 1).toordinal())
-        return MonthView(self.eng, date.year * 12 + date.month - 1)
+        return MonthView(self.eng, month_of(self.eng.now, self.eng.policy.tz))
 
     def _roll_rows(self, minutes: int) -> list[int]:
         now_min = self.eng.now // K.MINUTE_MS

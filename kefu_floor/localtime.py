@@ -65,6 +65,12 @@ def local_day_of(ts_ms: int, tz: ZoneInfo) -> int:
     return day_number(local_dt(ts_ms, tz).date())
 
 
+def month_of(ts_ms: int, tz: ZoneInfo) -> int:
+    """Month id of the site-local date of ts_ms."""
+    d = local_dt(ts_ms, tz)
+    return month_id(d.year, d.month)
+
+
 @lru_cache(maxsize=16)
 def offset_table(tz_name: str) -> tuple[np.ndarray, np.ndarray]:
     """(transition instants ms, offset ms from each) for 1970..2100, first row = -inf.

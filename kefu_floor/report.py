@@ -5,14 +5,13 @@ by the last event are booked), then sums the month's day slots and scores them.
 """
 from __future__ import annotations
 
-import datetime as dt
 import math
 import time
 
 import numpy as np
 
 from kefu_floor.engine import Engine
-from kefu_floor.localtime import day_str, local_day_of, local_dt, month_days, month_str
+from kefu_floor.localtime import day_date, day_str, local_dt, month_days, month_of, month_str
 from kefu_floor.policy import ITEM_KEYS
 from kefu_floor.schema import RULES
 from kefu_floor.scoring import assign_stars, item_scores, upper_bands, weighted_score
@@ -89,10 +88,8 @@ def build_report(eng: Engine, month: int | None = None) -> dict:
     eng.tick()
     as_of = eng.now  # None until the first event: a live service may be asked that early
     if month is None:
-        d = local_day_of(as_of if as_of is not None else int(time.time() * 1000),
+        month = month_of(as_of if as_of is not None else int(time.time() * 1000),
                          eng.policy.tz)
-        dd = dt.date.fromordinal(d + dt.date(1970, 1, 1).toordinal())
-        month = dd.year * 12 + dd.month - 1
     mv = MonthView(eng, month)
     names = eng.sym.agents.names
     people = eng.roster.people
@@ -235,7 +232,7 @@ def _pay(eng: Engine, mv: MonthView, i: int, star, p) -> dict | None:
     seniority = 0.0
     if p.hired is not None:
         lo, hi = month_days(mv.month)
-        month_end = dt.date.fromordinal(hi - 1 + dt.date(1970, 1, 1).toordinal())
+        month_end = day_date(hi - 1)
         years = (month_end - p.hired).days / 365.25
         for y, v in zip(pay.seniority_years, pay.seniority_pay):
             if years >= y:
