@@ -1,27 +1,26 @@
 #!/usr/bin/env bash
-# Make sure the real services the tests need (mosquitto, redis-server) are installed.
-# Idempotent: does nothing when both binaries are present.  Installs them with apt-get
-# (non-interactively) only when one is missing.  The tests start their own instances on
-# free ports; this script never starts or touches the machine's own services.
+# Make sure the real services the tests need are installed: mosquitto, redis-server,
+# Prometheus (and promtool), Alertmanager and Chromium, all from Debian.
+# Idempotent: does nothing when every binary is present; installs only what is missing with
+# apt-get (non-interactively).  The tests start their own instances on free ports; this
+# script never starts or touches the machine's own services.
 set -euo pipefail
 
-have_mosquitto() { [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1; }
-have_redis()     { [ -x /usr/bin/redis-server ] || [ -x /usr/sbin/redis-server ] || command -v redis-server >/dev/null 2>&1; }
-
-if have_mosquitto && have_redis; then
-    exit 0
-fi
+have() { for p in "$@"; do [ -x "$p" ] && return 0; done; return 1; }
 
 missing=()
-have_mosquitto || missing+=(mosquitto)
-have_redis || missing+=(redis-server)
-echo "ensure-services: missing ${missing[*]}; installing mosquitto redis-server with apt-get" >&2
+have /usr/sbin/mosquitto /usr/bin/mosquitto || missing+=(mosquitto)
+have /usr/bin/redis-server /usr/sbin/redis-server || missing+=(redis-server)
+have /usr/bin/prometheus /usr/bin/promtool || missing+=(prometheus)
+have /usr/bin/prometheus-alertmanager || missing+=(prometheus-alertmanager)
+have /usr/bin/chromium || missing+=(chromium)
+[ ${#missing[@]} -eq 0 ] && exit 0
 
+echo "ensure-services: missing ${missing[*]}; installing with apt-get" >&2
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "ensure-services: ERROR: apt-get not found; install mosquitto and redis-server manually" >&2
+    echo "ensure-services: ERROR: apt-get not found; install ${missing[*]} manually" >&2
     exit 1
 fi
-
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1; then
@@ -31,19 +30,19 @@ if [ "$(id -u)" -ne 0 ]; then
         exit 1
     fi
 fi
-
 export DEBIAN_FRONTEND=noninteractive
 if ! "${SUDO[@]}" apt-get update </dev/null; then
     echo "ensure-services: ERROR: 'apt-get update' failed" >&2
     exit 1
 fi
-if ! "${SUDO[@]}" apt-get install -y mosquitto redis-server </dev/null; then
-    echo "ensure-services: ERROR: 'apt-get install -y mosquitto redis-server' failed" >&2
+# --no-install-recommends keeps Chromium's install small; the packages' own daemons are
+# never used (tests start their own on free ports)
+if ! "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}" </dev/null; then
+    echo "ensure-services: ERROR: 'apt-get install -y ${missing[*]}' failed" >&2
     exit 1
 fi
-
-if ! have_mosquitto || ! have_redis; then
-    echo "ensure-services: ERROR: mosquitto/redis-server still missing after apt-get install" >&2
-    exit 1
-fi
-echo "ensure-services: mosquitto and redis-server installed" >&2
+# Debian starts the packages' own services on install; stop them so they hold no ports
+for svc in prometheus prometheus-alertmanager prometheus-node-exporter; do
+    "${SUDO[@]}" systemctl stop "$svc" >/dev/null 2>&1 || "${SUDO[@]}" service "$svc" stop >/dev/null 2>&1 || true
+done
+echo "ensure-services: installed ${missing[*]}" >&2
