@@ -51,17 +51,29 @@ def replay(engine: Engine, path: Path, on_reject: Callable[[LineRejection], None
     chunk: list[Event] = []
     chunk_lines: list[int] = []
 
-    def reject(line: int, r: Rejected) -> None:
+    def reject(line: int, r: Rejected, counted: bool = False) -> None:
         lr = LineRejection(line, r)
         res.rejected.append(lr)
-        engine.count_rejected([r])
+        if not counted:
+            engine.count_rejected([r])
         if on_reject:
             on_reject(lr)
 
+    def by_engine(out) -> None:
+        # the engine's own rejections (caps, clock guard, month), counted by it; a held
+        # event may be decided chunks later, so it carries its line number as its tag
+        for r, line, _ in out:
+            res.accepted -= 1
+            reject(line, r, counted=True)
+
     def flush(upto: int) -> None:
         good, bad = engine.check_site(chunk)
-        engine.feed(good)
+        lines = [chunk_lines[k] for k in range(len(chunk))]
+        if bad:
+            drop = {r.index for r in bad}
+            lines = [ln for k, ln in enumerate(chunk_lines) if k not in drop]
         res.accepted += len(good)
+        by_engine(engine.feed(good, lines))
         for r in bad:
             reject(chunk_lines[r.index], r)
         chunk.clear()
@@ -79,6 +91,8 @@ def replay(engine: Engine, path: Path, on_reject: Callable[[LineRejection], None
         if len(chunk) >= CHUNK:
             flush(n)
     flush(res.lines)
+    by_engine(engine.settle())
+    res.rejected.sort(key=lambda lr: lr.line)
     return res
 
 

@@ -85,6 +85,8 @@ class MonthView:
 
 
 def build_report(eng: Engine, month: int | None = None) -> dict:
+    if not eng.live:
+        eng.settle()  # a replay's report is the end of its input
     eng.tick()
     as_of = eng.now  # None until the first event: a live service may be asked that early
     if month is None:

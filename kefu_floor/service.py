@@ -42,6 +42,9 @@ class ServiceConfig:
     delta_s: float = 0.2  # feed deltas are coalesced over this window
     pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # static HTTP pages
     clock: LiveClock = field(default_factory=LiveClock)
+    # events stamped beyond the wall clock + this are rejected (clock_skew): "policy" =
+    # the policy's limits.wall_ahead_s; None = no check (a simulation running ahead)
+    wall_ahead_ms: int | str | None = "policy"
 
 
 def default_pages() -> dict[str, tuple[str, bytes]]:
@@ -65,8 +68,11 @@ class Service:
         if not cfg.setups:
             raise ConfigError("at least one --site is needed")
         self.cfg = cfg
-        self.engines = {site: Engine(s) for site, s in cfg.setups.items()}
-        self.ingest = Ingest(self.engines, max_payload=cfg.max_payload)
+        self.engines = {site: Engine(s, live=True) for site, s in cfg.setups.items()}
+        first = next(iter(cfg.setups.values())).policy.limits
+        ahead = (cfg.wall_ahead_ms if cfg.wall_ahead_ms != "policy"
+                 else round(first.wall_ahead_s * 1000))
+        self.ingest = Ingest(self.engines, max_payload=cfg.max_payload, wall_ahead_ms=ahead)
         self.views = {site: FloorView(e) for site, e in self.engines.items()}
         self.hub = FeedHub(self.views, report_fn=self.report, interval=cfg.delta_s,
                            pages=cfg.pages or default_pages())
