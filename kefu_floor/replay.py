@@ -34,6 +34,8 @@ def read_events(path: Path) -> Iterator[tuple[int, Event | Rejected]]:
         raise ConfigError(f"events file {path}: cannot open it ({e.strerror})") from None
     with f:
         for n, raw in enumerate(f, 1):
+            if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a UTF-8 byte-order mark, as Windows editors write it
             s = raw.strip()
             if not s or s.startswith(b"#"):
                 continue

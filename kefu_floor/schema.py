@@ -36,7 +36,7 @@ Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID, pattern=r"^[^\x00-\x1f
 OptId = Annotated[str, Meta(max_length=MAX_ID, pattern=r"^[^\x00-\x1f\x7f]*$")]
 Text = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT)]
 NonEmpty = Id
-Month = Annotated[str, Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+Month = Annotated[str, Meta(pattern=r"^20\d\d-(0[1-9]|1[0-2])$")]  # 2000-01 .. 2099-12
 Day = Annotated[str, Meta(pattern=r"^(19[7-9]\d|20\d\d)-\d{2}-\d{2}$")]
 # ts: 2000-01-01 .. 2099-12-31 (UTC ms). Nearer bounds (how far ahead of engine time or of
 # the wall clock) are the clock guard's, in the policy's [limits].
