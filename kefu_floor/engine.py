@@ -345,8 +345,11 @@ class Engine:
             return f"ts {when} was not confirmed by later events"
         gap = (ts - now) / 60_000
         if st == kg.ST_BEHIND:
-            return (f"ts {when} is {-gap:.0f} min behind engine time (limit "
-                    f"{lim.max_behind_min:g} min, limits.max_behind_min)")
+            if -gap > lim.max_behind_min:
+                return (f"ts {when} is {-gap:.0f} min behind engine time (limit "
+                        f"{lim.max_behind_min:g} min, limits.max_behind_min)")
+            return (f"ts {when} is in the old time while a clock jump is being confirmed, "
+                    "from a source with no recent accepted event")
         return (f"ts {when} is {gap:.0f} min ahead of engine time and later events did "
                 f"not confirm the jump (limits.max_jump_min {lim.max_jump_min:g})")
 

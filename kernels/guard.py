@@ -13,14 +13,17 @@ bogus jump) and dedup restarts from it. An optional `epoch` that grows makes the
 explicit (counting from 1 again at once, even within 64); an older epoch is stale.
 
 Clock guard (origin = the `src`, or "no src"). An event more than `max_jump` ahead of
-engine time while other origins were active within the last `max_jump` (or more than
+engine time while other origins were active within the last `max_jump_alone` (or more than
 `max_jump_alone` ahead when none were: then its clock is the only one there is) is held,
-not applied. Later events at most `max_jump` before the first held one join it; it is
+not applied. Later events from `max_jump` before the first held one to `max_jump` after
+the latest held one join it (a later one releases what is held, as a step on the way, and
+is judged afresh); it is
 released, with everything that joined, in arrival order, once `confirm_events` further
 events (not of an exempt type) joined and the joined come from at least
 min(`confirm_sources`, 1 + other active origins) distinct origins, or once `hold_max` events
 are held, or when the clock (a live tick) reaches it. A non-exempt event earlier than that
-(the old time goes on) rejects what is held. An event more than `max_behind` behind engine
+(the old time goes on) from an origin active within `max_jump_alone` rejects what is held
+(from any other origin it is itself rejected: no evidence while the clock is in doubt). An event more than `max_behind` behind engine
 time is rejected. Exempt types (manual entries, surveys, sales) are no evidence of the
 clock: they neither join-confirm nor contradict, are never "behind", and are held only
 beyond `max_jump_manual` (people enter them days or weeks apart). At the end of input (`final`), held events each
@@ -49,7 +52,8 @@ GS_DUPS = 5
 GS_GAPS = 6
 GS_HCOUNT = 7  # non-exempt events held
 GS_HDISTINCT = 8  # distinct origins among them
-GS_K = 9
+GS_HMAX = 9  # the latest ts held
+GS_K = 10
 # per-origin rows (origin = src + 1; row 0 = events without src)
 O_MAX = 0
 O_BITS = 1
@@ -72,11 +76,11 @@ LP_K = 10
 
 
 @njit(cache=True)
-def _others_active(ORIG, me, ref, max_jump):
-    """Origins other than `me` with an event applied within max_jump before ref."""
+def _others_active(ORIG, me, ref, window):
+    """Origins other than `me` with an event applied within `window` before ref."""
     active = 0
     for o in range(ORIG.shape[0]):
-        if o != me and ORIG[o, O_LAST_TS] != NO_TIME and ORIG[o, O_LAST_TS] >= ref - max_jump:
+        if o != me and ORIG[o, O_LAST_TS] != NO_TIME and ORIG[o, O_LAST_TS] >= ref - window:
             active += 1
     return active
 
@@ -198,7 +202,23 @@ def admit(etype, ts, src, seq, epoch, aux, h, ref, ORIG, GS, LP, exempt, tz_utc,
                 ORIG[o, O_LAST_TS] = t
             continue
         if nh > 0:
-            if t >= ts[held[0]] - max_jump:  # consistent with what is held: joins it
+            if t > GS[GS_HMAX] + max_jump and not ex:
+                # time went on beyond what is held: that was no wrong clock, just a
+                # step on the way; apply it, then judge this event against it
+                GS[GS_JUMPS] += 1
+                _unhold(held, nh, src, ORIG, GS)
+                for a in range(nh):
+                    k2 = held[a]
+                    emit[ne] = k2
+                    ne += 1
+                    status[k2] = ST_EMIT
+                    ref = max(ref, ts[k2])
+                    if not exempt[etype[k2]]:
+                        o2 = src[k2] + 1
+                        ORIG[o2, O_LAST_TS] = max(ORIG[o2, O_LAST_TS], ts[k2])
+                nh = 0
+            elif t >= ts[held[0]] - max_jump:  # consistent with what is held: joins it
+                GS[GS_HMAX] = max(GS[GS_HMAX], t)
                 held[nh] = k
                 nh += 1
                 status[k] = ST_HELD
@@ -218,7 +238,14 @@ def admit(etype, ts, src, seq, epoch, aux, h, ref, ORIG, GS, LP, exempt, tz_utc,
                             ORIG[o2, O_LAST_TS] = max(ORIG[o2, O_LAST_TS], ts[k2])
                     nh = 0
                 continue
-            if not ex:  # the old time goes on: what is held was wrong
+            if (not ex and t >= ref - max_behind
+                    and (ORIG[o, O_LAST_TS] == NO_TIME
+                         or ORIG[o, O_LAST_TS] < ref - max_jump_alone)):
+                # old time from an origin with nothing applied lately: no evidence either
+                # way while the clock is in doubt (a gateway an hour behind looks like it)
+                status[k] = ST_BEHIND
+                continue
+            if not ex and t >= ref - max_behind:  # the old time goes on: what is held was wrong
                 _unhold(held, nh, src, ORIG, GS)
                 for a in range(nh):
                     status[held[a]] = ST_AHEAD
@@ -227,13 +254,14 @@ def admit(etype, ts, src, seq, epoch, aux, h, ref, ORIG, GS, LP, exempt, tz_utc,
         if ex and t > ref + max_jump_manual:
             # a manual entry far ahead: held like telemetry, confirmed only by telemetry
             GS[GS_NEED] = min(confirm_sources, max(1, _others_active(ORIG, -1, ref,
-                                                                      max_jump)))
+                                                                      max_jump_alone)))
+            GS[GS_HMAX] = t
             held[nh] = k
             nh += 1
             status[k] = ST_HELD
             continue
         if not ex and t > ref + max_jump:
-            others = _others_active(ORIG, o, ref, max_jump)
+            others = _others_active(ORIG, o, ref, max_jump_alone)
             if others == 0 and t <= ref + max_jump_alone:
                 # no other origin to compare with: its clock is the only one there is
                 emit[ne] = k
@@ -244,6 +272,7 @@ def admit(etype, ts, src, seq, epoch, aux, h, ref, ORIG, GS, LP, exempt, tz_utc,
                     ORIG[o, O_LAST_TS] = t
                 continue
             GS[GS_NEED] = 1 if others == 0 else min(confirm_sources, others + 1)
+            GS[GS_HMAX] = t
             held[nh] = k
             nh += 1
             status[k] = ST_HELD
