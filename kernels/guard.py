@@ -16,8 +16,8 @@ Clock guard (origin = the `src`, or "no src"). An event more than `max_jump` ahe
 engine time while other origins were active within the last `max_jump_alone` (or more than
 `max_jump_alone` ahead when none were: then its clock is the only one there is) is held,
 not applied. Later events from `max_jump` before the first held one to `max_jump` after
-the latest held one join it (a later one releases what is held, as a step on the way, and
-is judged afresh); it is
+the latest held one join it (a later one from an origin active lately releases what is
+held, as a step on the way, and is judged afresh; from any other origin it is rejected); it is
 released, with everything that joined, in arrival order, once `confirm_events` further
 events (not of an exempt type) joined and the joined come from at least
 min(`confirm_sources`, 1 + other active origins) distinct origins, or once `hold_max` events
@@ -202,7 +202,9 @@ def admit(etype, ts, src, seq, epoch, aux, h, ref, ORIG, GS, LP, exempt, tz_utc,
                 ORIG[o, O_LAST_TS] = t
             continue
         if nh > 0:
-            if t > GS[GS_HMAX] + max_jump and not ex:
+            known = (ORIG[o, O_LAST_TS] != NO_TIME
+                     and ORIG[o, O_LAST_TS] >= ref - max_jump_alone)
+            if t > GS[GS_HMAX] + max_jump and not ex and known:
                 # time went on beyond what is held: that was no wrong clock, just a
                 # step on the way; apply it, then judge this event against it
                 GS[GS_JUMPS] += 1
@@ -217,6 +219,11 @@ def admit(etype, ts, src, seq, epoch, aux, h, ref, ORIG, GS, LP, exempt, tz_utc,
                         o2 = src[k2] + 1
                         ORIG[o2, O_LAST_TS] = max(ORIG[o2, O_LAST_TS], ts[k2])
                 nh = 0
+            elif t > GS[GS_HMAX] + max_jump and not ex:
+                # beyond what is held, from a source with nothing applied lately
+                status[k] = ST_AHEAD
+                GS[GS_HELD_REJECTED] += 1
+                continue
             elif t >= ts[held[0]] - max_jump:  # consistent with what is held: joins it
                 GS[GS_HMAX] = max(GS[GS_HMAX], t)
                 held[nh] = k
@@ -238,9 +245,7 @@ def admit(etype, ts, src, seq, epoch, aux, h, ref, ORIG, GS, LP, exempt, tz_utc,
                             ORIG[o2, O_LAST_TS] = max(ORIG[o2, O_LAST_TS], ts[k2])
                     nh = 0
                 continue
-            if (not ex and t >= ref - max_behind
-                    and (ORIG[o, O_LAST_TS] == NO_TIME
-                         or ORIG[o, O_LAST_TS] < ref - max_jump_alone)):
+            if not ex and t >= ref - max_behind and not known:
                 # old time from an origin with nothing applied lately: no evidence either
                 # way while the clock is in doubt (a gateway an hour behind looks like it)
                 status[k] = ST_BEHIND
