@@ -154,7 +154,7 @@ def _int(data: list[str], k: int) -> int | None:
 def new_stats() -> dict:
     return {"lines": 0, "records": 0, "events": {}, "verbs": {}, "ignored": {},
             "unknown_verbs": {}, "malformed": {}, "malformed_lines": [],
-            "unmapped_members": {}, "unmapped_reasons": {}, "unplaced": {}}
+            "unmapped_members": {}, "unmapped_reasons": {}, "unplaced": {}, "adjusted": {}}
 
 
 def _bump(d: dict, k: str, n: int = 1) -> None:
@@ -200,7 +200,12 @@ class Mapper:
             st["malformed_lines"].append([line, m.reason, m.detail])
 
     def _unplaced(self, why: str) -> None:
+        """A line that could not be placed: nothing sent for it, no state changed."""
         _bump(self.stats["unplaced"], why)
+
+    def _note(self, why: str) -> None:
+        """A line placed with an adjustment a person may want to know about."""
+        _bump(self.stats.setdefault("adjusted", {}), why)
 
     # ------------------------------------------------------------------ output
     def _emit(self, etype: str, ts: int, **kw) -> None:
@@ -331,7 +336,7 @@ class Mapper:
         st["records"] += 1
         st["lines"] = max(st["lines"], rec.line)
         if rec.ts < self.last_ts:
-            self._unplaced("time_went_back")  # still mapped, in file order
+            self._note("time_went_back")  # still mapped, in file order
         self.last_ts = max(self.last_ts, rec.ts)
         self._flush_wraps(rec.ts)
         v = rec.verb
@@ -364,7 +369,7 @@ class Mapper:
             elif c.get("q"):
                 self._emit("abandon", rec.ts, call=cid, queue=c["q"],
                            wait_ms=max(0, rec.ts - (c.get("enq") or rec.ts)))
-            self._unplaced("call_cut_by_restart")
+            self._note("call_cut_by_restart")
             self._close(callid)
 
     def _after_hangup(self, agent: str, cid: str, ts: int) -> None:
@@ -383,7 +388,7 @@ class Mapper:
             c = self.calls[rec.callid] = {"leg": 1}
         else:
             if c["open"]:
-                self._unplaced("entered_again_without_exit")
+                self._note("entered_again_without_exit")
             c["leg"] += 1
         c.update(q=rec.queue, enq=rec.ts, agent=None, open=True, talk=False)
         self._emit("enqueue", rec.ts, call=self._call_id(rec.callid, c), queue=rec.queue)
@@ -431,7 +436,7 @@ class Mapper:
         q = self._queue(rec, c)
         ms = _int(rec.data, 0)  # RINGNOANSWER: milliseconds
         if rec.verb == "RINGNOANSWER" and ms is not None and ms < self.min_ring_ms:
-            self._unplaced("ring_shorter_than_min_ring_ms")
+            self._note("ring_shorter_than_min_ring_ms")
             return
         ag = self._agent(rec)
         if ag is None or q is None:
@@ -479,7 +484,7 @@ class Mapper:
         w = self._wait_ms(rec, _int(rec.data, k) if k is not None else None, c)
         if w is None:
             w = 0
-            self._unplaced("abandon_wait_unknown")
+            self._note("abandon_wait_unknown")
         self._emit("abandon", rec.ts, call=cid, queue=q, wait_ms=w)
         self._close(rec.callid)
 
@@ -505,7 +510,7 @@ class Mapper:
         if rec.verb == "UNPAUSE" and rec.data and rec.data[0] == "Auto-Unpause" and st["busy"]:
             # log_unpause_on_reason_change: a paused member's reason changes; the PAUSE
             # with the new reason follows at once (set_queue_member_pause)
-            self._unplaced("auto_unpause_on_reason_change")
+            self._note("auto_unpause_on_reason_change")
             return
         if st["busy"] or st["st"] != "in":
             self._ready(agent, st, rec.ts)

@@ -153,7 +153,7 @@ def summary(stats: dict, src: str) -> str:
     for key, label in (("malformed", "malformed"), ("unknown_verbs", "unknown events"),
                        ("ignored", "ignored events"), ("unmapped_members", "unmapped members"),
                        ("unmapped_reasons", "unmapped pause reasons"),
-                       ("unplaced", "not placed")):
+                       ("unplaced", "not placed"), ("adjusted", "placed with an adjustment")):
         d = stats.get(key) or {}
         if d:
             items = ", ".join(f"{k or '(empty)'} {n}" for k, n in sorted(d.items()))
