@@ -197,7 +197,7 @@ def test_follow_through_rotation_and_truncation_to_jsonl(tmp_path):
     assert "truncated" in err and "truncations: 1" in err and "rotations: 1" in err
 
 
-def _sim_queue_log(tmp_path: Path, agents: int = 12) -> tuple[Path, Path]:
+def _sim_queue_log(tmp_path: Path, agents: int = 8) -> tuple[Path, Path]:
     from simulators.acd import Scenario, simulate
     from simulators.files import write_csv
     from simulators.queuelog import render
@@ -243,17 +243,16 @@ def test_kill_9_mid_file_resumes_with_nothing_lost_or_doubled(tmp_path, mosquitt
     size = p.stat().st_size
     # what a clean run gives: the whole file converted at once
     whole = tmp_path / "whole.jsonl"
-    r = subprocess.run([sys.executable, "-m", "kefu_floor", "bridge", "asterisk", str(p),
-                        "--site", "cd1", "--id", "pbx1", "--members", str(members),
-                        "--out", str(whole)], cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    from kefu_floor.cli import main
+    assert main(["bridge", "asterisk", str(p), "--site", "cd1", "--id", "pbx1", "--members",
+                 str(members), "--out", str(whole)]) == 0
     expect = [json.loads(x) for x in whole.read_text().splitlines()]
     assert len(expect) > 1000
 
     col = Collector(mosquitto.port)
     state = tmp_path / "state.json"
     args = [str(p), "--site", "cd1", "--id", "pbx1", "--members", str(members), "--follow",
-            "--state", str(state), "--broker", mosquitto.url, "--batch-lines", "20",
+            "--state", str(state), "--broker", mosquitto.url, "--batch-lines", "100",
             "--poll-s", "0.05"]
     try:
         first = _bridge(args)
@@ -277,4 +276,4 @@ def test_kill_9_mid_file_resumes_with_nothing_lost_or_doubled(tmp_path, mosquitt
         assert by_seq.setdefault(e["seq"], e) == e
     assert sorted(by_seq) == list(range(1, len(expect) + 1))
     assert [by_seq[k] for k in sorted(by_seq)] == expect
-    assert len(got) - len(by_seq) <= 20 * 3  # at most one batch of lines is sent twice
+    assert len(got) - len(by_seq) <= 100 * 3  # at most one batch of lines is sent twice

@@ -60,6 +60,7 @@ NO_CALL = frozenset({"NONE", "MANAGER", "CLI", "REALTIME", ""})
 _EPOCH = re.compile(r"^\d{9,11}(\.\d{1,6})?$")
 # a call whose exit line never came is forgotten after this long (bounded state)
 CALL_TTL_MS = 86_400_000
+CLOSED_TTL_MS = 3_600_000
 MALFORMED_KEEP = 200  # malformed lines listed in the stats (all are counted)
 
 
@@ -317,17 +318,20 @@ class Mapper:
             return max(0, rec.ts - c["enq"])
         return None
 
-    def _close(self, callid: str) -> None:
+    def _close(self, callid: str, ts: int) -> None:
         c = self.calls.get(callid)
         if c:
             c["open"] = False
             c["agent"] = None
+            c["talk"] = False
+            c["closed"] = ts
 
     def _gc_calls(self, ts: int) -> None:
-        if len(self.calls) < 10_000:
-            return
-        old = [k for k, c in self.calls.items() if ts - (c.get("enq") or c.get("seen", ts)) > CALL_TTL_MS]
-        for k in old:
+        """Bounded state: a closed call is kept an hour (a caller re-queued after a
+        timeout is its next leg), an open one whose end never came a day."""
+        for k in [k for k, c in self.calls.items()
+                  if ts - c.get("closed", ts) > CLOSED_TTL_MS
+                  or ts - (c.get("enq") or c.get("seen") or ts) > CALL_TTL_MS]:
             del self.calls[k]
 
     # ------------------------------------------------------------------ the mapping
@@ -339,6 +343,8 @@ class Mapper:
             self._note("time_went_back")  # still mapped, in file order
         self.last_ts = max(self.last_ts, rec.ts)
         self._flush_wraps(rec.ts)
+        if st["records"] % 1000 == 0:
+            self._gc_calls(rec.ts)
         v = rec.verb
         handler = _HANDLERS.get(v)
         if handler is not None:
@@ -370,7 +376,7 @@ class Mapper:
                 self._emit("abandon", rec.ts, call=cid, queue=c["q"],
                            wait_ms=max(0, rec.ts - (c.get("enq") or rec.ts)))
             self._note("call_cut_by_restart")
-            self._close(callid)
+            self._close(callid, rec.ts)
 
     def _after_hangup(self, agent: str, cid: str, ts: int) -> None:
         if self.wrap_ms <= 0:
@@ -382,7 +388,6 @@ class Mapper:
         if rec.callid in NO_CALL or rec.queue in ("", "NONE"):
             self._unplaced("enterqueue_without_call_or_queue")
             return
-        self._gc_calls(rec.ts)
         c = self.calls.get(rec.callid)
         if c is None:
             c = self.calls[rec.callid] = {"leg": 1}
@@ -390,6 +395,7 @@ class Mapper:
             if c["open"]:
                 self._note("entered_again_without_exit")
             c["leg"] += 1
+        c.pop("closed", None)
         c.update(q=rec.queue, enq=rec.ts, agent=None, open=True, talk=False)
         self._emit("enqueue", rec.ts, call=self._call_id(rec.callid, c), queue=rec.queue)
 
@@ -465,7 +471,7 @@ class Mapper:
             return
         self._emit("hangup", rec.ts, agent=agent, call=cid)
         self._after_hangup(agent, cid, rec.ts)
-        self._close(rec.callid)
+        self._close(rec.callid, rec.ts)
 
     def _exit(self, rec: Record) -> None:
         got = self._call(rec)
@@ -486,7 +492,7 @@ class Mapper:
             w = 0
             self._note("abandon_wait_unknown")
         self._emit("abandon", rec.ts, call=cid, queue=q, wait_ms=w)
-        self._close(rec.callid)
+        self._close(rec.callid, rec.ts)
 
     def _pause(self, rec: Record) -> None:
         ag = self._agent(rec)
