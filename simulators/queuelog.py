@@ -15,7 +15,7 @@ What queue_log cannot say, and `expressible` therefore drops or moves, is docume
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from collections.abc import Iterable
 
 from kefu_floor.schema import Event
 
@@ -178,7 +178,7 @@ def expressible(events: list[Event]) -> list[Event]:
     enq: dict[str, int] = {}
     offers: dict[tuple[str, str], Event] = {}
     busy: dict[str, str | None] = {}
-    sec = lambda ms: ms // 1000 * 1000  # noqa: E731
+    sec = lambda ms: ms // 1000 * 1000
     for e in events:
         if e.type not in ACD_TYPES or e.src not in (None, "acd"):
             continue

@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-import msgspec
 import paho.mqtt.client as paho
 
 from kefu_floor.bridge.asterisk import Malformed

@@ -5,7 +5,6 @@ deductions as the simulator's full report wherever queue_log holds the facts."""
 from __future__ import annotations
 
 import argparse
-import csv
 
 import msgspec
 
@@ -52,7 +51,7 @@ def test_simulated_day_through_queue_log_gives_the_same_report(tmp_path):
         if e.call:
             e.call = uids[e.call]
     got = [e for _, e in read_events(out)]
-    strip = lambda e: {**msgspec.structs.asdict(e), "src": None, "seq": None}  # noqa: E731
+    strip = lambda e: {**msgspec.structs.asdict(e), "src": None, "seq": None}
     assert [strip(e) for e in got] == [strip(e) for e in proj]
     assert [e.seq for e in got] == list(range(1, len(got) + 1))
     (tmp_path / "proj.jsonl").write_bytes(enc.encode_lines(proj))

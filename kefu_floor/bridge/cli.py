@@ -223,7 +223,7 @@ async def run_bridge(source, mapper, sink, args, src: str, state_path: Path | No
                     break
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=args.poll_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         record()
     finally:

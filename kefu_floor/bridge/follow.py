@@ -188,7 +188,7 @@ class CsvTable:
         self.tz = tz
         self.line = skip
         try:
-            self._f = open(self.path, newline="", encoding="utf-8", errors="replace")
+            self._f = open(self.path, newline="", encoding="utf-8", errors="replace")  # noqa: SIM115
         except OSError as e:
             raise ConfigError(f"queue_log table {self.path}: cannot open it "
                               f"({e.strerror})") from None
@@ -262,7 +262,7 @@ class SqliteTable:
         out = []
         for r in rows:
             self.rowid = r["_rowid_"]
-            row = {k.lower(): r[k] for k in r.keys() if k != "_rowid_"}
+            row = {k.lower(): r[k] for k in r.keys() if k != "_rowid_"}  # noqa: SIM118 - a Row iterates values
             try:
                 out.append((self.rowid, parse_db_row(row, self.tz, self.rowid)))
             except Malformed as m:

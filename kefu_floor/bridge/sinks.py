@@ -22,7 +22,7 @@ MAX_PER_MESSAGE = 500  # events per MQTT payload (a JSON array: the contract's g
 class JsonlSink:
     def __init__(self, path: Path, append: bool):
         try:
-            self.f = open(path, "ab" if append else "wb")
+            self.f = open(path, "ab" if append else "wb")  # noqa: SIM115 - open for the run
         except OSError as e:
             raise ConfigError(f"--out {path}: cannot write it ({e.strerror})") from None
 
@@ -93,8 +93,8 @@ class MqttSink:
         if c is not None:
             try:
                 await c.__aexit__(None, None, None)
-            except Exception:  # noqa: BLE001 - the connection is already broken
-                pass
+            except Exception as e:  # noqa: BLE001 - the connection is already broken
+                log.debug("closing a broken connection: %s", e)
 
     async def close(self) -> None:
         await self._drop()

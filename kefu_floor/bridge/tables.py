@@ -15,7 +15,7 @@ CONTRACT_REASONS = ("break", "lunch", "meeting", "training", "system", "toilet")
 
 def _read(path: Path, cols: tuple[str, str], what: str) -> dict[str, str]:
     try:
-        f = open(path, newline="", encoding="utf-8-sig")
+        f = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed by the with below
     except OSError as e:
         raise ConfigError(f"{what} {path}: cannot open it ({e.strerror})") from None
     out: dict[str, str] = {}
