@@ -115,6 +115,13 @@ def register(sub, common) -> None:
     a.add_argument("--wrap-s", type=_nonneg, default=0.0, metavar="S",
                    help="after-call work the queue gives (queues.conf wrapuptime; default 0): "
                         "wrap_end is sent this long after each hangup")
+    a.add_argument("--ami", metavar="HOST:PORT",
+                   help="with --follow: also read live state from Asterisk's manager "
+                        "interface (user with read = agent); the log stays the source of "
+                        "truth and nothing said by both is sent twice")
+    a.add_argument("--ami-user", metavar="USER", help="manager.conf user for --ami")
+    a.add_argument("--ami-secret-file", metavar="FILE",
+                   help="file holding that user's secret (or env KEFU_AMI_SECRET)")
     a.add_argument("--min-ring-ms", type=_nonneg, default=0.0, metavar="MS",
                    help="a RINGNOANSWER shorter than this (a seat that was busy or "
                         "unreachable at once) is not counted as offered (default 0)")
@@ -153,7 +160,8 @@ def summary(stats: dict, src: str) -> str:
     for key, label in (("malformed", "malformed"), ("unknown_verbs", "unknown events"),
                        ("ignored", "ignored events"), ("unmapped_members", "unmapped members"),
                        ("unmapped_reasons", "unmapped pause reasons"),
-                       ("unplaced", "not placed"), ("adjusted", "placed with an adjustment")):
+                       ("unplaced", "not placed"), ("adjusted", "placed with an adjustment"),
+                       ("seen_twice", "said by both log and AMI, sent once")):
         d = stats.get(key) or {}
         if d:
             items = ", ".join(f"{k or '(empty)'} {n}" for k, n in sorted(d.items()))
@@ -170,8 +178,9 @@ def problems(stats: dict) -> bool:
 
 
 async def run_bridge(source, mapper, sink, args, src: str, state_path: Path | None,
-                     follow: bool) -> None:
-    """The loop shared by the bridges: read → map → send → record."""
+                     follow: bool, ami=None) -> None:
+    """The loop shared by the bridges: read → map → send → record. With `ami` (host, port,
+    user, secret), AMI events are mapped by the same mapper between log batches."""
     from kefu_floor.bridge.asterisk import Malformed
     from kefu_floor.bridge.follow import save_state
 
@@ -201,10 +210,40 @@ async def run_bridge(source, mapper, sink, args, src: str, state_path: Path | No
             tmp.replace(stats_path)
 
     await sink.start()
+    wake = asyncio.Event()
+    inbox: list = []
+    ami_task = None
+    if ami is not None:
+        from kefu_floor.bridge.ami import AmiClient, to_record
+
+        mapper.dual = True
+
+        def on_event(msg: dict, now: int) -> None:
+            rec = to_record(msg, mapper.tables, now)
+            if rec is not None:
+                inbox.append(("event", rec))
+                wake.set()
+
+        def on_resync(members: list[dict], now: int) -> None:
+            inbox.append(("resync", members, now))
+            wake.set()
+
+        client = AmiClient(*ami, on_event=on_event, on_resync=on_resync)
+        ami_task = asyncio.create_task(client.run())
     try:
         while not stop.is_set():
-            batch = source.read(args.batch_lines)
             events = []
+            while inbox:  # AMI first: it is the earlier word on what it says
+                item = inbox.pop(0)
+                if item[0] == "event":
+                    events.extend(mapper.feed(item[1], "ami"))
+                else:
+                    events.extend(mapper.resync(item[1], item[2]))
+            if ami is not None:
+                import time as _time
+
+                mapper.prune(int(_time.time() * 1000))
+            batch = source.read(args.batch_lines)
             for n, item in batch:
                 if isinstance(item, Malformed):
                     mapper.malformed(n, item)
@@ -218,15 +257,24 @@ async def run_bridge(source, mapper, sink, args, src: str, state_path: Path | No
             await sink.send(events)
             if batch or events:
                 record()
-            if not batch:
+            if not batch and not inbox:
                 if not follow:
                     break
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=args.poll_s)
-                except TimeoutError:
-                    pass
+                wake.clear()
+                stopper = asyncio.ensure_future(stop.wait())
+                waker = asyncio.ensure_future(wake.wait())
+                await asyncio.wait({stopper, waker}, timeout=args.poll_s,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                stopper.cancel()
+                waker.cancel()
         record()
     finally:
+        if ami_task is not None:
+            ami_task.cancel()
+            try:
+                await ami_task
+            except asyncio.CancelledError:
+                pass
         await sink.close()
         source.close()
 
@@ -236,6 +284,33 @@ def _run(coro) -> None:
         asyncio.run(coro)
     except KeyboardInterrupt:
         pass
+
+
+def _ami(args):
+    import os
+
+    if not args.ami:
+        if args.ami_user or args.ami_secret_file:
+            raise ConfigError("--ami-user and --ami-secret-file go with --ami HOST:PORT")
+        return None
+    if not args.follow:
+        raise ConfigError("--ami gives live state: it goes with --follow")
+    host, sep, port = args.ami.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(f"--ami {args.ami!r}: expected HOST:PORT, e.g. 127.0.0.1:5038")
+    if not args.ami_user:
+        raise ConfigError("--ami needs --ami-user (a manager.conf user with read = agent)")
+    secret = os.environ.get("KEFU_AMI_SECRET")
+    if args.ami_secret_file:
+        try:
+            secret = Path(args.ami_secret_file).read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise ConfigError(f"--ami-secret-file {args.ami_secret_file}: cannot read it "
+                              f"({e.strerror})") from None
+    if not secret:
+        raise ConfigError("--ami needs the user's secret: --ami-secret-file FILE or the "
+                          "environment variable KEFU_AMI_SECRET")
+    return host, int(port), args.ami_user, secret
 
 
 def cmd_asterisk(args) -> int:
@@ -274,8 +349,9 @@ def cmd_asterisk(args) -> int:
         source = CsvTable(path, tz, pos.get("row", 0))
     else:
         source = SqliteTable(path, args.table, tz, pos.get("rowid", 0))
+    ami = _ami(args)
     sink = _sink(args, src, append=st is not None)
-    _run(run_bridge(source, mapper, sink, args, src, state_path, args.follow))
+    _run(run_bridge(source, mapper, sink, args, src, state_path, args.follow, ami))
     print(summary(mapper.stats, src), file=sys.stderr)
     return 3 if problems(mapper.stats) else 0
 
