@@ -240,9 +240,7 @@ async def run_bridge(source, mapper, sink, args, src: str, state_path: Path | No
                 else:
                     events.extend(mapper.resync(item[1], item[2]))
             if ami is not None:
-                import time as _time
-
-                mapper.prune(int(_time.time() * 1000))
+                mapper.prune(mapper.last_ts)  # event time: the same clock as the keys
             batch = source.read(args.batch_lines)
             for n, item in batch:
                 if isinstance(item, Malformed):
