@@ -204,7 +204,7 @@ class Mapper:
     # ------------------------------------------------------------------ counting
     def malformed(self, line: int, m: Malformed) -> None:
         st = self.stats
-        st["lines"] = max(st["lines"], line)
+        st["lines"] += 1
         _bump(st["malformed"], m.reason)
         if len(st["malformed_lines"]) < MALFORMED_KEEP:
             st["malformed_lines"].append([line, m.reason, m.detail])
@@ -351,7 +351,7 @@ class Mapper:
         st = self.stats
         if origin == "log":
             st["records"] += 1
-            st["lines"] = max(st["lines"], rec.line)
+            st["lines"] += 1
         else:
             _bump(st.setdefault("ami", {}), rec.verb)
         if self.dual and self._twice(rec, origin):

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kefu_floor.errors import ConfigError
 
+STATS_EVERY_S = 5.0  # how often the counts are published (retained) while running
+
 ASTERISK_HELP = """\
 Read Asterisk app_queue's queue_log and send what it says as kefu-floor telemetry: to the
 broker (kefu/SITE/telemetry, QoS 1, each event with src = --id and a strictly increasing
@@ -145,7 +147,7 @@ def _sink(args, src: str, append: bool):
     if args.out:
         return JsonlSink(Path(args.out), append)
     url = parse_broker_url(args.broker, args.tls_ca, args.tls_cert, args.tls_key)
-    return MqttSink(url, args.site, f"kefu-bridge-{src}")
+    return MqttSink(url, args.site, f"kefu-bridge-{src}", src)
 
 
 def _tables(args):
@@ -192,6 +194,7 @@ async def run_bridge(source, mapper, sink, args, src: str, state_path: Path | No
         except (NotImplementedError, RuntimeError):
             pass
     stats_path = Path(args.stats) if args.stats else None
+    stats_sent = [-1e9]
 
     def tell() -> None:
         for n in getattr(source, "notices", []) + mapper.notices:
@@ -255,6 +258,9 @@ async def run_bridge(source, mapper, sink, args, src: str, state_path: Path | No
             await sink.send(events)
             if batch or events:
                 record()
+                if loop.time() - stats_sent[0] >= STATS_EVERY_S:
+                    stats_sent[0] = loop.time()
+                    await sink.stats(mapper.stats)
             if not batch and not inbox:
                 if not follow:
                     break
@@ -266,6 +272,7 @@ async def run_bridge(source, mapper, sink, args, src: str, state_path: Path | No
                 stopper.cancel()
                 waker.cancel()
         record()
+        await sink.stats(mapper.stats)
     finally:
         if ami_task is not None:
             ami_task.cancel()

@@ -149,7 +149,7 @@ class FsMapper:
 
     def malformed(self, n: int, m: Malformed) -> None:
         _bump(self.stats["malformed"], m.reason)
-        self.stats["lines"] = max(self.stats["lines"], n)
+        self.stats["lines"] += 1
         if len(self.stats["malformed_lines"]) < 200:
             self.stats["malformed_lines"].append([n, m.reason, m.detail])
 
@@ -180,12 +180,14 @@ class FsMapper:
     def feed(self, h: dict) -> list[Event]:
         st = self.stats
         st["records"] += 1
+        st["lines"] += 1
         if h.get("Event-Subclass") != SUBCLASS:
             _bump(st["ignored"], h.get("Event-Subclass") or h.get("Event-Name") or "?")
             return []
         try:
             ts = int(h["Event-Date-Timestamp"]) // 1000
         except (KeyError, ValueError):
+            st["lines"] -= 1  # counted again as malformed
             self.malformed(st["records"], Malformed("bad_time", "no Event-Date-Timestamp"))
             return []
         action = h.get("CC-Action", "")
