@@ -136,7 +136,22 @@ def _fill(events: list[Event], etype: np.ndarray, sym: Symbols
         elif t == "excuse":
             code[idx] = [_RULE[e.rule] for e in evs]
             aux[idx] = [day_number(dt.date.fromisoformat(e.day)) for e in evs]
+        elif t == "incident":
+            code[idx] = [sym.texts.id(e.kind) for e in evs]
+            aux[idx] = [parse_month(e.month) if e.month else -1 for e in evs]
+            num[idx] = [np.nan if e.amount is None else e.amount for e in evs]
     return code, aux, num
+
+
+def _incident_points(events: list[Event], etype: np.ndarray, call: np.ndarray) -> None:
+    """An incident has no call, and two numbers (amount, points) where other types have
+    one: its `points` ride in the call column as float64 bits (NaN when absent), so the
+    kernel signature every caller shares stays as it is."""
+    idx = np.flatnonzero(etype == TYPE_CODE["incident"])
+    if len(idx):
+        pts = np.array([np.nan if events[k].points is None else events[k].points
+                        for k in idx], np.float64)
+        call[idx] = pts.view(np.int64)
 
 
 def to_batch(events: list[Event], sym: Symbols) -> Batch:
@@ -147,6 +162,7 @@ def to_batch(events: list[Event], sym: Symbols) -> Batch:
     queue = sym.queues.column([e.queue for e in events])
     call = hash_ids([e.call for e in events])
     code, aux, num = _fill(events, etype, sym)
+    _incident_points(events, etype, call)
     srcs = [e.src for e in events]
     if any(x is not None for x in srcs):
         src = np.fromiter([-1 if e.src is None or e.seq is None else sym.sources.id(e.src)
