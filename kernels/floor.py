@@ -41,7 +41,7 @@ from kernels.layout import (
     Q_ANSWERED_SL, Q_OFFERED, Q_WAIT_MAX, Q_WAIT_SUM, R_ABSENT, R_ANSWERED, R_BUSY,
     R_EARLY_LEAVE, R_FLOOR, R_LATE_RETURN, R_LATE_SIGN_IN, R_MINUTE, R_TALK_MS, R_TALKS, ST_BUSY,
     ST_OUT, ST_READY, ST_RINGING, ST_TALKING, ST_WRAP, S_ATTENDED, S_BRK_HI, S_BRK_LO,
-    S_DAY, S_END, S_FIRED, S_GRACE, S_START, X_AGENT, X_DAY, X_RULE,
+    S_DAY, S_END, S_FIRED, S_GRACE, S_START, X_AGENT, X_DAY, X_RULE, X_BY, X_REASON,
 )
 
 # free ledger rows kept for one event; an advance piece (<= one day) books at most
@@ -198,7 +198,7 @@ def ledger_low(L, G):
 
 
 @njit(**FAST)
-def excuse(L, X, G, DACC, slot_day, QDAY, agent, rule, day):
+def excuse(L, X, G, DACC, slot_day, QDAY, agent, rule, day, by, reason):
     """Record an approved appeal and cancel the matching deductions already booked.
     The caller made sure X has a free row."""
     if is_excused(X, G, agent, rule, day):
@@ -207,6 +207,8 @@ def excuse(L, X, G, DACC, slot_day, QDAY, agent, rule, day):
     X[n, X_AGENT] = agent
     X[n, X_RULE] = rule
     X[n, X_DAY] = day
+    X[n, X_BY] = by
+    X[n, X_REASON] = reason
     G[G_EXCUSE_N] = n + 1
     for k in range(G[G_LEDGER_N]):
         if (L[k, L_EXCUSED] == 0.0 and L[k, L_AGENT] == agent and L[k, L_RULE] == rule
@@ -739,7 +741,8 @@ def apply_batch(
             book(L, X, G, DACC, slot_day, QDAY, ts[j], i, R_FLOOR, ITEM_SITE, num[j],
                  local_day(tz_utc, tz_off, ts[j]), code[j], NO_TIME, NO_TIME)
         elif et == EV_EXCUSE:
-            excuse(L, X, G, DACC, slot_day, QDAY, i, code[j], aux[j])
+            # the approver and the reason ride in num and call (texts codes): see batch
+            excuse(L, X, G, DACC, slot_day, QDAY, i, code[j], aux[j], np.int64(num[j]), call[j])
         elif et == EV_INCIDENT:
             # kept as booked, in arrival order; what a kind is worth is the policy's, read
             # by the close and the drill-down (a kind it does not know costs nothing)
@@ -752,7 +755,7 @@ def apply_batch(
             INC[k, I_KIND] = code[j]
             INC[k, I_MONTH] = m
             INC[k, I_AMOUNT] = num[j]
-            INC[k, I_POINTS] = np.int64(call[j]).view(np.float64)  # see batch._incident_points
+            INC[k, I_POINTS] = np.int64(call[j]).view(np.float64)  # see batch._callless
             G[G_INCIDENT_N] = k + 1
     return n, NEED_NOTHING
 

@@ -188,7 +188,9 @@ L_K = 10
 X_AGENT = 0
 X_RULE = 1
 X_DAY = 2
-X_K = 3
+X_BY = 3  # who approved it: code in Symbols.texts (0: not given)
+X_REASON = 4  # the appeal's reason: code in Symbols.texts
+X_K = 5
 
 # ---- incidents I: float64 (capacity, I_K), in order of arrival (DESIGN.md §3.1 `incident`) ----
 # the close and the live drill-down read them per agent and month; the policy maps kinds
