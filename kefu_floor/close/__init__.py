@@ -24,14 +24,43 @@ def components(scheme: str) -> tuple[str, ...]:
     return chengdu.COMPONENTS
 
 
+def known_kinds(pol) -> set[str]:
+    """Incident kinds the scheme gives an effect; any other kind is listed, with none."""
+    if pol.scheme == "team-80-20":
+        t = pol.team8020
+        return set(t.agent_fixed) | set(t.leader_fixed) | set(t.agent_share_pct) | set(
+            t.leader_share_pct)
+    if pol.scheme == "taobao-30pt":
+        b = pol.taobao
+        return (set(b.deductions) | set(b.rewards) | set(b.incident_fines)
+                | {s.kind for s in b.ladder} | {b.tie_break_kind})
+    lead = pol.leader
+    return (set(lead.floor_kinds) | set(lead.floor_points_kinds) | set(lead.monitoring_kinds)
+            | set(lead.excellent_bar_kinds))
+
+
 def build_close(eng: Engine, month: int, calendar: DayKinds | None = None,
                 history: dict[int, dict] | None = None) -> dict:
     cv = CloseView(eng, month, calendar, history)
     agents, teams = SCHEMES[eng.policy.scheme].close_rows(cv)
+    known = known_kinds(eng.policy)
+    unknown: set[str] = set()
     for row in agents:
         excused, open_ = cv.appeals(row["agent"])
         row["excused"] = excused
         row["appeals_open"] = open_
+        row["incidents"] = []
+        for x in cv.incidents(row["agent"]):
+            e = {"kind": x.kind, "ts": x.ts}
+            if x.amount is not None:
+                e["amount"] = x.amount
+            if x.points is not None:
+                e["points"] = x.points
+            e["effect"] = x.kind in known
+            if not e["effect"]:
+                unknown.add(x.kind)
+            row["incidents"].append(e)
     return {"schema": SCHEMA, "site": eng.site, "month": month_str(month),
             "policy": eng.policy.name, "scheme": eng.policy.scheme, "as_of": eng.now,
-            "agents": agents, "teams": teams}
+            "agents": agents, "teams": teams,
+            "unknown_incident_kinds": sorted(unknown)}
