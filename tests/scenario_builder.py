@@ -253,7 +253,10 @@ class Floor:
         from kefu_floor.close import build_close
 
         eng = self.engine()
-        feed(eng, events, cuts=cuts)
+        # several Day views' events, in time order (stable) as a recorded file has them
+        evs = sorted(events, key=lambda e: e["ts"]) if all(
+            isinstance(e, dict) for e in events) else events
+        feed(eng, evs, cuts=cuts)
         return build_close(eng, parse_month(month), calendar, history)
 
 
