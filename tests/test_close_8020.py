@@ -3,9 +3,8 @@ scenario. Every expected value is worked out by hand from POLICY.md in the comme
 from __future__ import annotations
 
 from kefu_floor.localtime import parse_month
-from tests.scenario_builder import Day, Floor
-
 from tests.close_helpers import perfect_month, row, team
+from tests.scenario_builder import Day, Floor
 
 
 def floor_8020() -> Floor:

@@ -57,8 +57,8 @@ def cmd_close(args) -> int:
     from kefu_floor.close.common import read_history
     from kefu_floor.close.writer import write_close
     from kefu_floor.engine import Engine
-    from kefu_floor.replay import first_site, read_events, stderr_reject
     from kefu_floor.errors import Rejected
+    from kefu_floor.replay import first_site, read_events, stderr_reject
     from kefu_floor.schema import encode
 
     path = Path(args.events)

@@ -240,7 +240,8 @@ def history_row(history: dict[int, dict], month: int, agent: str) -> dict | None
 
 def month_end_ms(cv: CloseView) -> int:
     """The last millisecond of the month, site time: when month-end rewards are booked."""
-    from kefu_floor.localtime import local_ms
     import datetime as dt
+
+    from kefu_floor.localtime import local_ms
 
     return local_ms(day_date(cv.day_hi), dt.time(0), cv.pol.tz) - 1
