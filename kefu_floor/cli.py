@@ -129,7 +129,7 @@ def _extra_commands():
 
     out = []
     for mod in ("kefu_floor.service_cli", "kefu_floor.close.cli", "simulators.cli",
-                "dashboards.cli"):
+                "dashboards.cli", "kefu_floor.bridge.cli"):
         if importlib.util.find_spec(mod) is not None:
             out.append(importlib.import_module(mod).register)
     return out
