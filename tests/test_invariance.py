@@ -10,12 +10,12 @@ from scenario_builder import MINUTE, SECOND, Day, Floor, decode
 
 DAYS = ("2026-11-03", "2026-11-04")
 AGENTS = ("A1", "A2", "B1")  # B1 has a night shift; U9 (below) is not in the roster
-REASONS = ("toilet", "lunch", "meeting", "training", "system", None, "break")
+REASONS = ("toilet", "lunch", "meeting", "training", "system", None, "break", "lunch")
 RULES = ("busy_over_30", "late_sign_in", "late_return", "early_leave", "absent")
 
 
-def floor() -> Floor:
-    f = Floor(site="cd1")
+def floor(policy: str = "chengdu-2014") -> Floor:
+    f = Floor(policy, site="cd1")
     f.agent("P1", probation=True)
     for day in DAYS:
         f.shift("A1", day, "08:00", "16:30", "12:00-12:30")
@@ -104,8 +104,8 @@ def streams(draw):
     return d0.events
 
 
-def _run(events, cuts=None, tick=False, tick_to_next=False):
-    f = floor()
+def _run(events, cuts=None, tick=False, tick_to_next=False, policy="chengdu-2014"):
+    f = floor(policy)
     eng = f.engine()
     evs = decode(events)
     bounds = [0, *sorted(set(c for c in (cuts or []) if 0 < c < len(evs))), len(evs)]
@@ -135,6 +135,9 @@ def test_report_does_not_depend_on_batching(events, data):
     assert _run(events, cuts=cuts, tick=True) == whole, "random cuts + tick"
     assert _run(events, cuts=range(1, n), tick=True, tick_to_next=True) == whole, \
         "one per batch + tick to the next event"
+    # taobao-30pt books its own telemetry rules (lunch over 35 min, sign-outs in a shift)
+    tb = _run(events, policy="taobao-30pt")
+    assert _run(events, cuts=cuts, tick=True, policy="taobao-30pt") == tb, "taobao cuts"
 
 
 def test_streams_are_not_trivial():
