@@ -9,8 +9,8 @@ import logging
 import random
 import ssl
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
@@ -83,7 +83,7 @@ def _msg_with_dup(queue: asyncio.Queue):
     """A paho on_message that queues aiomqtt Messages carrying paho's DUP flag (aiomqtt's
     own Message drops it; a redelivery after a lost acknowledgement is recognised by it)."""
     def on_message(client, userdata, message) -> None:
-        m = aiomqtt.Message._from_paho_message(message)  # noqa: SLF001
+        m = aiomqtt.Message._from_paho_message(message)
         m.dup = bool(message.dup)
         queue.put_nowait(m)
     return on_message
@@ -121,9 +121,9 @@ class Subscriber:
 
     def _client(self) -> aiomqtt.Client:
         client = self.url.client(self.client_id, clean=False, max_queued_incoming_messages=0)
-        paho = client._client  # noqa: SLF001 - see the class docstring
+        paho = client._client
         paho.manual_ack_set(True)
-        paho.on_message = _msg_with_dup(client._queue)  # noqa: SLF001
+        paho.on_message = _msg_with_dup(client._queue)
         return client
 
     async def run(self) -> None:
@@ -163,7 +163,7 @@ class Subscriber:
 
     async def _consume(self, client: aiomqtt.Client) -> None:
         it = client.messages
-        paho = client._client  # noqa: SLF001
+        paho = client._client
         await self._flush_dead(client)
         async for msg in it:
             batch = [msg]

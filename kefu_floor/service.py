@@ -86,7 +86,7 @@ class Service:
         self.durable = Durable(self.store, self.engines, self._on_batch, cfg.durable)
 
     # ---------------------------------------------------------------- lifecycle
-    async def __aenter__(self) -> "Service":
+    async def __aenter__(self) -> Service:
         try:
             await self._start()
         except BaseException:

@@ -85,7 +85,6 @@ def build_config(args):
     from kefu_floor.cli import _setup
     from kefu_floor.ingest import LiveClock
     from kefu_floor.service import ServiceConfig
-
     from kefu_floor.store.durable import DurableConfig
 
     sites = args.sites or ["default"]

@@ -30,14 +30,14 @@ from pathlib import Path
 
 __all__ = [
     "HOST",
-    "ServiceError",
     "MosquittoServer",
-    "RedisServer",
     "RedisCluster",
+    "RedisServer",
+    "ServiceError",
     "find_binary",
     "free_port",
-    "wait_for_port",
     "redis_command",
+    "wait_for_port",
 ]
 
 HOST = "127.0.0.1"
@@ -146,7 +146,7 @@ def redis_command(port: int, *args, host: str = HOST, timeout: float = 5.0):
 # --------------------------------------------------------------------------
 # process management
 
-_LIVE: "set[_Server]" = set()
+_LIVE: set[_Server] = set()
 
 
 @atexit.register
@@ -446,12 +446,30 @@ class RedisServer(_Server):
             raise ServiceError("FLUSHALL failed")
 
 
+def _cluster_port() -> int:
+    """A free port p <= 55535 whose cluster bus port p + 10000 is free too."""
+    import random
+
+    for _ in range(200):
+        p = random.randint(20000, 55535)
+        ok = True
+        for q in (p, p + 10000):
+            with socket.socket() as s:
+                try:
+                    s.bind((HOST, q))
+                except OSError:
+                    ok = False
+        if ok:
+            return p
+    raise ServiceError("no free port pair for a Redis Cluster node")
+
+
 class RedisCluster:
     """A 3-node Redis Cluster (masters only) on free ports, each node with AOF:
     `redis-server --cluster-enabled yes` ×3, then `redis-cli --cluster create … --yes`."""
 
     def __init__(self, nodes: int = 3):
-        self.nodes = [RedisServer(extra_args=("--cluster-enabled", "yes",
+        self.nodes = [RedisServer(port=_cluster_port(), extra_args=("--cluster-enabled", "yes",
                                               "--cluster-config-file", "nodes.conf",
                                               "--cluster-node-timeout", "2000"))
                       for _ in range(nodes)]
@@ -460,7 +478,7 @@ class RedisCluster:
     def url(self) -> str:
         return self.nodes[0].url
 
-    def start(self, timeout: float = 30.0) -> "RedisCluster":
+    def start(self, timeout: float = 30.0) -> RedisCluster:
         for n in self.nodes:
             n.start()
         cli = find_binary("redis-cli")

@@ -70,19 +70,16 @@ class Store:
     async def meta_get(self, site: str, field: str) -> str | None:
         raise NotImplementedError
 
-    # record streams (ledger, excuses): entry n has stream id "n-1", so writing entry n
-    # twice is refused by the store itself: each is recorded exactly once
-    async def record_append(self, site: str, stream: str, entries: list[tuple[int, Entry]]
+    # record streams (ledger, excuses): each entry has an identity; the store appends an
+    # entry only if its identity was never recorded (one atomic step), so a restarted engine
+    # that books the same deductions again records each exactly once
+    async def record_append(self, site: str, stream: str, entries: list[tuple[str, Entry]]
                             ) -> int:
-        """Append (n, entry) pairs with n above the last one recorded; returns the new last n
-        (entries at or below it are skipped, not written again)."""
+        """Append the (identity, entry) pairs not recorded before; returns how many were."""
         raise NotImplementedError
 
-    async def record_last(self, site: str, stream: str) -> int:
-        """The highest n recorded (0: none)."""
-        raise NotImplementedError
-
-    async def record_read(self, site: str, stream: str) -> list[tuple[int, Entry]]:
+    async def record_read(self, site: str, stream: str) -> list[tuple[str, Entry]]:
+        """(stream id, entry) in the order recorded."""
         raise NotImplementedError
 
     # lease: which of two `serve` processes is the active one

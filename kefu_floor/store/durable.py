@@ -21,13 +21,12 @@ import logging
 import os
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from kefu_floor.errors import ConfigError
 from kefu_floor.ingest import site_of
-from kefu_floor.store import Store, StoreDown, key
-from kefu_floor.store import records, state
+from kefu_floor.store import Store, StoreDown, key, records, state
 from kernels import layout as K
 
 log = logging.getLogger("kefu_floor.store")
@@ -139,11 +138,7 @@ class Durable:
     async def recover(self) -> None:
         for site in self.engines:
             await self._recover_site(site)
-            await self._retrying("records", lambda s=site: self._load_recorded(s))
-
-    async def _load_recorded(self, site: str) -> None:
-        for stream in (records.LEDGER, records.EXCUSES):
-            self.recorded[site][stream] = await self.store.record_last(site, stream)
+        await self.sync_records()
 
     async def _recover_site(self, site: str) -> None:
         eng = self.engines[site]
@@ -156,6 +151,9 @@ class Durable:
                 extra = state.restore(eng, blob)
                 after = extra.get("journal")
                 self.window[site].load(extra.get("digests", ""))
+                # rows the checkpointed engine had recorded; later ones are offered again
+                # (the store keeps each identity once)
+                self.recorded[site].update(extra.get("recorded", {}))
                 log.info("site %s: restored checkpoint %s (journal position %s)", site, k, after)
             except state.CheckpointError as e:
                 if trimmed:
@@ -217,6 +215,7 @@ class Durable:
         journaled and applied (or recognised as redeliveries)."""
         now = str(int(time.time() * 1000)).encode()
         per_site: dict[str, list] = {}
+        redelivered = self.redelivered
         for m in messages:
             topic, payload = str(m.topic), bytes(m.payload)
             site = site_of(topic)
@@ -227,6 +226,10 @@ class Durable:
                 self.redelivered += 1
                 continue
             per_site.setdefault(site, []).append((topic, payload, d))
+        if self.redelivered > redelivered:
+            log.info("%d redelivered messages were journaled already: acknowledged, not "
+                     "applied again (%d in all)", self.redelivered - redelivered,
+                     self.redelivered)
         if not per_site:
             return
         batch_id = os.urandom(6).hex().encode()
@@ -297,13 +300,13 @@ class Durable:
             nl, nx = int(eng.G[K.G_LEDGER_N]), int(eng.G[K.G_EXCUSE_N])
             try:
                 if nl > done[records.LEDGER]:
-                    done[records.LEDGER] = await self.store.record_append(
-                        site, records.LEDGER,
-                        records.encode(records.ledger_entries(eng, done[records.LEDGER], nl)))
+                    await self.store.record_append(site, records.LEDGER, records.encode(
+                        records.ledger_entries(eng, done[records.LEDGER], nl)))
+                    done[records.LEDGER] = nl
                 if nx > done[records.EXCUSES]:
-                    done[records.EXCUSES] = await self.store.record_append(
-                        site, records.EXCUSES,
-                        records.encode(records.excuse_entries(eng, done[records.EXCUSES], nx)))
+                    await self.store.record_append(site, records.EXCUSES, records.encode(
+                        records.excuse_entries(eng, done[records.EXCUSES], nx)))
+                    done[records.EXCUSES] = nx
             except StoreDown as e:
                 self._down(e)
                 return
@@ -317,6 +320,7 @@ class Durable:
                 continue
             blob = state.capture(eng, {"journal": self.last_id[site],
                                        "digests": self.window[site].dump(),
+                                       "recorded": dict(self.recorded[site]),
                                        "written_ms": int(time.time() * 1000)})
             try:
                 await self.store.checkpoint_put(site, blob)

@@ -15,7 +15,8 @@ class MemoryStore(Store):
         self._last: dict[str, tuple[int, int]] = {}
         self._blobs: dict[str, bytes] = {}
         self._meta: dict[tuple[str, str], str] = {}
-        self._records: dict[tuple[str, str], list[tuple[int, Entry]]] = {}
+        self._records: dict[tuple[str, str], list[tuple[str, Entry]]] = {}
+        self._seen: dict[tuple[str, str], set[str]] = {}
         self._leases: dict[str, tuple[str, float]] = {}
 
     async def ping(self) -> None:
@@ -65,19 +66,17 @@ class MemoryStore(Store):
 
     async def record_append(self, site, stream, entries):
         rec = self._records.setdefault((site, stream), [])
-        last = rec[-1][0] if rec else 0
-        for n, e in entries:
-            if n > last:
-                rec.append((n, dict(e)))
-                last = n
-        return last
-
-    async def record_last(self, site, stream):
-        rec = self._records.get((site, stream))
-        return rec[-1][0] if rec else 0
+        seen = self._seen.setdefault((site, stream), set())
+        added = 0
+        for ident, e in entries:
+            if ident not in seen:
+                seen.add(ident)
+                rec.append((f"{len(rec) + 1}-0", dict(e)))
+                added += 1
+        return added
 
     async def record_read(self, site, stream):
-        return [(n, dict(e)) for n, e in self._records.get((site, stream), [])]
+        return [(i, dict(e)) for i, e in self._records.get((site, stream), [])]
 
     async def lease(self, site, owner, ttl_ms):
         now = time.monotonic()

@@ -24,6 +24,16 @@ end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
 """
+_RECORD = """
+local added = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
+    redis.call('XADD', KEYS[1], '*', 'k', ARGV[i], 'j', ARGV[i + 1])
+    added = added + 1
+  end
+end
+return added
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -122,34 +132,22 @@ class RedisStore(Store):
         return None if v is None else v.decode()
 
     async def record_append(self, site, stream, entries):
-        if not entries:
-            return await self.record_last(site, stream)
-        k = key(site, stream)
-
-        async def go(r):
-            pipe = r.pipeline(transaction=False)
-            for n, e in entries:
-                pipe.xadd(k, e, id=f"{n}-1")
-            res = await pipe.execute(raise_on_error=False)
-            for x in res:
-                # "equal or smaller than the target stream top item": already recorded
-                if isinstance(x, Exception) and "smaller" not in str(x):
-                    raise x
-            return None
-
-        await self._call(go)
-        return await self.record_last(site, stream)
-
-    async def record_last(self, site, stream):
-        rows = await self._call(lambda r: r.xrevrange(key(site, stream), "+", "-", count=1))
-        return int(_entry_id(rows[0][0]).split("-")[0]) if rows else 0
+        total = 0
+        for i in range(0, len(entries), 500):  # one script call per 500: short, atomic steps
+            argv = []
+            for ident, e in entries[i:i + 500]:
+                argv += [ident, e[b"j"]]
+            total += int(await self._call(lambda r, a=argv: r.eval(
+                _RECORD, 2, key(site, stream), key(site, stream + ":ids"), *a)))
+        return total
 
     async def record_read(self, site, stream):
         out, lo = [], "-"
         while True:
-            rows = await self._call(lambda r: r.xrange(key(site, stream), lo, "+", count=10_000))
+            rows = await self._call(lambda r, lo=lo: r.xrange(key(site, stream), lo, "+",
+                                                             count=10_000))
             for i, e in rows:
-                out.append((int(_entry_id(i).split("-")[0]), e))
+                out.append((_entry_id(i), e))
             if len(rows) < 10_000:
                 return out
             lo = f"({_entry_id(rows[-1][0])}"
