@@ -22,6 +22,8 @@ from kefu_floor.ingest import Ingest, LiveClock
 from kefu_floor.localtime import parse_month
 from kefu_floor.mqtt import BrokerURL, Subscriber, parse_broker_url
 from kefu_floor.report import build_report
+from kefu_floor.store import open_store, redact
+from kefu_floor.store.durable import Durable, DurableConfig
 from kefu_floor.wsfeed import FeedHub
 
 log = logging.getLogger("kefu_floor.service")
@@ -42,6 +44,10 @@ class ServiceConfig:
     delta_s: float = 0.2  # feed deltas are coalesced over this window
     pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # static HTTP pages
     clock: LiveClock = field(default_factory=LiveClock)
+    store: str = "memory"  # memory | redis://… | rediss://…
+    durable: DurableConfig = field(default_factory=DurableConfig)
+    mqtt_password: str | None = None  # from a file or the environment, never argv
+    max_login_refusals: int = 5
 
 
 def default_pages() -> dict[str, tuple[str, bytes]]:
@@ -76,9 +82,11 @@ class Service:
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task] = []
         self.subscriber: Subscriber | None = None
+        self.store = open_store(cfg.store)
+        self.durable = Durable(self.store, self.engines, self._on_batch, cfg.durable)
 
     # ---------------------------------------------------------------- lifecycle
-    async def __aenter__(self) -> "Service":
+    async def __aenter__(self) -> Service:
         try:
             await self._start()
         except BaseException:
@@ -88,23 +96,29 @@ class Service:
 
     async def _start(self) -> None:
         cfg = self.cfg
+        self._stack.push_async_callback(self.store.close)
+        # state first (checkpoint + journal tail), then the feed, then the broker's backlog
+        await self.durable.recover()
         if cfg.broker == "embedded":
             broker = await self._stack.enter_async_context(EmbeddedBroker())
             self.broker_url = parse_broker_url(broker.url)
         else:
-            self.broker_url = parse_broker_url(cfg.broker, cfg.tls_ca, cfg.tls_cert, cfg.tls_key)
+            self.broker_url = parse_broker_url(cfg.broker, cfg.tls_ca, cfg.tls_cert, cfg.tls_key,
+                                               cfg.mqtt_password)
         server = await self._stack.enter_async_context(self.hub.serve(cfg.ws_host, cfg.ws_port))
         self.ws_port = next(iter(server.sockets)).getsockname()[1]
         sites = list(self.engines)
         self.subscriber = Subscriber(self.broker_url, sites,
                                      cfg.client_id or f"kefu-floor-{'-'.join(sites)}",
-                                     self._on_batch, self.ingest.take_dead)
+                                     self.durable.handle, self.ingest.take_dead,
+                                     max_refusals=cfg.max_login_refusals)
         self._tasks = [asyncio.create_task(self.subscriber.run(), name="mqtt"),
                        asyncio.create_task(self._ticker(), name="ticker"),
                        asyncio.create_task(self.hub.run(), name="feed")]
         self._stack.push_async_callback(self._cancel_tasks)
-        log.info("serving sites %s from %s; live feed on ws://%s:%d/", ", ".join(sites),
-                 self.broker_url.display, cfg.ws_host, self.ws_port)
+        log.info("serving sites %s from %s; store %s; live feed on ws://%s:%d/",
+                 ", ".join(sites), self.broker_url.display, redact(cfg.store), cfg.ws_host,
+                 self.ws_port)
 
     async def _cancel_tasks(self) -> None:
         for t in self._tasks:
@@ -131,18 +145,25 @@ class Service:
         self.clock.received(newest, int(time.time() * 1000), time.monotonic())
         self.hub.alerts()
 
-    def tick(self) -> None:
+    async def tick(self) -> None:
+        """Move each engine's clock where the LiveClock allows; a tick that moves it is
+        journaled first, like a message, so a restart replays it in the same place."""
         connected = self.subscriber is not None and self.subscriber.connected.is_set()
         wall = int(time.time() * 1000)
         mono = time.monotonic()
-        for eng in self.engines.values():
-            eng.tick(self.clock.target(eng.now, wall, mono, connected))
+        for site, eng in self.engines.items():
+            t = self.clock.target(eng.now, wall, mono, connected)
+            if t is None:
+                eng.tick()  # books what is due by engine time; moves nothing
+            else:
+                await self.durable.tick(site, t)
+        await self.durable.after_change()
         self.hub.alerts()
 
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self.cfg.tick_s)
-            self.tick()
+            await self.tick()
 
     def report(self, site: str, month: str | None) -> dict:
         try:
