@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 from kefu_floor.broker import EmbeddedBroker
 from kefu_floor.engine import Engine, Setup
@@ -42,6 +44,10 @@ class ServiceConfig:
     delta_s: float = 0.2  # feed deltas are coalesced over this window
     pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # static HTTP pages
     clock: LiveClock = field(default_factory=LiveClock)
+    metrics_port: int | None = None  # Prometheus exporter off unless given (0 = any port)
+    metrics_host: str = "127.0.0.1"
+    metrics_per_agent: bool = False
+    metrics_interval_s: float = 1.0  # how often the exporter's figures are refreshed
 
 
 def default_pages() -> dict[str, tuple[str, bytes]]:
@@ -76,6 +82,9 @@ class Service:
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task] = []
         self.subscriber: Subscriber | None = None
+        self.exporter = None  # kefu_floor.metrics.Exporter while --metrics-port is on
+        # site -> is the state store up? (set by a store; None: no kefu_store_up series)
+        self.store_health: Callable[[str], bool] | None = None
 
     # ---------------------------------------------------------------- lifecycle
     async def __aenter__(self) -> "Service":
@@ -102,6 +111,18 @@ class Service:
         self._tasks = [asyncio.create_task(self.subscriber.run(), name="mqtt"),
                        asyncio.create_task(self._ticker(), name="ticker"),
                        asyncio.create_task(self.hub.run(), name="feed")]
+        if cfg.metrics_port is not None:
+            from kefu_floor.metrics import Exporter
+
+            try:
+                self.exporter = Exporter(cfg.metrics_host, cfg.metrics_port).start()
+            except (OSError, OverflowError) as e:
+                raise ConfigError(f"--metrics-port {cfg.metrics_port}: cannot listen on "
+                                  f"{cfg.metrics_host} ({getattr(e, 'strerror', None) or e}); "
+                                  "give a free port, or 0 for any") from None
+            self._stack.callback(self.exporter.stop)
+            self.publish_metrics()
+            self._tasks.append(asyncio.create_task(self._metrics_loop(), name="metrics"))
         self._stack.push_async_callback(self._cancel_tasks)
         log.info("serving sites %s from %s; live feed on ws://%s:%d/", ", ".join(sites),
                  self.broker_url.display, cfg.ws_host, self.ws_port)
@@ -138,6 +159,25 @@ class Service:
         for eng in self.engines.values():
             eng.tick(self.clock.target(eng.now, wall, mono, connected))
         self.hub.alerts()
+
+    def publish_metrics(self) -> None:
+        """Hand the exporter a fresh immutable set of figures from the read model (the
+        exporter's HTTP thread reads only that)."""
+        from kefu_floor.metrics import SiteInput, figures
+
+        connected = self.subscriber is not None and self.subscriber.connected.is_set()
+        clients = Counter(c.site for c in self.hub.clients)
+        store = self.store_health
+        self.exporter.publish(figures({
+            site: SiteInput(view.snapshot(incremental=True),
+                            tuple(self.engines[site].batch_hist.tolist()), connected,
+                            clients[site], store(site) if store else None)
+            for site, view in self.views.items()}, self.cfg.metrics_per_agent))
+
+    async def _metrics_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.metrics_interval_s)
+            self.publish_metrics()
 
     async def _ticker(self) -> None:
         while True:

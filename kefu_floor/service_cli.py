@@ -52,6 +52,13 @@ def register(sub, common) -> None:
     sp.add_argument("--delta-ms", type=int, default=200,
                     help="feed changes are coalesced and sent at most this often (default 200, "
                          "so a change reaches screens within 250 ms)")
+    sp.add_argument("--metrics-port", type=int, metavar="PORT",
+                    help="serve Prometheus metrics on http://HOST:PORT/metrics (off unless "
+                         "given; 0 = any free port)")
+    sp.add_argument("--metrics-host", default="127.0.0.1",
+                    help="metrics address (default 127.0.0.1; 0.0.0.0 for a remote Prometheus)")
+    sp.add_argument("--metrics-per-agent", action="store_true",
+                    help="also export one series per agent (agent ids as labels)")
     sp.add_argument("--log-format", choices=("text", "json"), default="text")
     sp.set_defaults(func=cmd_serve)
 
@@ -78,7 +85,9 @@ def build_config(args):
                          tls_cert=args.tls_cert, tls_key=args.tls_key, client_id=args.client_id,
                          ws_host=args.ws_host, ws_port=args.ws_port,
                          max_payload=args.max_payload, delta_s=args.delta_ms / 1000.0,
-                         clock=LiveClock(lateness_ms=args.lateness_ms))
+                         clock=LiveClock(lateness_ms=args.lateness_ms),
+                         metrics_port=args.metrics_port, metrics_host=args.metrics_host,
+                         metrics_per_agent=args.metrics_per_agent)
 
 
 async def run_until_signal(make_service, on_ready=None) -> None:
@@ -107,7 +116,8 @@ def cmd_serve(args) -> int:
 
     def ready(svc):
         print(f"kefu-floor: broker {svc.broker_url.display}; live feed "
-              f"ws://{cfg.ws_host}:{svc.ws_port}/ (sites: {', '.join(cfg.setups)})",
+              f"ws://{cfg.ws_host}:{svc.ws_port}/ (sites: {', '.join(cfg.setups)})"
+              + (f"; metrics {svc.exporter.url}" if svc.exporter else ""),
               file=sys.stderr, flush=True)
 
     try:
