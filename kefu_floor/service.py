@@ -104,13 +104,6 @@ class Service:
             self.broker_url = parse_broker_url(cfg.broker, cfg.tls_ca, cfg.tls_cert, cfg.tls_key)
         server = await self._stack.enter_async_context(self.hub.serve(cfg.ws_host, cfg.ws_port))
         self.ws_port = next(iter(server.sockets)).getsockname()[1]
-        sites = list(self.engines)
-        self.subscriber = Subscriber(self.broker_url, sites,
-                                     cfg.client_id or f"kefu-floor-{'-'.join(sites)}",
-                                     self._on_batch, self.ingest.take_dead)
-        self._tasks = [asyncio.create_task(self.subscriber.run(), name="mqtt"),
-                       asyncio.create_task(self._ticker(), name="ticker"),
-                       asyncio.create_task(self.hub.run(), name="feed")]
         if cfg.metrics_port is not None:
             from kefu_floor.metrics import Exporter
 
@@ -121,6 +114,14 @@ class Service:
                                   f"{cfg.metrics_host} ({getattr(e, 'strerror', None) or e}); "
                                   "give a free port, or 0 for any") from None
             self._stack.callback(self.exporter.stop)
+        sites = list(self.engines)
+        self.subscriber = Subscriber(self.broker_url, sites,
+                                     cfg.client_id or f"kefu-floor-{'-'.join(sites)}",
+                                     self._on_batch, self.ingest.take_dead)
+        self._tasks = [asyncio.create_task(self.subscriber.run(), name="mqtt"),
+                       asyncio.create_task(self._ticker(), name="ticker"),
+                       asyncio.create_task(self.hub.run(), name="feed")]
+        if self.exporter is not None:
             self.publish_metrics()
             self._tasks.append(asyncio.create_task(self._metrics_loop(), name="metrics"))
         self._stack.push_async_callback(self._cancel_tasks)
