@@ -277,10 +277,15 @@ class FloorView:
         now = eng.now
         n = len(eng.sym.agents.names)
         A = eng.A[:n]
-        old = now - round(q.unclosed_call_h * 3_600_000) if now is not None else None
-        talking = (A[:, K.A_STATE] == K.ST_TALKING)
-        live = eng.CKEY > K.CALL_TOMBSTONE
-        silent_before = now - round(q.silent_agent_min * K.MINUTE_MS) if now is not None else None
+        talking = unclosed_waiting = silent = 0
+        if now is not None:
+            old = now - round(q.unclosed_call_h * 3_600_000)
+            talking = int(((A[:, K.A_STATE] == K.ST_TALKING)
+                           & (A[:, K.A_ANSWER_TS] < old)).sum())
+            live = eng.CKEY > K.CALL_TOMBSTONE
+            unclosed_waiting = int((eng.CVAL[live, K.CV_TS] < old).sum())
+            quiet = now - round(q.silent_agent_min * K.MINUTE_MS)
+            silent = int(((A[:, K.A_STATE] != K.ST_OUT) & (eng.last_seen[:n] < quiet)).sum())
         last_ts = int(h[KS.H_LAST_EVENT_TS])
         return {
             "duplicates": int(g[K.G_DUPLICATES]), "gaps": int(g[K.G_GAPS]),
@@ -288,12 +293,8 @@ class FloorView:
                              "behind": int(h[KS.H_SKEW_BEHIND])},
             "clock_offset_s": round(int(h[KS.H_OFFSET_MS]) / 1000.0, 3)
             if h[KS.H_RECEIVED_MS] != K.NO_TIME else None,
-            "calls_unclosed": {
-                "talking": int((talking & (A[:, K.A_ANSWER_TS] < old)).sum()) if old is not None else 0,
-                "waiting": int((eng.CVAL[live, K.CV_TS] < old).sum()) if old is not None else 0},
-            "agents_silent": int(((A[:, K.A_STATE] != K.ST_OUT)
-                                  & (eng.last_seen[:n] < silent_before)).sum())
-            if silent_before is not None else 0,
+            "calls_unclosed": {"talking": talking, "waiting": unclosed_waiting},
+            "agents_silent": silent,
             "last_event_ts": None if last_ts == K.NO_TIME else last_ts,
         }
 

@@ -37,7 +37,8 @@ METRICS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "kefu_queue_calls_waiting": ("gauge", ("site", "queue"), "Calls waiting in the queue now."),
     "kefu_queue_longest_wait_seconds": ("gauge", ("site", "queue"),
                                         "How long the longest-waiting caller has waited."),
-    "kefu_queue_calls_offered_total": ("counter", ("site", "queue"), "Calls that entered the queue."),
+    "kefu_queue_calls_offered_total": ("counter", ("site", "queue"),
+                                       "Calls that entered the queue."),
     "kefu_queue_calls_answered_total": ("counter", ("site", "queue"), "Calls answered."),
     "kefu_queue_calls_answered_within_sl_total": (
         "counter", ("site", "queue"),
@@ -58,7 +59,8 @@ METRICS: dict[str, tuple[str, tuple[str, ...], str]] = {
                                      "Agents with no busy (示忙) budget left today."),
     "kefu_deductions_total": ("counter", ("site", "team", "rule"),
                               "Deductions booked (excused ones included)."),
-    "kefu_team_score": ("gauge", ("site", "team"), "Mean month score of the team's scored agents."),
+    "kefu_team_score": ("gauge", ("site", "team"),
+                        "Mean month score of the team's scored agents."),
     # per site: policy, engine and telemetry health
     "kefu_service_level_target": ("gauge", ("site",),
                                   "The policy's service-level target, as a ratio."),

@@ -10,7 +10,6 @@ It mirrors the floor kernel's view of the batch exactly where that matters: dupl
 max(ts, engine time), and an answer without `wait_ms` waited since its call's enqueue —
 from the waiting-call table, or from an enqueue earlier in the same batch.
 """
-import numpy as np
 from numba import njit, types
 from numba.typed import Dict
 

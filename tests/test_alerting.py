@@ -29,7 +29,8 @@ from simulators.services import HOST, AlertmanagerServer, PrometheusServer
 HW = Path(__file__).parent / "scenarios" / "handworked"
 SITE = "cd1"
 
-RULES = Path(__file__).resolve().parent.parent / "dashboards" / "prometheus" / "kefu-floor.rules.yml"
+ROOT = Path(__file__).resolve().parent.parent
+RULES = ROOT / "dashboards" / "prometheus" / "kefu-floor.rules.yml"
 WINDOWS = {"5m": "10s", "15m": "20s", "30m": "30s", "1h": "40s"}
 ALERT = "KefuServiceLevelLow15m"
 
