@@ -254,11 +254,15 @@ class FloorView:
         eng = self.eng
         L = eng.ledger
         names = eng.sym.agents.names
-        people = eng.roster.people
-        team_of = [(people[a].team if a in people else None) or "-" for a in names]
-        teams = sorted(set(team_of))
-        idx = {t: k for k, t in enumerate(teams)}
-        ti = np.array([idx[t] for t in team_of], np.int64)
+        if getattr(self, "_team_idx", (None,))[0] != len(names):
+            # team of each agent id, rebuilt only when new ids appeared
+            people = eng.roster.people
+            team_of = [(people[a].team if a in people else None) or "-" for a in names]
+            teams = sorted(set(team_of))
+            idx = {t: k for k, t in enumerate(teams)}
+            self._team_idx = (len(names), teams,
+                              np.array([idx[t] for t in team_of], np.int64))
+        _, teams, ti = self._team_idx
         n_rules = len(RULES)
         counts = np.zeros(len(teams) * n_rules, np.int64)
         if len(L):
