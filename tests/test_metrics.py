@@ -223,7 +223,7 @@ def test_serve_exports_the_read_model(mosquitto):
     before, again, after, snap = asyncio.run(run())
     names = {n for n, _ in before}
     optional = {"kefu_agent_state", "kefu_agent_busy_today_seconds", "kefu_agent_score",
-                "kefu_store_up", "kefu_team_score"}
+                "kefu_team_score"}
     for name, (kind, labels, _) in METRICS.items():
         if name in optional:
             continue
@@ -250,6 +250,7 @@ def test_serve_exports_the_read_model(mosquitto):
     assert series(before, "kefu_events_total", site=SITE, outcome="accepted") == len(lines)
     assert series(before, "kefu_service_level_target", site=SITE) == 0.8
     assert series(before, "kefu_mqtt_connected", site=SITE) == 1
+    assert series(before, "kefu_store_up", site=SITE) == 1
     assert series(before, "kefu_batch_seconds_count", site=SITE) >= 1
     ab = dict(site=SITE, queue="billing")
     assert series(again, "kefu_queue_calls_abandoned_total", **ab) \
