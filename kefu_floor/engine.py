@@ -6,6 +6,7 @@ feed, Redis): `feed` takes checked events or a ready batch, `tick` moves the clo
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from kefu_floor.localtime import offset_table
 from kefu_floor.policy import Policy
 from kefu_floor.roster import Roster, Shift
 from kefu_floor.schema import Event
+from kefu_floor import stats
 from kernels import floor as kf
 from kernels import guard as kg
 from kernels import layout as K
@@ -66,6 +68,8 @@ class Engine:
         for r in setup.policy.busy.excused_reasons:
             self.sym.reasons.id(r)
         self.P = setup.policy.params()
+        if self.P[K.P_LUNCH_MS] >= 0:
+            self.P[K.P_LUNCH_REASON] = self.sym.reasons.id(setup.policy.taobao.lunch_reason)
         self.tz_utc, self.tz_off = offset_table(setup.policy.timezone)
         self._build_shifts(setup.shifts)
         n = max(len(self.sym.agents), 1)
@@ -83,6 +87,7 @@ class Engine:
         self._new_call_table(1024)
         self.L = np.zeros((4 * kf.LEDGER_RESERVE, K.L_K))
         self.X = np.zeros((16, K.X_K), np.int64)
+        self.INC = np.zeros((16, K.I_K))  # incidents, rows [0, G_INCIDENT_N) in use
         self.src_seq = np.zeros(0, np.int64)
         self.excused_reason = np.zeros(0, np.bool_)
         self.G = np.zeros(K.G_K, np.int64)
@@ -91,6 +96,7 @@ class Engine:
         self._init_guard(setup.policy)
         # which agents changed since the read side last looked (None: all of them)
         self.dirty: set[int] | None = None
+        stats.init(self)  # exporter and telemetry-health arrays (kefu_floor.stats)
         self._ensure_capacity(n)
 
     # ------------------------------------------------------------------ set-up
@@ -125,6 +131,7 @@ class Engine:
             rows[:] = 0
             rows[:, K.A_BUSY_SINCE] = K.NO_TIME
             rows[:, K.A_OUT_BUSY_SINCE] = K.NO_TIME
+            rows[:, K.A_LUNCH_SINCE] = K.NO_TIME
             agent_col = self.S[:, K.S_AGENT]
             ids = np.arange(old, cap)
             rows[:, K.A_SH_LO] = np.searchsorted(agent_col, ids, side="left")
@@ -150,6 +157,7 @@ class Engine:
         ns = len(self.sym.sources)
         if ns > self.src_seq.shape[0]:
             self.src_seq = _grow_axis(self.src_seq, 0, ns, K.NO_TIME)
+        stats.grow(self)
 
     def _init_guard(self, pol: Policy) -> None:
         """State of the admission kernel (kernels.guard): per-origin dedup and clock rows,
@@ -175,9 +183,31 @@ class Engine:
         self.GS = np.zeros(kg.GS_K, np.int64)
         self.ORIG = np.zeros((0, kg.O_K), np.int64)
         self._grow_origins(1)
-        self.held: Batch | None = None
+        # held rows as arrays (checkpointed like every engine array): the int columns and
+        # `num`; `held_events` (for dead letters) is not state: after a restore, None
+        self.held_int = np.zeros((0, 10), np.int64)
+        self.held_num = np.zeros(0, np.float64)
         self.held_tags = np.zeros(0, np.int64)
         self.held_events: list[Event | None] = []
+
+    @property
+    def held(self) -> Batch | None:
+        h = self.held_int
+        if h.shape[0] == 0:
+            return None
+        return Batch(h[:, 0].astype(np.int8), h[:, 1], h[:, 2].astype(np.int32), h[:, 3],
+                     h[:, 4].astype(np.int32), h[:, 5].astype(np.int32), h[:, 6],
+                     self.held_num.copy(), h[:, 7].astype(np.int32), h[:, 8], h[:, 9].copy())
+
+    @held.setter
+    def held(self, b: Batch | None) -> None:
+        if b is None or len(b) == 0:
+            self.held_int = np.zeros((0, 10), np.int64)
+            self.held_num = np.zeros(0, np.float64)
+            return
+        self.held_int = np.stack([b.etype, b.ts, b.agent, b.call, b.queue, b.code, b.aux,
+                                  b.src, b.seq, b.epochs()], axis=1).astype(np.int64)
+        self.held_num = np.asarray(b.num, np.float64).copy()
 
     def _grow_origins(self, n: int) -> None:
         old = self.ORIG.shape[0]
@@ -259,13 +289,15 @@ class Engine:
                 sym.reasons.id(e.reason)
         return out
 
-    def feed(self, events: list[Event], tags: list[int] | None = None
-             ) -> list[tuple[Rejected, int, Event | None]]:
-        """Apply checked events. Returns the ones the engine itself rejected, now or (held
+    def feed(self, events: list[Event], received_ms: int | None = None,
+             tags: list[int] | None = None) -> list[tuple[Rejected, int, Event | None]]:
+        """Apply checked events; `received_ms` (live only) is when they arrived, to spot
+        clocks that are off. Returns the ones the engine itself rejected, now or (held
         earlier) now decided, as (rejection, tag, event): `tags` default to the index in
         `events`. They are counted here; the caller dead-letters or lists them."""
         if not events:
             return []
+        t0 = time.perf_counter()
         capped = self._cap(events)
         out: list[tuple[Rejected, int, Event | None]] = []
         if capped:
@@ -278,30 +310,32 @@ class Engine:
             tags = [tags[i] for i in keep] if tags is not None else keep
             if not events:
                 return out
-        out += self.feed_batch(to_batch(events, self.sym), tags, events)
+        out += self.feed_batch(to_batch(events, self.sym), tags, events,
+                               received_ms=received_ms)
+        stats.timed(self, time.perf_counter() - t0)
         return out
 
-    feed_tagged = feed
-
     def feed_batch(self, b: Batch, tags=None, events: list[Event] | None = None,
-                   final: bool = False, ref: int | None = None
+                   final: bool = False, ref: int | None = None,
+                   received_ms: int | None = None
                    ) -> list[tuple[Rejected, int, Event | None]]:
         """Admit a batch (dedup, clock guard, month check: kernels.guard), then apply what
         is admitted. Returns the engine's rejections as `feed` does. `ref`: the time the
         clock is about to reach (a tick), if beyond engine time."""
-        if len(b) == 0 and self.held is None:
+        if len(b) == 0 and self.held_int.shape[0] == 0:
             return []
         self._ensure_capacity()
         self._grow_origins(len(self.sym.sources) + 1)
         n_new = len(b)
         tags = (np.arange(n_new, dtype=np.int64) if tags is None
                 else np.asarray(tags, dtype=np.int64))
-        h = 0 if self.held is None else len(self.held)
+        held_b = self.held
+        h = 0 if held_b is None else len(held_b)
         if h:
-            pool = Batch.concat([self.held, b])
+            pool = Batch.concat([held_b, b])
             ptags = np.concatenate([self.held_tags, tags])
-            pevents = (self.held_events + (list(events) if events is not None
-                                           else [None] * n_new))
+            he = (self.held_events if len(self.held_events) == h else [None] * h)
+            pevents = he + (list(events) if events is not None else [None] * n_new)
         else:
             pool, ptags, pevents = b, tags, events
         n = len(pool)
@@ -327,7 +361,7 @@ class Engine:
             self.held, self.held_tags, self.held_events = None, np.zeros(0, np.int64), []
         if ne:
             run = pool if (ne == n and h == 0) else pool.take(emit[:ne])
-            self._apply(run)
+            self._apply(run, received_ms)
         return out
 
     def _guard_detail(self, pool: Batch, k: int, st: int) -> str:
@@ -361,12 +395,14 @@ class Engine:
         empty = Batch.concat([self.held.slice(0, 0)])
         return self.feed_batch(empty, [], [], final=True)
 
-    def _apply(self, b: Batch) -> None:
+    def _apply(self, b: Batch, received_ms: int | None = None) -> None:
         # dedup was done by the admission kernel: the floor kernel's own is bypassed
         cols = list(b.columns())
         cols[8] = np.full(len(b), -1, np.int32)
         cols[9] = np.full(len(b), -1, np.int64)
+        b = Batch(*cols)
         self._ensure_capacity()
+        stats.before_batch(self, b, received_ms)
         minute = self.G[K.G_NOW] // K.MINUTE_MS
         j = 0
         while True:
@@ -375,7 +411,7 @@ class Engine:
                 self.A, self.S, self.BK, self.DACC, self.slot_day, self.MACC,
                 self.slot_month, self.QROLL, self.QDAY, self.AROLL, self.roll_min, self.CKEY,
                 self.CVAL, self.CKEY2, self.CVAL2, self.qwait, self.L, self.X, self.src_seq,
-                self.G, self.P, self.excused_reason, self.tz_utc, self.tz_off, j)
+                self.G, self.P, self.excused_reason, self.tz_utc, self.tz_off, self.INC, j)
             if need == kf.NEED_NOTHING:
                 break
             self._grow(need)  # then resume at event j, which was not touched yet
@@ -386,6 +422,8 @@ class Engine:
             self.L = _grow_axis(self.L, 0, self.L.shape[0] * 2, 0.0)
         elif need == kf.NEED_EXCUSES:
             self.X = _grow_axis(self.X, 0, self.X.shape[0] * 2, 0)
+        elif need == kf.NEED_INCIDENTS:
+            self.INC = _grow_axis(self.INC, 0, self.INC.shape[0] * 2, 0.0)
         elif need == kf.NEED_CALLS:
             old_k, old_v = self.CKEY, self.CVAL
             self._new_call_table(old_k.shape[0] * 2)
@@ -422,6 +460,7 @@ class Engine:
         before = self.A[:, self._WATCH].copy()
         minute = self.G[K.G_NOW] // K.MINUTE_MS
         booked = int(self.G[K.G_LEDGER_N])
+        stats.retire_days(self)
         i = 0
         while True:
             i = kf.advance_all(t, self.A, self.S, self.BK, self.DACC, self.slot_day,
@@ -459,6 +498,11 @@ class Engine:
     @property
     def ledger(self) -> np.ndarray:
         return self.L[: self.G[K.G_LEDGER_N]]
+
+    @property
+    def incidents(self) -> np.ndarray:
+        """Rows of I in use (kernels.layout I_*), in order of arrival."""
+        return self.INC[: self.G[K.G_INCIDENT_N]]
 
     def counters(self) -> dict[str, int]:
         g = self.G

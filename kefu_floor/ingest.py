@@ -64,9 +64,10 @@ class Ingest:
             if good:
                 per_site.setdefault(site, []).extend(good)
         n = 0
+        received_ms = int(time.time() * 1000)  # for the clock-skew count (kefu_floor.stats)
         for site, events in per_site.items():
             eng = self.engines[site]
-            for r, _, ev in eng.feed(events):  # counted by the engine
+            for r, _, ev in eng.feed(events, received_ms):  # counted by the engine
                 self._reject(eng, "", _encode_one(ev) if ev is not None else b"", [r],
                              engine=True)
             n += len(events)

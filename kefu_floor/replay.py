@@ -75,7 +75,7 @@ def replay(engine: Engine, path: Path, on_reject: Callable[[LineRejection], None
             drop = {r.index for r in bad}
             lines = [ln for k, ln in enumerate(chunk_lines) if k not in drop]
         res.accepted += len(good)
-        by_engine(engine.feed(good, lines))
+        by_engine(engine.feed(good, tags=lines))
         for r in bad:
             reject(chunk_lines[r.index], r)
         chunk.clear()

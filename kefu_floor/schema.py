@@ -18,12 +18,14 @@ from kernels.scan import depth_of
 
 EventType = Literal[
     "sign_in", "sign_out", "ready", "busy", "offer", "answer", "no_answer", "hangup",
-    "wrap_end", "enqueue", "abandon", "survey", "sale", "qa", "floor", "adjust", "excuse"]
+    "wrap_end", "enqueue", "abandon", "survey", "sale", "qa", "floor", "adjust", "excuse",
+    "incident"]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # index = kernels.layout EV_* code
 TYPE_CODE = {t: i for i, t in enumerate(EVENT_TYPES)}
-RULES = ("busy_over_30", "late_sign_in", "late_return", "early_leave", "absent", "floor")
+RULES = ("busy_over_30", "late_sign_in", "late_return", "early_leave", "absent", "floor",
+         "lunch_over_35", "sign_out_in_shift")  # index = kernels.layout R_*
 SURVEY_RESULTS = ("satisfied", "neutral", "dissatisfied")
-QA_ITEMS = ("recording", "text", "performance", "exam")
+QA_ITEMS = ("recording", "text", "performance", "exam", "management")
 
 # Sanity ranges of the wire format: a value outside them is `invalid_value`, checked in C
 # before anything is interned or stored. They bound what one event can cost (an id's length
@@ -67,13 +69,16 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     wait_ms: WaitMs | None = None
     result: Literal["satisfied", "neutral", "dissatisfied"] | None = None
     amount: Amount | None = None
-    item: Literal["recording", "text", "performance", "exam"] | None = None
+    item: Literal["recording", "text", "performance", "exam", "management"] | None = None
     score: Annotated[float, Meta(ge=0, le=100)] | None = None
     month: Month | None = None
     points: Points | None = None
     rule: Literal["busy_over_30", "late_sign_in", "late_return", "early_leave", "absent",
-                  "floor"] | None = None
+                  "floor", "lunch_over_35", "sign_out_in_shift"] | None = None
     day: Day | None = None
+    kind: NonEmpty | None = None  # incident
+    ref: Annotated[str, Meta(max_length=MAX_TEXT)] | None = None  # incident: e.g. an order id
+    by: Annotated[str, Meta(max_length=MAX_TEXT)] | None = None  # excuse: who approved it
     # optional, added to the contract: the source's boot epoch (any number that grows each
     # time the gateway restarts its seq counter, e.g. its boot time in ms); see README
     epoch: Count | None = None
@@ -88,6 +93,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "sale": ("agent", "amount"), "qa": ("agent", "item", "score"),
     "floor": ("agent", "points", "reason"), "adjust": ("agent", "points", "reason"),
     "excuse": ("agent", "rule", "day", "reason"),
+    "incident": ("agent", "kind"),
 }
 
 _one = msgspec.json.Decoder(Event)
