@@ -162,10 +162,13 @@ NO_SHRINK = (Phase.explicit, Phase.generate)
 HOSTILE_OFFSETS = (8 * 3_600_000, 86_400_000, 365 * 86_400_000)
 
 
-def _scores(report_json: str) -> str:
-    rep = json.loads(report_json)
-    rep.pop("counters")
-    return json.dumps(rep, sort_keys=True)
+def _scores(run_json: str) -> str:
+    """The report and the close without their counters (rejections are counted there)."""
+    parts = json.loads(run_json)
+    for p in parts:
+        if isinstance(p, dict):
+            p.pop("counters", None)
+    return json.dumps(parts, sort_keys=True)
 
 
 def _contradicted_next(evs, at, ts, exempt) -> bool:
