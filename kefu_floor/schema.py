@@ -180,6 +180,10 @@ class Rejections(list):
         return self
 
 
+_JSON_KIND = {b"[": "array", b'"': "str", b"t": "bool", b"f": "bool", b"n": "null",
+              **{bytes([c]): "number" for c in b"-0123456789"}}
+
+
 def too_deep(data: bytes | str) -> Rejected | None:
     """Nesting deeper than MAX_DEPTH, found by a byte scan before any decoder recurses."""
     if depth_of(data, MAX_DEPTH) > MAX_DEPTH:
@@ -188,11 +192,13 @@ def too_deep(data: bytes | str) -> Rejected | None:
     return None
 
 
-def decode_event(line: bytes | str) -> Event:
-    """One JSON object -> a checked Event, or raise Rejected."""
-    deep = too_deep(line)
-    if deep is not None:
-        raise deep
+def decode_event(line: bytes | str, scanned: bool = False) -> Event:
+    """One JSON object -> a checked Event, or raise Rejected. `scanned`: its nesting was
+    already checked (an element of a scanned payload)."""
+    if not scanned:
+        deep = too_deep(line)
+        if deep is not None:
+            raise deep
     try:
         e = _one.decode(line)
     except msgspec.DecodeError as err:
@@ -234,8 +240,14 @@ def decode_payload(payload: bytes) -> tuple[list[Event], Rejections]:
                                    else Rejected("bad_json", "nested too deep")])
         good, bad = [], Rejections()
         for i, raw in enumerate(raws):
+            b = bytes(raw)
+            if not b.startswith(b"{"):  # the common flood: not even an object, no decoding
+                kind = _JSON_KIND.get(b[:1], "value")
+                bad.append(Rejected("wrong_type", f"Expected `object`, got `{kind}` - at "
+                                    f"`$[{i}]`", i))
+                continue
             try:
-                good.append(decode_event(raw))
+                good.append(decode_event(b, scanned=True))
             except Rejected as r:
                 r.index = i
                 bad.append(r)
