@@ -345,6 +345,10 @@ class Engine:
         ne, nh = kg.admit(pool.etype, pool.ts, pool.src, pool.seq, pool.epochs(), pool.aux, h,
                           self.G[K.G_NOW] if ref is None else ref, self.ORIG, self.GS, self.LP, self.exempt,
                           self.tz_utc, self.tz_off, final, emit, status, held)
+        # duplicates and gaps go where every reader of the engine looks for them
+        self.G[K.G_DUPLICATES] += self.GS[kg.GS_DUPS]
+        self.G[K.G_GAPS] = max(0, int(self.G[K.G_GAPS] + self.GS[kg.GS_GAPS]))
+        self.GS[kg.GS_DUPS] = self.GS[kg.GS_GAPS] = 0
         out = []
         bad = np.flatnonzero(status >= kg.ST_AHEAD)
         for k in bad.tolist():
@@ -507,8 +511,7 @@ class Engine:
     def counters(self) -> dict[str, int]:
         g = self.G
         return {"accepted": int(g[K.G_ACCEPTED]),
-                "duplicates": int(g[K.G_DUPLICATES] + self.GS[kg.GS_DUPS]),
-                "gaps": int(g[K.G_GAPS] + self.GS[kg.GS_GAPS]), "too_old": int(g[K.G_TOO_OLD]),
+                "duplicates": int(g[K.G_DUPLICATES]), "gaps": int(g[K.G_GAPS]), "too_old": int(g[K.G_TOO_OLD]),
                 "orphans": int(g[K.G_ORPHANS]), "implicit_sign_ins": int(g[K.G_IMPLICIT_SIGN_IN]),
                 "ledger_overflow": int(g[K.G_LEDGER_OVERFLOW]),
                 "seq_restarts": int(self.GS[kg.GS_RESTARTS]),

@@ -252,7 +252,7 @@ class Limits(_S, kw_only=True):
     """What one source or one message may do to the engine (README "Hostile input")."""
 
     max_jump_min: float = 30  # an event this far ahead of engine time is held
-    max_jump_alone_h: float = 20  # ... this far when no other source was active
+    max_jump_alone_h: float = 36  # ... this far when no other source was active
     max_jump_manual_days: float = 45  # ... this far for the clock-exempt types
     confirm_events: int = 2  # ... until this many later events stand ahead too
     confirm_sources: int = 2  # ... from this many origins (fewer if fewer were active)

@@ -137,8 +137,7 @@ def _dedup(s, q, ep, ORIG, GS, max_seq_gap):
         if (ORIG[o, O_BITS] >> back) & 1:
             return True
         ORIG[o, O_BITS] |= np.int64(1) << back
-        if GS[GS_GAPS] > 0:
-            GS[GS_GAPS] -= 1  # a late one fills its gap
+        GS[GS_GAPS] -= 1  # a late one fills its gap (the engine keeps the total >= 0)
         return False
     # far below the highest: the counter started again
     GS[GS_RESTARTS] += 1
