@@ -274,3 +274,20 @@ def test_a_bad_metrics_port_is_one_clear_error(mosquitto):
         port = s.getsockname()[1]
         with pytest.raises(ConfigError, match=f"--metrics-port {port}: cannot listen"):
             asyncio.run(run(port))
+
+
+def test_exported_counters_continue_from_a_checkpoint():
+    """A store restores the engine from a checkpoint of its arrays: the exporter's counters
+    (queue totals, the wait histogram, telemetry health) carry on from where they were."""
+    from kefu_floor.store.state import capture, restore
+
+    eng = Engine(setup())
+    eng.feed([decode_event(x) for x in hw_lines()])
+    before = figures({SITE: SiteInput(FloorView(eng).snapshot())})
+    again = Engine(setup())
+    restore(again, capture(eng))
+    after = figures({SITE: SiteInput(FloorView(again).snapshot())})
+    counters = {n for n, (kind, _, _) in METRICS.items() if kind in ("counter", "histogram")}
+    got = {f.name: f.samples for f in after.families if f.name in counters}
+    want = {f.name: f.samples for f in before.families if f.name in counters}
+    assert got == want and got["kefu_queue_calls_answered_total"]
