@@ -49,7 +49,7 @@ class ServiceConfig:
     metrics_port: int | None = None  # Prometheus exporter off unless given (0 = any port)
     metrics_host: str = "127.0.0.1"
     metrics_per_agent: bool = False
-    metrics_interval_s: float = 1.0  # how often the exporter's figures are refreshed
+    metrics_max_age_s: float = 0.5  # scrapes closer together share one set of figures
     store: str = "memory"  # memory | redis://… | rediss://…
     durable: DurableConfig = field(default_factory=DurableConfig)
     mqtt_password: str | None = None  # from a file or the environment, never argv
@@ -119,8 +119,17 @@ class Service:
         if cfg.metrics_port is not None:
             from kefu_floor.metrics import Exporter
 
+            loop = asyncio.get_running_loop()
+
+            async def build() -> None:
+                self.publish_metrics()
+
+            def refresh() -> None:  # from the exporter's HTTP thread: build on the loop
+                asyncio.run_coroutine_threadsafe(build(), loop).result(timeout=5)
+
             try:
-                self.exporter = Exporter(cfg.metrics_host, cfg.metrics_port).start()
+                self.exporter = Exporter(cfg.metrics_host, cfg.metrics_port, refresh,
+                                         cfg.metrics_max_age_s).start()
             except (OSError, OverflowError) as e:
                 raise ConfigError(f"--metrics-port {cfg.metrics_port}: cannot listen on "
                                   f"{cfg.metrics_host} ({getattr(e, 'strerror', None) or e}); "
@@ -134,9 +143,6 @@ class Service:
         self._tasks = [asyncio.create_task(self.subscriber.run(), name="mqtt"),
                        asyncio.create_task(self._ticker(), name="ticker"),
                        asyncio.create_task(self.hub.run(), name="feed")]
-        if self.exporter is not None:
-            self.publish_metrics()
-            self._tasks.append(asyncio.create_task(self._metrics_loop(), name="metrics"))
         self._stack.push_async_callback(self._cancel_tasks)
         log.info("serving sites %s from %s; store %s; live feed on ws://%s:%d/",
                  ", ".join(sites), self.broker_url.display, redact(cfg.store), cfg.ws_host,
@@ -183,8 +189,8 @@ class Service:
         self.hub.alerts()
 
     def publish_metrics(self) -> None:
-        """Hand the exporter a fresh immutable set of figures from the read model (the
-        exporter's HTTP thread reads only that)."""
+        """Hand the exporter a fresh immutable set of figures from the read model (on the
+        loop, at scrape time; the exporter's HTTP thread reads only that set)."""
         from kefu_floor.metrics import SiteInput, figures
 
         connected = self.subscriber is not None and self.subscriber.connected.is_set()
@@ -195,11 +201,6 @@ class Service:
                             tuple(self.engines[site].batch_hist.tolist()), connected,
                             clients[site], store(site) if store else None)
             for site, view in self.views.items()}, self.cfg.metrics_per_agent))
-
-    async def _metrics_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.cfg.metrics_interval_s)
-            self.publish_metrics()
 
     async def _ticker(self) -> None:
         while True:
