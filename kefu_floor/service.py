@@ -196,8 +196,15 @@ class Service:
         connected = self.subscriber is not None and self.subscriber.connected.is_set()
         clients = Counter(c.site for c in self.hub.clients)
         store = self.store_health
+        def snapshot(site: str, view: FloorView) -> dict:
+            # the feed's own latest snapshot when it keeps one (at most one delta interval
+            # old, built on this loop too), else the read model's incremental snapshot
+            if clients[site] and site in self.hub.last:
+                return self.hub.last[site]
+            return view.snapshot(incremental=True)
+
         self.exporter.publish(figures({
-            site: SiteInput(view.snapshot(incremental=True),
+            site: SiteInput(snapshot(site, view),
                             tuple(self.engines[site].batch_hist.tolist()), connected,
                             clients[site], store(site) if store else None)
             for site, view in self.views.items()}, self.cfg.metrics_per_agent))
