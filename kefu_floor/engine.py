@@ -60,6 +60,8 @@ class Engine:
         for r in setup.policy.busy.excused_reasons:
             self.sym.reasons.id(r)
         self.P = setup.policy.params()
+        if self.P[K.P_LUNCH_MS] >= 0:
+            self.P[K.P_LUNCH_REASON] = self.sym.reasons.id(setup.policy.taobao.lunch_reason)
         self.tz_utc, self.tz_off = offset_table(setup.policy.timezone)
         self._build_shifts(setup.shifts)
         n = max(len(self.sym.agents), 1)
@@ -120,6 +122,7 @@ class Engine:
             rows[:] = 0
             rows[:, K.A_BUSY_SINCE] = K.NO_TIME
             rows[:, K.A_OUT_BUSY_SINCE] = K.NO_TIME
+            rows[:, K.A_LUNCH_SINCE] = K.NO_TIME
             agent_col = self.S[:, K.S_AGENT]
             ids = np.arange(old, cap)
             rows[:, K.A_SH_LO] = np.searchsorted(agent_col, ids, side="left")

@@ -236,6 +236,7 @@ class Scheme30(_S, kw_only=True):
     effect: list[EffectBand] = []  # best band first
     effect_below_pct: float = 0
     absent_fine: float = -30
+    telemetry_rules: bool = False  # book the lunch and sign-out rules live
     lunch_reason: str = "lunch"
     lunch_max_min: float = 35
     lunch_fine: float = -5
@@ -288,6 +289,10 @@ class Policy(_S, kw_only=True):
         P[K.P_SHORT_ABANDON_MS] = round(self.floor_live.short_abandon_s * 1000)
         P[K.P_EXCLUDE_BREAKS] = 1.0 if self.busy.exclude_breaks else 0.0
         P[K.P_LATE_RETURN_BUSY_ANY] = 1.0 if self.attendance.late_return_any_busy else 0.0
+        on = self.scheme == "taobao-30pt" and self.taobao.telemetry_rules
+        P[K.P_LUNCH_MS] = round(self.taobao.lunch_max_min * 60_000) if on else -1.0
+        P[K.P_LUNCH_REASON] = -1.0  # the engine sets the interned code
+        P[K.P_SIGN_OUT_RULE] = 1.0 if on else 0.0
         return P
 
     @property
