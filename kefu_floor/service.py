@@ -125,7 +125,8 @@ class Service:
                 self.publish_metrics()
 
             def refresh() -> None:  # from the exporter's HTTP thread: build on the loop
-                asyncio.run_coroutine_threadsafe(build(), loop).result(timeout=5)
+                # under Prometheus' default 10 s scrape timeout
+                asyncio.run_coroutine_threadsafe(build(), loop).result(timeout=8)
 
             try:
                 self.exporter = Exporter(cfg.metrics_host, cfg.metrics_port, refresh,
@@ -143,6 +144,8 @@ class Service:
         self._tasks = [asyncio.create_task(self.subscriber.run(), name="mqtt"),
                        asyncio.create_task(self._ticker(), name="ticker"),
                        asyncio.create_task(self.hub.run(), name="feed")]
+        if self.exporter is not None:
+            self.publish_metrics()  # a first set, for a scrape the busy loop cannot answer
         self._stack.push_async_callback(self._cancel_tasks)
         log.info("serving sites %s from %s; store %s; live feed on ws://%s:%d/",
                  ", ".join(sites), self.broker_url.display, redact(cfg.store), cfg.ws_host,
