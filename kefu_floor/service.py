@@ -48,6 +48,7 @@ class ServiceConfig:
     durable: DurableConfig = field(default_factory=DurableConfig)
     mqtt_password: str | None = None  # from a file or the environment, never argv
     max_login_refusals: int = 5
+    archive: str | None = None  # folder for the site-days' gzip JSON Lines
 
 
 def default_pages() -> dict[str, tuple[str, bytes]]:
@@ -83,7 +84,12 @@ class Service:
         self._tasks: list[asyncio.Task] = []
         self.subscriber: Subscriber | None = None
         self.store = open_store(cfg.store)
-        self.durable = Durable(self.store, self.engines, self._on_batch, cfg.durable)
+        archive = None
+        if cfg.archive:
+            from kefu_floor.store.archive import Archive
+
+            archive = Archive(cfg.archive, self.engines)
+        self.durable = Durable(self.store, self.engines, self._on_batch, cfg.durable, archive)
 
     # ---------------------------------------------------------------- lifecycle
     async def __aenter__(self) -> Service:
@@ -97,6 +103,7 @@ class Service:
     async def _start(self) -> None:
         cfg = self.cfg
         self._stack.push_async_callback(self.store.close)
+        self._stack.push_async_callback(self._final_checkpoint)
         # state first (checkpoint + journal tail), then the feed, then the broker's backlog
         await self.durable.recover()
         if cfg.broker == "embedded":
@@ -119,6 +126,13 @@ class Service:
         log.info("serving sites %s from %s; store %s; live feed on ws://%s:%d/",
                  ", ".join(sites), self.broker_url.display, redact(cfg.store), cfg.ws_host,
                  self.ws_port)
+
+    async def _final_checkpoint(self) -> None:
+        """On a clean stop, a last checkpoint (and archive flush): a restart has no tail."""
+        try:
+            await asyncio.wait_for(self.durable.checkpoint(), 10)
+        except (TimeoutError, OSError) as e:
+            log.warning("no final checkpoint (%s); the journal has everything", e)
 
     async def _cancel_tasks(self) -> None:
         for t in self._tasks:

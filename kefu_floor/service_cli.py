@@ -65,6 +65,9 @@ def register(sub, common) -> None:
                     help="write a checkpoint at most this often (default 10)")
     st.add_argument("--checkpoint-events", type=int, default=500_000, metavar="N",
                     help="... or after this many journaled messages (default 500000)")
+    st.add_argument("--archive", metavar="DIR",
+                    help="also write each site-day's accepted events to "
+                         "DIR/SITE/YYYY-MM-DD.jsonl.gz (replay format; `replay` reads .gz)")
     st.add_argument("--mqtt-password-file", metavar="FILE",
                     help="the broker password, first line of FILE (or set KEFU_MQTT_PASSWORD); "
                          "never in --broker, where `ps` would show it")
@@ -104,7 +107,8 @@ def build_config(args):
                          clock=LiveClock(lateness_ms=args.lateness_ms), store=args.store,
                          durable=DurableConfig(checkpoint_s=args.checkpoint_s,
                                                checkpoint_events=args.checkpoint_events),
-                         mqtt_password=password, max_login_refusals=args.max_login_refusals)
+                         mqtt_password=password, max_login_refusals=args.max_login_refusals,
+                         archive=args.archive)
 
 
 def mqtt_password(args) -> str | None:

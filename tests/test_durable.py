@@ -206,7 +206,7 @@ def test_kill9_serve_three_times_loses_nothing(day, tmp_path, redis_url):
 def test_redis_killed_and_broker_restarted_mid_stream(day, tmp_path):
     folder, batches, n = day
     with MosquittoServer(extra_config=BROKER_CONF) as mq, RedisServer() as rs:
-        serve = Serve(tmp_path, folder, mq.url, rs.url)
+        serve = Serve(tmp_path, folder, mq.url, rs.url, "--archive", str(tmp_path / "arch"))
 
         async def main():
             serve.start()
@@ -237,3 +237,11 @@ def test_redis_killed_and_broker_restarted_mid_stream(day, tmp_path):
         logs = serve.logs()
         assert "store down" in logs and "store back" in logs
         check(live, folder, rs.url, n)
+        # the audit archive (written by the clean stop's last checkpoint at the latest)
+        days = sorted((tmp_path / "arch" / SITE).glob("*.jsonl.gz"))
+        assert days
+        eng = Engine(_setup(folder))
+        for d in days:
+            replay(eng, d)
+        ref, month = replayed(folder)
+        assert comparable(build_report(eng, month_of(eng.now, eng.policy.tz))) == comparable(ref)

@@ -95,8 +95,9 @@ class _Window:
 
 class Durable:
     def __init__(self, store: Store, engines: dict, apply: Callable[[list[tuple[str, bytes]]], None],
-                 cfg: DurableConfig | None = None):
+                 cfg: DurableConfig | None = None, archive=None):
         self.store = store
+        self.archive = archive  # kefu_floor.store.archive.Archive or None
         self.engines = engines
         self.apply = apply
         self.cfg = cfg or DurableConfig()
@@ -207,6 +208,8 @@ class Durable:
             n += 1
         if msgs:
             self.apply(msgs)
+            if self.archive is not None:
+                self.archive.add(site, [p for _, p in msgs])
         return n
 
     # ---------------------------------------------------------------- live path
@@ -246,6 +249,8 @@ class Durable:
             self.last_id[site] = ids[site][-1]
             flat.extend((t, p) for t, p, _ in ms)
             self._since_ckpt += len(ms)
+            if self.archive is not None:
+                self.archive.add(site, [p for _, p, _ in ms])
         self.apply(flat)
         await self.after_change()
 
@@ -315,6 +320,8 @@ class Durable:
         """Write every site's state with the journal position it covers, then trim the
         journal behind it. False if the store was down (tried again later)."""
         self._ckpt_at = time.monotonic()
+        if self.archive is not None:
+            self.archive.flush()  # the archive covers at least what the checkpoint covers
         for site, eng in self.engines.items():
             if self.last_id[site] is None:
                 continue
