@@ -49,6 +49,7 @@ class ServiceConfig:
     mqtt_password: str | None = None  # from a file or the environment, never argv
     max_login_refusals: int = 5
     archive: str | None = None  # folder for the site-days' gzip JSON Lines
+    lease_ms: int = 3000  # standby lease TTL (a store other than memory)
 
 
 def default_pages() -> dict[str, tuple[str, bytes]]:
@@ -90,6 +91,13 @@ class Service:
 
             archive = Archive(cfg.archive, self.engines)
         self.durable = Durable(self.store, self.engines, self._on_batch, cfg.durable, archive)
+        self.lease = None
+        if cfg.store != "memory":  # a shared store: one active process per site, a standby
+            from kefu_floor.store.standby import Lease
+
+            self.lease = Lease(self.store, list(self.engines), cfg.lease_ms)
+            self.durable.may_write = self.lease.may_write
+        self.takeover_wait_s = 0.0
 
     # ---------------------------------------------------------------- lifecycle
     async def __aenter__(self) -> Service:
@@ -103,6 +111,13 @@ class Service:
     async def _start(self) -> None:
         cfg = self.cfg
         self._stack.push_async_callback(self.store.close)
+        lease_task = None
+        if self.lease is not None:
+            self.takeover_wait_s = await self.lease.acquire()  # the standby waits here
+            self._stack.push_async_callback(self.lease.release)
+            # renewing from now on: restoring a big site can take longer than the TTL
+            lease_task = asyncio.create_task(self.lease.keep(), name="lease")
+            self._stack.callback(lease_task.cancel)
         self._stack.push_async_callback(self._final_checkpoint)
         # state first (checkpoint + journal tail), then the feed, then the broker's backlog
         await self.durable.recover()
@@ -122,6 +137,8 @@ class Service:
         self._tasks = [asyncio.create_task(self.subscriber.run(), name="mqtt"),
                        asyncio.create_task(self._ticker(), name="ticker"),
                        asyncio.create_task(self.hub.run(), name="feed")]
+        if lease_task is not None:
+            self._tasks.append(lease_task)
         self._stack.push_async_callback(self._cancel_tasks)
         log.info("serving sites %s from %s; store %s; live feed on ws://%s:%d/",
                  ", ".join(sites), self.broker_url.display, redact(cfg.store), cfg.ws_host,

@@ -81,8 +81,9 @@ def replayed(folder: Path, engine: bool = False):
 class Serve:
     """`kefu-floor serve` processes, one after another, each with its own log."""
 
-    def __init__(self, tmp: Path, folder: Path, broker: str, store: str, *extra: str):
-        self.tmp, self.n = tmp, 0
+    def __init__(self, tmp: Path, folder: Path, broker: str, store: str, *extra: str,
+                 name: str = "serve"):
+        self.tmp, self.n, self.name = tmp, 0, name
         self.args = [sys.executable, "-m", "kefu_floor", "serve", "--ws-port", "0",
                      "--site", SITE, "--roster", str(folder / "roster.csv"),
                      "--schedule", str(folder / "schedule.csv"), "--broker", broker,
@@ -92,7 +93,7 @@ class Serve:
 
     @property
     def log(self) -> Path:
-        return self.tmp / f"serve{self.n}.log"
+        return self.tmp / f"{self.name}{self.n}.log"
 
     def start(self) -> None:
         self.n += 1
@@ -124,7 +125,8 @@ class Serve:
                 self.proc.kill()
 
     def logs(self) -> str:
-        return "\n".join((self.tmp / f"serve{i}.log").read_text() for i in range(1, self.n + 1))
+        return "\n".join((self.tmp / f"{self.name}{i}.log").read_text()
+                         for i in range(1, self.n + 1))
 
 
 async def publish(url, batches, rate: float, gate: asyncio.Event | None = None) -> None:
@@ -245,3 +247,39 @@ def test_redis_killed_and_broker_restarted_mid_stream(day, tmp_path):
             replay(eng, d)
         ref, month = replayed(folder)
         assert comparable(build_report(eng, month_of(eng.now, eng.policy.tz))) == comparable(ref)
+
+
+def test_standby_takes_over_after_kill9(day, tmp_path, redis_url):
+    """Two serve processes, same site and client id: the second waits on the lease, takes
+    over when the active one is killed, and the day still equals replay."""
+    folder, batches, n = day
+    with MosquittoServer(extra_config=BROKER_CONF) as mq:
+        active = Serve(tmp_path, folder, mq.url, redis_url, "--lease-ms", "2000", name="a")
+        standby = Serve(tmp_path, folder, mq.url, redis_url, "--lease-ms", "2000", name="b")
+
+        async def main():
+            active.start()
+            await active.subscribed()
+            standby.start()
+            t0 = time.monotonic()
+            while "standby: the lease" not in standby.log.read_text():
+                assert time.monotonic() - t0 < 60, standby.log.read_text()
+                await asyncio.sleep(0.05)
+            pub = asyncio.create_task(publish(parse_broker_url(mq.url), batches, 400))
+            await asyncio.sleep(random.uniform(1.0, 3.0))
+            active.kill9()
+            t_kill = time.monotonic()
+            feed = await standby.subscribed()
+            takeover = time.monotonic() - t_kill
+            await pub
+            return await settle(feed, n, replayed(folder)[1]), takeover
+
+        try:
+            live, takeover = asyncio.run(main())
+        finally:
+            active.stop()
+            standby.stop()
+        print(f"standby takeover after kill -9: {takeover:.2f} s (lease TTL 2 s)")
+        assert "took over the lease" in standby.logs()
+        assert takeover < 15
+        check(live, folder, redis_url, n)

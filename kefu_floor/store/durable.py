@@ -98,6 +98,7 @@ class Durable:
                  cfg: DurableConfig | None = None, archive=None):
         self.store = store
         self.archive = archive  # kefu_floor.store.archive.Archive or None
+        self.may_write: Callable[[], bool] = lambda: True  # the standby lease's fence
         self.engines = engines
         self.apply = apply
         self.cfg = cfg or DurableConfig()
@@ -240,6 +241,8 @@ class Durable:
                    for s, ms in per_site.items()}
         for es in entries.values():
             es[-1][b"b"] = batch_id
+        while not self.may_write():  # lease unconfirmed: another process may be active
+            await asyncio.sleep(self.cfg.retry_s)
         ids = await self._retrying("journal", lambda: self._append_once(entries, batch_id))
         flat = []
         for site, ms in per_site.items():
@@ -279,6 +282,8 @@ class Durable:
     async def tick(self, site: str, t: int) -> None:
         """Journal a clock tick of site `site` to `t`, then apply it (skipped, not retried,
         while the store is down: the next tick will move the clock)."""
+        if not self.may_write():
+            return
         try:
             got = await self.store.journal_append(
                 {site: [{b"k": b"tick", b"t": str(int(t)).encode()}]})
