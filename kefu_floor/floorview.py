@@ -43,6 +43,8 @@ def _window(rows: np.ndarray) -> dict:
 class FloorView:
     def __init__(self, eng: Engine):
         self.eng = eng
+        # set by the live service: the durable store's health, sent as the optional "store"
+        self.store_status = None
         self._agents: dict[str, dict] | None = None  # last entries, for incremental updates
 
     # ---------------------------------------------------------------- pieces
@@ -212,16 +214,22 @@ class FloorView:
         eng = self.eng
         dirty = eng.take_dirty() if incremental else None
         if eng.now is None:
-            return {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": None,
+            snap = {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": None,
                     "agents": {}, "teams": {}, "queues": {}, "floor": self.floor({}),
                     "counters": eng.counters(), "policy": self.policy_info()}
+            if self.store_status is not None:
+                snap["store"] = self.store_status()
+            return snap
         mv = self.month_view()
         agents = self.agents(mv, dirty)
-        return {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": eng.now,
+        snap = {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": eng.now,
                 "month": f"{mv.month // 12:04d}-{mv.month % 12 + 1:02d}",
                 "policy": self.policy_info(), "agents": agents, "teams": self.teams(agents),
                 "queues": self.queues(), "floor": self.floor(agents),
                 "counters": eng.counters()}
+        if self.store_status is not None:  # optional: {"ok", "since"[, "detail"]}
+            snap["store"] = self.store_status()
+        return snap
 
     def policy_info(self) -> dict:
         """What a screen needs of the policy, so a client needs no copy of the file."""
@@ -248,7 +256,7 @@ def diff(old: dict, new: dict) -> dict | None:
             out[section] = changed
         if gone:
             out.setdefault("removed", {})[section] = gone
-    for section in ("floor", "counters", "month"):
+    for section in ("floor", "counters", "month", "store"):
         if old.get(section) != new.get(section):
             out[section] = new.get(section)
     if not out and old.get("now") == new.get("now"):
@@ -266,7 +274,7 @@ def apply_delta(snap: dict, delta: dict) -> dict:
         for k in delta.get("removed", {}).get(section, []):
             cur.pop(k, None)
         out[section] = cur
-    for section in ("floor", "counters", "month", "now"):
+    for section in ("floor", "counters", "month", "now", "store"):
         if section in delta:
             out[section] = delta[section]
     return out

@@ -98,6 +98,8 @@ class Service:
             self.lease = Lease(self.store, list(self.engines), cfg.lease_ms)
             self.durable.may_write = self.lease.may_write
         self.takeover_wait_s = 0.0
+        for v in self.views.values():
+            v.store_status = lambda: self.durable.status.as_dict()
 
     # ---------------------------------------------------------------- lifecycle
     async def __aenter__(self) -> Service:
@@ -189,6 +191,7 @@ class Service:
             else:
                 await self.durable.tick(site, t)
         await self.durable.after_change()
+        await self.durable.health()
         self.hub.alerts()
 
     async def _ticker(self) -> None:

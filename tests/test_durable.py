@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import connect
 
 from kefu_floor.engine import Engine, Setup
 from kefu_floor.localtime import month_of, month_str
@@ -218,7 +219,15 @@ def test_redis_killed_and_broker_restarted_mid_stream(day, tmp_path):
             pub = asyncio.create_task(publish(parse_broker_url(mq.url), batches, 400, gate))
             await asyncio.sleep(1.5)
             rs.kill()  # kill -9 of redis-server: AOF keeps what it acknowledged
-            await asyncio.sleep(2.0)
+            feed = await serve.subscribed()
+            t0 = time.monotonic()
+            while True:  # the feed stays up and says the store is down
+                async with connect(feed + "?site=" + SITE, max_size=None) as ws:
+                    snap = json.loads(await ws.recv())
+                if snap.get("store", {}).get("ok") is False or time.monotonic() - t0 > 5:
+                    break
+                await asyncio.sleep(0.3)
+            assert snap["store"]["ok"] is False and snap["store"]["since"] > 0, snap.get("store")
             assert serve.proc.poll() is None  # the service stays up, not acknowledging
             rs.start()
             await asyncio.sleep(2.0)

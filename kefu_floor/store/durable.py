@@ -126,6 +126,15 @@ class Durable:
                         (time.time() * 1000 - self.status.since_ms) / 1000)
             self.status = StoreStatus(True)
 
+    async def health(self) -> None:
+        """Ask the store (once a tick), so the feed says "store down" even when idle."""
+        try:
+            await self.store.ping()
+        except StoreDown as e:
+            self._down(e)
+            return
+        self._up()
+
     async def _retrying(self, what, fn):
         while True:
             try:
