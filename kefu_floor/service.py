@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 from kefu_floor.broker import EmbeddedBroker
 from kefu_floor.engine import Engine, Setup
@@ -44,6 +46,10 @@ class ServiceConfig:
     delta_s: float = 0.2  # feed deltas are coalesced over this window
     pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # static HTTP pages
     clock: LiveClock = field(default_factory=LiveClock)
+    metrics_port: int | None = None  # Prometheus exporter off unless given (0 = any port)
+    metrics_host: str = "127.0.0.1"
+    metrics_per_agent: bool = False
+    metrics_interval_s: float = 1.0  # how often the exporter's figures are refreshed
     store: str = "memory"  # memory | redis://… | rediss://…
     durable: DurableConfig = field(default_factory=DurableConfig)
     mqtt_password: str | None = None  # from a file or the environment, never argv
@@ -100,6 +106,9 @@ class Service:
         self.takeover_wait_s = 0.0
         for v in self.views.values():
             v.store_status = lambda: self.durable.status.as_dict()
+        self.exporter = None  # kefu_floor.metrics.Exporter while --metrics-port is on
+        # site -> is the state store up? (kefu_store_up; None: no such series)
+        self.store_health: Callable[[str], bool] | None = lambda site: self.durable.status.ok
 
     # ---------------------------------------------------------------- lifecycle
     async def __aenter__(self) -> Service:
@@ -131,6 +140,16 @@ class Service:
                                                cfg.mqtt_password)
         server = await self._stack.enter_async_context(self.hub.serve(cfg.ws_host, cfg.ws_port))
         self.ws_port = next(iter(server.sockets)).getsockname()[1]
+        if cfg.metrics_port is not None:
+            from kefu_floor.metrics import Exporter
+
+            try:
+                self.exporter = Exporter(cfg.metrics_host, cfg.metrics_port).start()
+            except (OSError, OverflowError) as e:
+                raise ConfigError(f"--metrics-port {cfg.metrics_port}: cannot listen on "
+                                  f"{cfg.metrics_host} ({getattr(e, 'strerror', None) or e}); "
+                                  "give a free port, or 0 for any") from None
+            self._stack.callback(self.exporter.stop)
         sites = list(self.engines)
         self.subscriber = Subscriber(self.broker_url, sites,
                                      cfg.client_id or f"kefu-floor-{'-'.join(sites)}",
@@ -141,6 +160,9 @@ class Service:
                        asyncio.create_task(self.hub.run(), name="feed")]
         if lease_task is not None:
             self._tasks.append(lease_task)
+        if self.exporter is not None:
+            self.publish_metrics()
+            self._tasks.append(asyncio.create_task(self._metrics_loop(), name="metrics"))
         self._stack.push_async_callback(self._cancel_tasks)
         log.info("serving sites %s from %s; store %s; live feed on ws://%s:%d/",
                  ", ".join(sites), self.broker_url.display, redact(cfg.store), cfg.ws_host,
@@ -193,6 +215,25 @@ class Service:
         await self.durable.after_change()
         await self.durable.health()
         self.hub.alerts()
+
+    def publish_metrics(self) -> None:
+        """Hand the exporter a fresh immutable set of figures from the read model (the
+        exporter's HTTP thread reads only that)."""
+        from kefu_floor.metrics import SiteInput, figures
+
+        connected = self.subscriber is not None and self.subscriber.connected.is_set()
+        clients = Counter(c.site for c in self.hub.clients)
+        store = self.store_health
+        self.exporter.publish(figures({
+            site: SiteInput(view.snapshot(incremental=True),
+                            tuple(self.engines[site].batch_hist.tolist()), connected,
+                            clients[site], store(site) if store else None)
+            for site, view in self.views.items()}, self.cfg.metrics_per_agent))
+
+    async def _metrics_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.metrics_interval_s)
+            self.publish_metrics()
 
     async def _ticker(self) -> None:
         while True:

@@ -55,6 +55,13 @@ def register(sub, common) -> None:
     sp.add_argument("--delta-ms", type=int, default=200,
                     help="feed changes are coalesced and sent at most this often (default 200, "
                          "so a change reaches screens within 250 ms)")
+    sp.add_argument("--metrics-port", type=int, metavar="PORT",
+                    help="serve Prometheus metrics on http://HOST:PORT/metrics (off unless "
+                         "given; 0 = any free port)")
+    sp.add_argument("--metrics-host", default="127.0.0.1",
+                    help="metrics address (default 127.0.0.1; 0.0.0.0 for a remote Prometheus)")
+    sp.add_argument("--metrics-per-agent", action="store_true",
+                    help="also export one series per agent (agent ids as labels)")
     sp.add_argument("--log-format", choices=("text", "json"), default="text")
     st = sp.add_argument_group("durable state and broker login")
     st.add_argument("--store", default="memory", metavar="URL",
@@ -114,7 +121,9 @@ def build_config(args):
                          durable=DurableConfig(checkpoint_s=args.checkpoint_s,
                                                checkpoint_events=args.checkpoint_events),
                          mqtt_password=password, max_login_refusals=args.max_login_refusals,
-                         archive=args.archive, lease_ms=args.lease_ms)
+                         archive=args.archive, lease_ms=args.lease_ms,
+                         metrics_port=args.metrics_port, metrics_host=args.metrics_host,
+                         metrics_per_agent=args.metrics_per_agent)
 
 
 def mqtt_password(args) -> str | None:
@@ -170,7 +179,8 @@ def cmd_serve(args) -> int:
 
     def ready(svc):
         print(f"kefu-floor: broker {svc.broker_url.display}; live feed "
-              f"ws://{cfg.ws_host}:{svc.ws_port}/ (sites: {', '.join(cfg.setups)})",
+              f"ws://{cfg.ws_host}:{svc.ws_port}/ (sites: {', '.join(cfg.setups)})"
+              + (f"; metrics {svc.exporter.url}" if svc.exporter else ""),
               file=sys.stderr, flush=True)
 
     try:

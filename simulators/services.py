@@ -1,4 +1,4 @@
-"""Start real mosquitto / redis-server processes for tests.
+"""Start real mosquitto / redis-server / Prometheus / Alertmanager processes for tests.
 
 Each server runs in the foreground as a child of the test process, listens on
 127.0.0.1 on a free port (never the machine's 1883 / 6379) and keeps its
@@ -33,6 +33,8 @@ __all__ = [
     "MosquittoServer",
     "RedisCluster",
     "RedisServer",
+    "PrometheusServer",
+    "AlertmanagerServer",
     "ServiceError",
     "find_binary",
     "free_port",
@@ -444,6 +446,88 @@ class RedisServer(_Server):
     def flushall(self) -> None:
         if self.command("FLUSHALL") != "OK":
             raise ServiceError("FLUSHALL failed")
+
+
+def _http_ok(url: str, timeout: float = 1.0) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+class PrometheusServer(_Server):
+    """A real Prometheus (Debian's `prometheus`) with its TSDB in the temp dir.
+
+    ``config`` is the prometheus.yml text; ``files`` maps more file names (rule files)
+    to their text, all written next to it, so the config can name them relatively.
+    """
+
+    name = "prometheus"
+    scheme = "http"
+    binary_name = "prometheus"
+
+    def __init__(self, config: str, files: dict[str, str] | None = None, port: int | None = None,
+                 tmpdir=None):
+        super().__init__(port, tmpdir)
+        self.config = config
+        self.files = files or {}
+
+    def _prepare(self) -> None:
+        for name, text in self.files.items():
+            (self.tmpdir / name).write_text(text, "utf-8")
+        (self.tmpdir / "prometheus.yml").write_text(self.config, "utf-8")
+
+    def _command(self) -> list[str]:
+        return [self.binary, f"--config.file={self.tmpdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.tmpdir / 'data'}",
+                f"--web.listen-address={HOST}:{self.port}", "--log.level=warn"]
+
+    def _ready(self) -> bool:
+        return _http_ok(f"{self.url}/-/ready")
+
+    def api(self, path: str, **params) -> dict:
+        """GET /api/v1/PATH and return its `data` (raises ServiceError on an error)."""
+        import json
+        import urllib.parse
+        import urllib.request
+
+        q = f"?{urllib.parse.urlencode(params)}" if params else ""
+        with urllib.request.urlopen(f"{self.url}/api/v1/{path}{q}", timeout=5) as r:
+            body = json.loads(r.read())
+        if body.get("status") != "success":
+            raise ServiceError(f"prometheus {path}: {body}")
+        return body["data"]
+
+
+class AlertmanagerServer(_Server):
+    """A real Alertmanager (Debian's `prometheus-alertmanager`), clustering off.
+
+    ``config`` is the alertmanager.yml text.
+    """
+
+    name = "alertmanager"
+    scheme = "http"
+    binary_name = "prometheus-alertmanager"
+
+    def __init__(self, config: str, port: int | None = None, tmpdir=None):
+        super().__init__(port, tmpdir)
+        self.config = config
+
+    def _prepare(self) -> None:
+        (self.tmpdir / "alertmanager.yml").write_text(self.config, "utf-8")
+
+    def _command(self) -> list[str]:
+        return [self.binary, f"--config.file={self.tmpdir / 'alertmanager.yml'}",
+                f"--storage.path={self.tmpdir / 'data'}",
+                f"--web.listen-address={HOST}:{self.port}",
+                "--cluster.listen-address=",  # no gossip port (it would need 9094)
+                "--log.level=warn"]
+
+    def _ready(self) -> bool:
+        return _http_ok(f"{self.url}/-/ready")
 
 
 def _cluster_port() -> int:
