@@ -154,7 +154,8 @@ class Service:
         self.subscriber = Subscriber(self.broker_url, sites,
                                      cfg.client_id or f"kefu-floor-{'-'.join(sites)}",
                                      self.durable.handle, self.ingest.take_dead,
-                                     max_refusals=cfg.max_login_refusals)
+                                     max_refusals=cfg.max_login_refusals,
+                                     manual_ack=cfg.store != "memory")
         self._tasks = [asyncio.create_task(self.subscriber.run(), name="mqtt"),
                        asyncio.create_task(self._ticker(), name="ticker"),
                        asyncio.create_task(self.hub.run(), name="feed")]
