@@ -33,6 +33,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "busy_today": ("今日示忙", "Busy today"), "flags": ("提示", "Flags"),
     "in_break": ("休息中", "on break"), "late_return_flag": ("休息迟归", "late back"),
     "missing": ("未签入", "missing"), "late": ("迟到", "late"), "left_early": ("早退", "left early"),
+    # the month close (kefu_floor/close)
+    "lunch_over_35": ("午餐示忙超时", "lunch over 35 min"),
+    "sign_out_in_shift": ("班中签出", "sign-out in shift"), "fines": ("罚款", "Fines"),
+    "pay_sheet": ("{month} 工资表({policy})", "{month} pay sheet ({policy})"),
+    "tui_points": ("积分", "Points"), "tui_ledger": ("积分明细", "Points ledger"),
+    "tui_projection": ("本月奖金预估", "Bonus so far"), "tui_gold": ("金牌", "Gold"),
+    "tui_pay": ("工资预估", "Pay so far"), "tui_place": ("销售名次", "Sales place"),
+    "tui_ladder": ("处分阶梯", "Ladder"), "yes": ("是", "yes"), "no": ("否", "no"),
 }
 
 # Shift leader's terminal dashboard (dashboards/tui.py). Column headings are short on purpose:
