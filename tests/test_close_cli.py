@@ -253,3 +253,23 @@ def test_replay_table_shows_the_pay_sheet(tmp_path):
     assert "2026-11 pay sheet (team-80-20)" in r.stdout
     a1 = next(line for line in r.stdout.splitlines() if "│ A1 " in line and "2,800.00" in line)
     assert "3,800.00" in a1 and "Individual" in r.stdout and "个人" not in r.stdout
+
+
+def test_a_closed_month_is_kept_when_other_inputs_change(tmp_path):
+    # the same November events, a roster that now gives A2 five products: the close of
+    # November already in --out is not rewritten
+    f, events = _scenario()
+    ev, ro, sc = _files(tmp_path, f, events)
+    out = tmp_path / "out"
+    args = [ev, "--roster", ro, "--schedule", sc, "--policy", "chengdu-2014", "--month",
+            "2026-11", "--out", out]
+    assert close(*args).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    ro.write_text(ro.read_text("utf-8").replace("A2,张三,T1,agent,2020-01-01,false,3",
+                                                "A2,张三,T1,agent,2020-01-01,false,5"), "utf-8")
+    r = close(*args)
+    assert r.returncode == 0 and "kept as it was" in r.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    r = close(*args[:-1], tmp_path / "fresh")
+    doc = json.loads((tmp_path / "fresh" / "close.json").read_text("utf-8"))
+    assert next(a for a in doc["agents"] if a["agent"] == "A2")["pay"]["subsidy"] == 300
