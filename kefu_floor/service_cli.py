@@ -78,7 +78,8 @@ def build_config(args):
                          tls_cert=args.tls_cert, tls_key=args.tls_key, client_id=args.client_id,
                          ws_host=args.ws_host, ws_port=args.ws_port,
                          max_payload=args.max_payload, delta_s=args.delta_ms / 1000.0,
-                         clock=LiveClock(lateness_ms=args.lateness_ms))
+                         clock=LiveClock(lateness_ms=args.lateness_ms),
+                         lang=getattr(args, "lang", None))
 
 
 async def run_until_signal(make_service, on_ready=None) -> None:
