@@ -1132,6 +1132,9 @@ class FloorApp(App):
         if ch.kind == "snapshot":
             self._adopt_policy()
             self.sync_rows(self.client.agents.keys(), ch.removed, full=True)
+            now = (self.client.state or {}).get("now")
+            if now is not None and self.client.drop_alerts_after(now):
+                self.schedule_alerts()  # a restarted service: an earlier run's alerts go
             self.fill_alerts_from_report()
         elif ch.kind == "delta":
             self.sync_rows(ch.agents, ch.removed)

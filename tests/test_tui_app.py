@@ -459,3 +459,31 @@ def test_team_filter_applies_to_the_state_line(morning):
             assert f"+ ready {team['ready']}" in strip and f". signed out {team['out']}" in strip
 
     asyncio.run(main_())
+
+
+def test_alerts_are_dated_and_a_restart_leaves_none_out_of_order(morning):
+    """Alerts of an earlier run, stamped after the feed's time once the service restarted,
+    are dropped on the new snapshot; an alert of another day shows its date."""
+    async def main_():
+        app = make_app(morning)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await connected(app, pilot)
+            await play(morning, app, pilot, MORNING, MORNING_END)
+            n = len(app.client.alerts)
+            ahead = {"ts": local_ms(4, 20, 0), "agent": "B002", "name": "杨磊", "team": "T2",
+                     "rule": "floor", "rule_zh": "现场违规", "rule_en": "floor rule",
+                     "points": -10, "day": "2026-11-04"}
+            app.client.add_alert(ahead)
+            app.client.add_alert({**ahead, "ts": local_ms(3, 17, 46), "day": "2026-11-03",
+                                  "rule": "late_return", "rule_en": "late return"})
+            from dashboards.feedclient import Change
+            app._on_change(Change("snapshot"))  # the service came back at 10:03
+            await settle(app, pilot)
+            al = app.w("alerts")
+            times = [str(al.get_row_at(i)[0]) for i in range(al.row_count)]
+            assert "20:00:00" not in times and len(app.client.alerts) == n + 1
+            assert "11-03 17:46" in times  # dated: not today
+            ts = [d["ts"] for d in app.client.alerts]
+            assert ts == sorted(ts, reverse=True)
+
+    asyncio.run(main_())

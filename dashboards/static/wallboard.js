@@ -299,6 +299,14 @@
 
   // ---- ?view=agents: one card per agent, only changed cards touched
   const cards = new Map();
+  const byEl = new WeakMap();
+  // time in state is recounted only for the cards on screen
+  const seen = new IntersectionObserver((entries) => {
+    for (const en of entries) {
+      const c = byEl.get(en.target);
+      if (c) { c.shown = en.isIntersecting; if (c.shown) stateText(c); }
+    }
+  });
   let agentsAll = true;
   function card(id) {
     let c = cards.get(id);
@@ -309,8 +317,10 @@
       const nm = document.createElement("span"); nm.className = "nm";
       const st = document.createElement("span"); st.className = "stt";
       el.append(idEl, nm, st);
-      c = {el, idEl, nm, st, since: null, state: null};
+      c = {el, idEl, nm, st, since: null, state: null, shown: false};
       cards.set(id, c);
+      byEl.set(el, c);
+      seen.observe(el);
       $("agents").appendChild(el);
     }
     return c;
@@ -324,28 +334,31 @@
     const agents = snap.agents || {};
     const ids = agentsAll ? Object.keys(agents).sort() : [...changedAgents];
     if (agentsAll) {
-      for (const [id, c] of cards) if (!(id in agents)) { c.el.remove(); cards.delete(id); }
+      for (const [id, c] of cards) if (!(id in agents)) { seen.unobserve(c.el); c.el.remove(); cards.delete(id); }
     }
     for (const id of ids) {
       const a = agents[id];
-      if (!a) { const c = cards.get(id); if (c) { c.el.remove(); cards.delete(id); } continue; }
+      if (!a) { const c = cards.get(id); if (c) { seen.unobserve(c.el); c.el.remove(); cards.delete(id); } continue; }
       if (TEAM && a.team !== TEAM) continue;
       const c = card(id);
       setText(c.idEl, a.agent);
       setText(c.nm, (a.name || "") + (a.role === "leader" ? " ◆" : ""));
-      c.el.className = "ag " + a.state + ((a.attention || []).length ? " attn" : "");
+      const cls = "ag " + a.state + ((a.attention || []).length ? " attn" : "");
+      if (c.el.className !== cls) c.el.className = cls;
       c.since = a.since;
       c.state = stateLabel(a);
+      if (c.shown) stateText(c);
     }
     agentsAll = false;
     changedAgents.clear();
   }
+  function stateText(c) {
+    const now = snap && snap.now;
+    const dur = c.since == null || now == null ? "" : " " + secs(Math.max(0, (now - c.since) / 1000));
+    setText(c.st, c.state + dur);
+  }
   function tickAgents() {
-    const now = snap.now;
-    for (const c of cards.values()) {
-      const dur = c.since == null || now == null ? "" : " " + secs(Math.max(0, (now - c.since) / 1000));
-      setText(c.st, c.state + dur);
-    }
+    for (const c of cards.values()) if (c.shown) stateText(c);
   }
 
   function renderStatus() {
