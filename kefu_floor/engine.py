@@ -77,6 +77,7 @@ class Engine:
         self._new_call_table(1024)
         self.L = np.zeros((4 * kf.LEDGER_RESERVE, K.L_K))
         self.X = np.zeros((16, K.X_K), np.int64)
+        self.INC = np.zeros((16, K.I_K))  # incidents, rows [0, G_INCIDENT_N) in use
         self.src_seq = np.zeros(0, np.int64)
         self.excused_reason = np.zeros(0, np.bool_)
         self.G = np.zeros(K.G_K, np.int64)
@@ -179,7 +180,7 @@ class Engine:
                 self.A, self.S, self.BK, self.DACC, self.slot_day, self.MACC,
                 self.slot_month, self.QROLL, self.QDAY, self.AROLL, self.roll_min, self.CKEY,
                 self.CVAL, self.CKEY2, self.CVAL2, self.qwait, self.L, self.X, self.src_seq,
-                self.G, self.P, self.excused_reason, self.tz_utc, self.tz_off, j,
+                self.G, self.P, self.excused_reason, self.tz_utc, self.tz_off, self.INC, j,
                 self.QTR, self.tr_slot)
             if need == kf.NEED_NOTHING:
                 break
@@ -191,6 +192,8 @@ class Engine:
             self.L = _grow_axis(self.L, 0, self.L.shape[0] * 2, 0.0)
         elif need == kf.NEED_EXCUSES:
             self.X = _grow_axis(self.X, 0, self.X.shape[0] * 2, 0)
+        elif need == kf.NEED_INCIDENTS:
+            self.INC = _grow_axis(self.INC, 0, self.INC.shape[0] * 2, 0.0)
         elif need == kf.NEED_CALLS:
             old_k, old_v = self.CKEY, self.CVAL
             self._new_call_table(old_k.shape[0] * 2)
@@ -259,6 +262,11 @@ class Engine:
     @property
     def ledger(self) -> np.ndarray:
         return self.L[: self.G[K.G_LEDGER_N]]
+
+    @property
+    def incidents(self) -> np.ndarray:
+        """Rows of I in use (kernels.layout I_*), in order of arrival."""
+        return self.INC[: self.G[K.G_INCIDENT_N]]
 
     def counters(self) -> dict[str, int]:
         g = self.G

@@ -25,7 +25,8 @@ EV_QA = 13
 EV_FLOOR = 14
 EV_ADJUST = 15
 EV_EXCUSE = 16
-N_EVENT_TYPES = 17
+EV_INCIDENT = 17
+N_EVENT_TYPES = 18
 
 # ---- agent states ----
 ST_OUT = 0
@@ -46,7 +47,8 @@ QA_RECORDING = 0
 QA_TEXT = 1
 QA_PERFORMANCE = 2
 QA_EXAM = 3
-N_QA = 4
+QA_MANAGEMENT = 4  # a supervisor's reports, training and meetings (team-80-20), not an item
+N_QA = 5
 
 # ---- deduction rules (ledger column L_RULE, column `code` of EV_EXCUSE) ----
 R_BUSY = 0
@@ -105,7 +107,8 @@ S_BRK_LO = 5  # rows in BK
 S_BRK_HI = 6
 S_ATTENDED = 7
 S_FIRED = 8  # 1 once the shift end was booked
-S_K = 9
+S_WORKED_MS = 9  # signed-in time inside the shift, outside its breaks (overtime pay)
+S_K = 10
 
 # ---- break table BK: int64 (n_breaks, 2) ----
 BK_START = 0
@@ -135,6 +138,7 @@ D_RETURN_N = 17
 D_EARLY_N = 18
 D_ABSENT_N = 19
 D_FLOOR_N = 20
+D_SALE_N = 21  # `sale` events (taobao-30pt conversion)
 D_K = 24
 
 # rule -> count column in DACC
@@ -143,10 +147,10 @@ RULE_COUNT_COL = (-1, D_LATE_N, D_RETURN_N, D_EARLY_N, D_ABSENT_N, D_FLOOR_N)
 # ---- per agent per month manual accumulators MACC: float64 (N_MONTH_SLOTS, n_agents, M_K) ----
 N_MONTH_SLOTS = 12
 M_QA_SUM = 0  # + QA item
-M_QA_N = 4  # + QA item
-M_ADJ = 8
-M_ADJ_N = 9
-M_K = 10
+M_QA_N = 5  # + QA item
+M_ADJ = 10
+M_ADJ_N = 11
+M_K = 12
 
 # ---- rolling minute buckets ----
 N_ROLL = 60  # minutes kept; windows of 15/30/60 are sums over the newest buckets
@@ -189,7 +193,19 @@ L_K = 10
 X_AGENT = 0
 X_RULE = 1
 X_DAY = 2
-X_K = 3
+X_BY = 3  # who approved it: code in Symbols.texts (0: not given)
+X_REASON = 4  # the appeal's reason: code in Symbols.texts
+X_K = 5
+
+# ---- incidents I: float64 (capacity, I_K), in order of arrival (DESIGN.md §3.1 `incident`) ----
+# the close and the live drill-down read them per agent and month; the policy maps kinds
+I_TS = 0
+I_AGENT = 1
+I_KIND = 2  # code in Symbols.texts
+I_MONTH = 3  # month id (the event's `month`, else the month of its ts)
+I_AMOUNT = 4  # NaN when absent
+I_POINTS = 5  # NaN when absent
+I_K = 6
 
 # ---- calls in the queue: open addressing, CKEY int64 (cap,), CVAL int64 (cap, CV_K) ----
 # A call is in the table from enqueue to answer/abandon; while it rings at a seat
@@ -217,7 +233,8 @@ G_IMPLICIT_SIGN_IN = 11
 G_LEDGER_OVERFLOW = 12  # must stay 0: bookings found no free ledger row
 G_DAY = 13  # local calendar day of G_NOW ...
 G_DAY_END = 14  # ... valid until this instant
-G_K = 15
+G_INCIDENT_N = 15  # rows in use in I
+G_K = 16
 
 # ---- policy parameters P: float64 (P_K,) ----
 P_BUDGET_MS = 0
