@@ -27,7 +27,8 @@ CHROMIUM = "/usr/bin/chromium"
 FRAMES_JS = """() => new Promise(done => {
   let n = 0; const t0 = performance.now(); let worst = 0, last = t0;
   function f(t) { n++; worst = Math.max(worst, t - last); last = t;
-    if (t - t0 < 3000) requestAnimationFrame(f); else done({fps: n / ((t - t0) / 1000), worst_ms: worst}); }
+    if (t - t0 < 3000) requestAnimationFrame(f);
+    else done({fps: n / ((t - t0) / 1000), worst_ms: worst}); }
   requestAnimationFrame(f);
 })"""
 

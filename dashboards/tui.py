@@ -271,14 +271,14 @@ def queue_strip(state: dict | None, lang: str, wide: bool = False,
     out.append(dot)
     out.append(f"{t('tui_sl', lang)} ", style="bold")
     out.append(f"{t('tui_30m', lang)} ")
-    out.append_text(sl(w30["service_level"]))
+    out.append_text(sl(w30.get("service_level")))
     out.append(f"  {t('tui_today', lang)} ")
-    out.append_text(sl(day["service_level"]))
+    out.append_text(sl(day.get("service_level")))
     out.append(f"  ({t('tui_target', lang)} {target:.0f}% / {sl_s:.0f}s)", style="dim")
     out.append(dot if wide else "\n")
     out.append(f"{t('tui_abandon', lang)} ", style="bold")
-    out.append(f"{t('tui_30m', lang)} {fmt_pct(w30['abandon_rate'])}  "
-               f"{t('tui_today', lang)} {fmt_pct(day['abandon_rate'])}")
+    out.append(f"{t('tui_30m', lang)} {fmt_pct(w30.get('abandon_rate'))}  "
+               f"{t('tui_today', lang)} {fmt_pct(day.get('abandon_rate'))}")
     occ = scope.get("occupancy")
     out.append(dot)
     out.append(f"{t('tui_occupancy', lang)} ", style="bold")
@@ -896,38 +896,22 @@ class TeamScreen(Screen):
 
     def team_rows(self) -> dict[str, tuple]:
         app = self.floor
-        by: dict[str, list[dict]] = {}
-        for e in app.client.agents.values():
-            by.setdefault(e.get("team") or "-", []).append(e)
         teams = (app.client.state or {}).get("teams") or {}
         out = {}
-        for team in sorted(by):
-            rows = by[team]
-            tm = teams.get(team, {})
-            ans = sum((r.get("today") or {}).get("answered", 0) for r in rows)
-            off = sum((r.get("today") or {}).get("offered", 0) for r in rows)
-            talk = sum(((r.get("today") or {}).get("aht_s") or 0)
-                       * (r.get("today") or {}).get("answered", 0) for r in rows)
-            sats = [(r.get("today") or {}).get("satisfaction") for r in rows]
-            sats = [s for s in sats if s is not None]
-            busy = [r.get("busy_today_s") or 0 for r in rows]
+        # every figure is the service's team entry (floorview.teams): nothing summed here
+        for team in sorted(teams):
+            tm = teams[team]
+            today = tm.get("today") or {}
             states = Text()
             for s in STATES:
-                n = sum(r.get("state") == s for r in rows)
+                n = (tm.get("by_state") or {}).get(s, 0)
                 if n:
                     states.append(f"{SYMBOL[s]}{n} ", style=STATE_STYLE[s])
-            scores = [r["score"] for r in rows if r.get("score") is not None]
-            mean = tm.get("mean_score")
-            if mean is None and scores:
-                mean = round(sum(scores) / len(scores), 2)
-            out[team] = (team, str(len(rows)),
-                         str(sum(r.get("state") != "out" for r in rows)), states,
-                         fmt_num(mean, 2), str(ans),
-                         fmt_num(talk / ans if ans else None), fmt_pct(ans / off if off else None),
-                         fmt_pct(sum(sats) / len(sats) if sats else None),
-                         fmt_min(sum(busy) / len(busy) if busy else None),
-                         str(sum((r.get("budget_left_s") or 0) <= 0 for r in rows)),
-                         str(sum(bool(exception_flags(r)) for r in rows)))
+            out[team] = (team, str(tm.get("agents", 0)), str(tm.get("signed_in", 0)), states,
+                         fmt_num(tm.get("score"), 2), str(tm.get("answered_today", 0)),
+                         fmt_num(today.get("aht_s")), fmt_pct(today.get("answer_rate")),
+                         fmt_pct(today.get("satisfaction")), fmt_min(tm.get("busy_mean_s")),
+                         str(tm.get("over_budget", 0)), str(tm.get("attention", 0)))
         return out
 
     def refresh_live(self) -> None:

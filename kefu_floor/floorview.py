@@ -108,6 +108,16 @@ def _tally(rows: list[dict], scheduled_only: bool = False) -> dict:
             "attention": attention}
 
 
+def _team_today(rows: list[dict]) -> dict:
+    """A team's today from its agents' counts (ratios of sums, never means of ratios)."""
+    tot = {k: sum(r["today"].get(k, 0) for r in rows)
+           for k in ("offered", "answered", "talks", "talk_s", "surveys", "satisfied")}
+    return {"offered": tot["offered"], "answered": tot["answered"],
+            "aht_s": round(tot["talk_s"] / tot["talks"], 1) if tot["talks"] else None,
+            "answer_rate": _ratio(tot["answered"], tot["offered"]),
+            "satisfaction": _ratio(tot["satisfied"], tot["surveys"])}
+
+
 class FloorView:
     def __init__(self, eng: Engine, lang: str | None = None):
         self.eng = eng
@@ -206,7 +216,11 @@ class FloorView:
                       "satisfaction": _ratio(float(today[K.D_SATISFIED]),
                                              float(today[K.D_SURVEYS])),
                       "utilization_points": _num(today[K.D_UTIL_PTS]),
-                      "site_points": _num(today[K.D_SITE_PTS])},
+                      "site_points": _num(today[K.D_SITE_PTS]),
+                      # the counts behind the ratios, so a team's are summed, not averaged
+                      "talks": int(talks), "talk_s": round(float(today[K.D_TALK_MS]) / 1000.0, 3),
+                      "surveys": int(today[K.D_SURVEYS]),
+                      "satisfied": int(today[K.D_SATISFIED])},
             "last_60m": {"answered": int(R[i, K.R_ANSWERED]),
                          "aht_s": round(float(R[i, K.R_TALK_MS] / R[i, K.R_TALKS]) / 1000.0, 1)
                          if R[i, K.R_TALKS] else None},
@@ -333,6 +347,9 @@ class FloorView:
                 "mean_score": score, "score": score,
                 "stars": dict(sorted(stars.items())),
                 "answered_today": sum(r["today"]["answered"] for r in rows),
+                "today": _team_today(members),
+                "busy_mean_s": round(sum(r["busy_today_s"] for r in members) / len(members), 1)
+                if members else None,
                 "exceptions": sum(bool(set(r["flags"]) & {"missing", "late", "left_early",
                                                          "absent", "late_return"})
                                   for r in members),

@@ -13,7 +13,6 @@ import random
 import time
 from pathlib import Path
 
-import pytest
 from playwright.async_api import async_playwright
 
 from kefu_floor.ingest import LiveClock
@@ -60,6 +59,9 @@ async def wait_for(cond, timeout=20.0, what="condition"):
         await asyncio.sleep(0.05)
 
 
+ANSWERED_3 = "document.getElementById('answered').textContent === '3'"
+
+
 async def text(page, sel):
     return (await page.locator(sel).first.text_content() or "").strip()
 
@@ -92,7 +94,7 @@ def test_wallboard_in_chromium(mosquitto, tmp_path):
                 errors = []
                 page.on("pageerror", lambda e: errors.append(str(e)))
                 await page.goto(base)
-                await page.wait_for_function("document.getElementById('answered').textContent === '3'",
+                await page.wait_for_function(ANSWERED_3,
                                              timeout=10_000)
                 # the hand-worked figures (tests/test_queue_truth.py)
                 assert await text(page, "#waiting") == "1"
@@ -125,12 +127,13 @@ def test_wallboard_in_chromium(mosquitto, tmp_path):
                 assert await agents.locator("#agents img").count() == 0
                 assert await agents.title() != "1"
                 assert "L1" in ids  # leaders shown, marked as such
-                assert "◆" in await agents.locator(".ag", has_text="L1").locator(".nm").text_content()
+                leader = agents.locator(".ag", has_text="L1").locator(".nm")
+                assert "◆" in await leader.text_content()
 
                 # ---- supervisor ticker: a new deduction shows within a second
                 sup = await browser.new_page(viewport={"width": 1920, "height": 1080})
                 await sup.goto(base + "?view=supervisor&lang=en&team=T1")
-                await sup.wait_for_function("document.getElementById('answered').textContent === '3'",
+                await sup.wait_for_function(ANSWERED_3,
                                             timeout=10_000)
                 assert await text(sup, "[data-l=waiting]") == "Calls waiting"
                 assert await text(sup, "#st-talking") == "2"  # T1: A1 and A2 (team scope)
@@ -139,7 +142,8 @@ def test_wallboard_in_chromium(mosquitto, tmp_path):
                 t0 = time.monotonic()
                 await publish_batches(url, SITE, [json.dumps(floor_ev).encode()], manual=True)
                 await sup.wait_for_function(
-                    "[...document.querySelectorAll('#ticker li')].some(li => li.textContent.includes('A2'))",
+                    "[...document.querySelectorAll('#ticker li')]"
+                    ".some(li => li.textContent.includes('A2'))",
                     timeout=1_000, polling="raf")
                 assert time.monotonic() - t0 < 1.0
                 assert "-10" in await text(sup, "#ticker li")
@@ -148,7 +152,7 @@ def test_wallboard_in_chromium(mosquitto, tmp_path):
                 # ---- 4K shows more
                 big = await browser.new_page(viewport={"width": 3840, "height": 2160})
                 await big.goto(base)
-                await big.wait_for_function("document.getElementById('answered').textContent === '3'",
+                await big.wait_for_function(ANSWERED_3,
                                             timeout=10_000)
                 assert await big.locator("#p-queues").is_visible()
                 assert await page.locator("#p-queues").is_hidden()
