@@ -117,6 +117,19 @@ class FloorLive(_S, kw_only=True):
     supervisor_view: bool = True
 
 
+class Quality(_S, kw_only=True):
+    """When the telemetry itself looks unhealthy (metrics and the feed's `quality`)."""
+    clock_skew_s: float = 60  # an event this far from its receive time counts as skewed
+    unclosed_call_h: float = 4  # answered (or queued) this long ago and never closed
+    silent_agent_min: float = 60  # signed in, and no event from the seat for this long
+
+
+class Metrics(_S, kw_only=True):
+    # upper bounds of kefu_queue_wait_seconds; the service-level threshold is always added
+    wait_buckets_s: list[float] = msgspec.field(
+        default_factory=lambda: [5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900])
+
+
 class Leader(_S, kw_only=True):
     """Shift leader's appraisal (POLICY.md §3); incident kinds name `incident` events."""
     team_score_weight: float = 50
@@ -230,6 +243,7 @@ class Scheme30(_S, kw_only=True):
     effect: list[EffectBand] = []  # best band first
     effect_below_pct: float = 0
     absent_fine: float = -30
+    telemetry_rules: bool = False  # book the lunch and sign-out rules live
     lunch_reason: str = "lunch"
     lunch_max_min: float = 35
     lunch_fine: float = -5
@@ -255,6 +269,8 @@ class Policy(_S, kw_only=True):
     pay: Pay = msgspec.field(default_factory=Pay)
     floor_live: FloorLive = msgspec.field(default_factory=FloorLive)
     leader: Leader = msgspec.field(default_factory=Leader)
+    quality: Quality = msgspec.field(default_factory=Quality)
+    metrics: Metrics = msgspec.field(default_factory=Metrics)
     # the month close (DESIGN.md §3.4): which pay scheme, and its settings
     scheme: Literal["chengdu-2014", "team-80-20", "taobao-30pt"] = "chengdu-2014"
     overtime: Overtime = msgspec.field(default_factory=Overtime)
@@ -280,7 +296,16 @@ class Policy(_S, kw_only=True):
         P[K.P_SHORT_ABANDON_MS] = round(self.floor_live.short_abandon_s * 1000)
         P[K.P_EXCLUDE_BREAKS] = 1.0 if self.busy.exclude_breaks else 0.0
         P[K.P_LATE_RETURN_BUSY_ANY] = 1.0 if self.attendance.late_return_any_busy else 0.0
+        on = self.scheme == "taobao-30pt" and self.taobao.telemetry_rules
+        P[K.P_LUNCH_MS] = round(self.taobao.lunch_max_min * 60_000) if on else -1.0
+        P[K.P_LUNCH_REASON] = -1.0  # the engine sets the interned code
+        P[K.P_SIGN_OUT_RULE] = 1.0 if on else 0.0
         return P
+
+    @property
+    def wait_buckets_s(self) -> list[float]:
+        """kefu_queue_wait_seconds' bucket bounds: the policy's, plus the SL threshold."""
+        return sorted(set(self.metrics.wait_buckets_s) | {self.floor_live.service_level_s})
 
     @property
     def tz(self) -> ZoneInfo:
@@ -403,6 +428,13 @@ def _check(p: Policy, label: str) -> None:
     for reason in p.busy.excused_reasons:
         if not reason:
             bad("busy.excused_reasons", "reason codes must not be empty")
+    for key in ("clock_skew_s", "unclosed_call_h", "silent_agent_min"):
+        if getattr(p.quality, key) <= 0:
+            bad(f"quality.{key}", "must be positive")
+    wb = p.metrics.wait_buckets_s
+    if not wb or any(x <= 0 for x in wb) or any(x >= y for x, y in zip(wb, wb[1:])):
+        bad("metrics.wait_buckets_s", "must be a non-empty list of positive seconds, "
+            "strictly increasing (e.g. [5, 10, 20, 60, 900])")
     _check_close(p, bad)
     try:
         ZoneInfo(p.timezone)

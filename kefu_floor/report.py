@@ -18,7 +18,8 @@ from kefu_floor.scoring import assign_stars, item_scores, upper_bands, weighted_
 from kernels import layout as K
 
 SCHEMA = "kefu-floor/report/1"
-ITEM_OF_LEDGER = {K.ITEM_UTILIZATION: "utilization", K.ITEM_SITE: "site"}
+ITEM_OF_LEDGER = {K.ITEM_UTILIZATION: "utilization", K.ITEM_SITE: "site",
+                  K.ITEM_FINE: "fines"}
 
 
 def _num(x: float | None, nd: int = 6):
@@ -199,6 +200,9 @@ def _facts(eng: Engine, row: np.ndarray, busy_by_day: dict) -> dict:
         busy = eng.policy.busy
         return {"threshold_min": _num(busy.budget_min + code * busy.step_min),
                 "counted_busy_s_that_day": busy_by_day.get(day_str(int(row[K.L_DAY])))}
+    if rule == K.R_LUNCH:
+        return {"busy_since": hms(row[K.L_AUX]),
+                "limit_min": _num(eng.policy.taobao.lunch_max_min)}
     if not 0 <= code < len(eng.S):
         return {}
     S = eng.S[code]
@@ -211,6 +215,8 @@ def _facts(eng: Engine, row: np.ndarray, busy_by_day: dict) -> dict:
         b = eng.BK[int(row[K.L_AUX])]
         f["break"] = f"{hm(b[K.BK_START])}-{hm(b[K.BK_END])}"
         f["back_by"] = hms(row[K.L_TS])
+    elif rule == K.R_SIGN_OUT:
+        f["signed_out"] = hms(row[K.L_TS])
     elif rule == K.R_EARLY_LEAVE:
         f["stay_until"] = hms(end - int(eng.P[K.P_EARLY_TOL_MS]))
         f["last_sign_out"] = hms(row[K.L_AUX])

@@ -21,7 +21,8 @@ EventType = Literal[
     "incident"]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # index = kernels.layout EV_* code
 TYPE_CODE = {t: i for i, t in enumerate(EVENT_TYPES)}
-RULES = ("busy_over_30", "late_sign_in", "late_return", "early_leave", "absent", "floor")
+RULES = ("busy_over_30", "late_sign_in", "late_return", "early_leave", "absent", "floor",
+         "lunch_over_35", "sign_out_in_shift")  # index = kernels.layout R_*
 SURVEY_RESULTS = ("satisfied", "neutral", "dissatisfied")
 QA_ITEMS = ("recording", "text", "performance", "exam", "management")
 
@@ -56,7 +57,7 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     month: Month | None = None
     points: float | None = None
     rule: Literal["busy_over_30", "late_sign_in", "late_return", "early_leave", "absent",
-                  "floor"] | None = None
+                  "floor", "lunch_over_35", "sign_out_in_shift"] | None = None
     day: Day | None = None
     kind: NonEmpty | None = None  # incident
     ref: str | None = None  # incident: e.g. an order id

@@ -31,7 +31,8 @@ from kernels.layout import (
     F_LATE, F_LATE_RETURN, F_LEFT_EARLY, F_MISSING, G_ACCEPTED, G_CALLS_LIVE,
     G_CALLS_USED, G_DUPLICATES, G_EXCUSE_N, G_GAPS, G_IMPLICIT_SIGN_IN, G_LEDGER_N,
     G_LEDGER_OVERFLOW, G_DAY, G_DAY_END, EV_INCIDENT, G_INCIDENT_N, I_AGENT, I_AMOUNT,
-    I_KIND, I_MONTH, I_POINTS, I_TS, D_SALE_N, S_WORKED_MS,
+    I_KIND, I_MONTH, I_POINTS, I_TS, D_SALE_N, S_WORKED_MS, A_LUNCH_SINCE, D_LUNCH_N,
+    D_SIGN_OUT_N, ITEM_FINE, P_LUNCH_MS, P_LUNCH_REASON, P_SIGN_OUT_RULE, R_LUNCH, R_SIGN_OUT,
     G_NOW, G_ORPHANS, G_START, G_TOO_OLD, ITEM_SITE, ITEM_UTILIZATION, L_AGENT, L_CODE,
     L_AUX, L_AUX2, L_DAY, L_EXCUSED, L_ITEM, L_POINTS, L_RULE, L_TS, M_ADJ, M_ADJ_N, M_QA_N, M_QA_SUM,
     MINUTE_MS, N_DAY_SLOTS, N_MONTH_SLOTS, N_ROLL, NO_TIME, P_BREAK_GRACE_MS,
@@ -174,7 +175,7 @@ def apply_deduction(DACC, slot_day, QDAY, G, agent, rule, item, points, day, sig
         return
     if item == ITEM_UTILIZATION:
         DACC[s, agent, D_UTIL_PTS] += sign * points
-    else:
+    elif item == ITEM_SITE:
         DACC[s, agent, D_SITE_PTS] += sign * points
     if rule == R_LATE_SIGN_IN:
         DACC[s, agent, D_LATE_N] += sign
@@ -186,6 +187,10 @@ def apply_deduction(DACC, slot_day, QDAY, G, agent, rule, item, points, day, sig
         DACC[s, agent, D_ABSENT_N] += sign
     elif rule == R_FLOOR:
         DACC[s, agent, D_FLOOR_N] += sign
+    elif rule == R_LUNCH:
+        DACC[s, agent, D_LUNCH_N] += sign
+    elif rule == R_SIGN_OUT:
+        DACC[s, agent, D_SIGN_OUT_N] += sign
 
 
 @njit(**FAST)
@@ -370,6 +375,14 @@ def accrue(i, a, b, A, S, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
     if b > a and st != ST_OUT:
         if (A[i, A_FLAGS] & F_IN_SHIFT) != 0 and A[i, A_CTX_BRK] == 0:
             S[A[i, A_CURSOR], S_WORKED_MS] += b - a
+        ls = A[i, A_LUNCH_SINCE]
+        if st == ST_BUSY and ls != NO_TIME:
+            # "longer than" the limit: booked the millisecond the episode passes it
+            over = ls + np.int64(P[P_LUNCH_MS]) + 1
+            if b >= over:
+                A[i, A_LUNCH_SINCE] = NO_TIME
+                book(L, X, G, DACC, slot_day, QDAY, over, i, R_LUNCH, ITEM_FINE, 0.0,
+                     A[i, A_CTX_DAY], -1, ls, NO_TIME)
         s = day_slot(slot_day, DACC, QDAY, A[i, A_CTX_DAY])
         if s < 0:
             G[G_TOO_OLD] += 1
@@ -572,6 +585,7 @@ def _set_state(i, t, A, st):
         A[i, A_SINCE] = t
     if st != ST_BUSY:
         A[i, A_BUSY_SINCE] = NO_TIME
+        A[i, A_LUNCH_SINCE] = NO_TIME
 
 
 @njit(**INLINE)
@@ -662,6 +676,12 @@ def apply_batch(
                 _set_state(i, t, A, ST_READY)
         elif et == EV_SIGN_OUT:
             st = A[i, A_STATE]
+            if st != ST_OUT and P[P_SIGN_OUT_RULE] != 0.0:
+                k = A[i, A_CURSOR]
+                if (k < A[i, A_SH_HI] and S[k, S_START] < t < S[k, S_END]
+                        and A[i, A_CTX_BRK] == 0):
+                    book(L, X, G, DACC, slot_day, QDAY, t, i, R_SIGN_OUT, ITEM_FINE, 0.0,
+                         S[k, S_DAY], k, t, NO_TIME)
             if st != ST_OUT:
                 A[i, A_LAST_OUT] = t
                 A[i, A_OUT_BUSY_SINCE] = A[i, A_BUSY_SINCE] if st == ST_BUSY else NO_TIME
@@ -678,6 +698,11 @@ def apply_batch(
             _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
             if A[i, A_STATE] != ST_BUSY:
                 A[i, A_BUSY_SINCE] = t
+            # a lunch episode runs from its busy to the next change of state or reason
+            if P[P_LUNCH_MS] < 0.0 or code[j] != np.int64(P[P_LUNCH_REASON]):
+                A[i, A_LUNCH_SINCE] = NO_TIME
+            elif not (A[i, A_STATE] == ST_BUSY and A[i, A_REASON] == code[j]):
+                A[i, A_LUNCH_SINCE] = t
             _set_state(i, t, A, ST_BUSY)
             A[i, A_REASON] = code[j]
         elif et == EV_OFFER:

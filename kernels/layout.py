@@ -57,11 +57,14 @@ R_LATE_RETURN = 2
 R_EARLY_LEAVE = 3
 R_ABSENT = 4
 R_FLOOR = 5
-N_RULES = 6
+R_LUNCH = 6  # taobao-30pt: a lunch busy episode longer than the limit (a fine, no points)
+R_SIGN_OUT = 7  # taobao-30pt: a sign-out strictly inside a shift, outside its breaks
+N_RULES = 8
 
 # ---- item a deduction lands on (ledger column L_ITEM) ----
 ITEM_UTILIZATION = 0
 ITEM_SITE = 1
+ITEM_FINE = 2  # counted for a money fine (taobao-30pt), no item points
 
 # ---- agent flags (A_FLAGS), shown live ----
 F_MISSING = 1
@@ -95,6 +98,7 @@ A_FLAGS = 15
 A_LAST_OUT = 16  # time of the last sign-out
 A_OUT_BUSY_SINCE = 17  # busy spell start at that sign-out, NO_TIME if not busy then
 A_SH_LO = 18  # first row in S of the agent
+A_LUNCH_SINCE = 19  # start of the current lunch busy episode not yet booked, else NO_TIME
 A_K = 24
 
 # ---- shift table S: int64 (n_shifts, S_K), rows sorted by (agent, start) ----
@@ -139,10 +143,13 @@ D_EARLY_N = 18
 D_ABSENT_N = 19
 D_FLOOR_N = 20
 D_SALE_N = 21  # `sale` events (taobao-30pt conversion)
+D_LUNCH_N = 22  # lunch episodes over the limit, not excused
+D_SIGN_OUT_N = 23  # sign-outs inside a shift outside its breaks, not excused
 D_K = 24
 
 # rule -> count column in DACC
-RULE_COUNT_COL = (-1, D_LATE_N, D_RETURN_N, D_EARLY_N, D_ABSENT_N, D_FLOOR_N)
+RULE_COUNT_COL = (-1, D_LATE_N, D_RETURN_N, D_EARLY_N, D_ABSENT_N, D_FLOOR_N, D_LUNCH_N,
+                  D_SIGN_OUT_N)
 
 # ---- per agent per month manual accumulators MACC: float64 (N_MONTH_SLOTS, n_agents, M_K) ----
 N_MONTH_SLOTS = 12
@@ -251,7 +258,11 @@ P_SL_MS = 10
 P_SHORT_ABANDON_MS = 11
 P_EXCLUDE_BREAKS = 12
 P_LATE_RETURN_BUSY_ANY = 13  # 1: any busy at break end is late; 0: excused reasons count as back
-P_K = 14
+P_LUNCH_MS = 14  # lunch episode limit; < 0: the rule is off
+P_LUNCH_REASON = 15  # reason code of lunch (Symbols.reasons)
+P_SIGN_OUT_RULE = 16  # 1: book sign-outs inside a shift outside its breaks
+P_K = 17
 
 # rule -> points parameter
-RULE_POINTS_P = (-1, P_PTS_LATE_SIGN_IN, P_PTS_LATE_RETURN, P_PTS_EARLY_LEAVE, P_PTS_ABSENT, -1)
+RULE_POINTS_P = (-1, P_PTS_LATE_SIGN_IN, P_PTS_LATE_RETURN, P_PTS_EARLY_LEAVE, P_PTS_ABSENT, -1,
+                 -1, -1)

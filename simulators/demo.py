@@ -44,7 +44,8 @@ def demo_setup(floor: Floor, folder: Path, policy: str = "chengdu-2014") -> Setu
 
 async def run_demo(agents: int = 200, speed: float = 60.0, seed: int = 1, ws_port: int = 8765,
                    view: str = "auto", lang: str = "zh", duration: float | None = None,
-                   announce=print, stop: asyncio.Event | None = None) -> dict:
+                   announce=print, stop: asyncio.Event | None = None,
+                   metrics_port: int = 0) -> dict:
     """Run until the simulated day is over, `duration` seconds passed, or `stop` is set
     (Ctrl-C); then shut down in order and say what was scored."""
     stop = stop or asyncio.Event()
@@ -52,13 +53,15 @@ async def run_demo(agents: int = 200, speed: float = 60.0, seed: int = 1, ws_por
         pol = load_policy("chengdu-2014")
         floor = demo_floor(agents, seed, pol.timezone)
         cfg = ServiceConfig(setups={SITE: demo_setup(floor, Path(tmp))}, broker="embedded",
-                            ws_port=ws_port, client_id="kefu-floor-demo", lang=lang)
+                            ws_port=ws_port, client_id="kefu-floor-demo",
+                            metrics_port=metrics_port, lang=lang)
         async with Service(cfg) as svc:
             await svc.wait_connected()
             feed = f"ws://127.0.0.1:{svc.ws_port}/"
             announce(f"kefu-floor demo: {agents} agents at {speed:g}x, broker "
                      f"{svc.broker_url.display}\n  live feed  {feed}\n  wallboard  "
-                     f"http://127.0.0.1:{svc.ws_port}/wallboard\n  dashboard  "
+                     f"http://127.0.0.1:{svc.ws_port}/wallboard\n  metrics    "
+                     f"{svc.exporter.url}\n  dashboard  "
                      f"kefu-floor tui --connect {feed}\n  Ctrl-C stops the demo.")
             pub = asyncio.create_task(publish_floor(floor, svc.broker_url, SITE, speed))
             try:

@@ -172,3 +172,71 @@ def test_bad_flags_get_one_line(tmp_path):
     r = close(ev, "--roster", ro, "--schedule", sc, "--month", "2026-11", "--out",
               tmp_path / "o", "--calendar", cal)
     assert r.returncode == 1 and "feast" in r.stderr and "Traceback" not in r.stderr
+
+
+def excuse(*args):
+    cmd = [sys.executable, "-m", "kefu_floor", "excuse", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def test_excuse_published_to_mqtt(mosquitto):
+    import asyncio
+
+    import aiomqtt
+
+    from kefu_floor.schema import decode_event
+
+    async def run():
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="excuse-t") as c:
+            await c.subscribe("kefu/s1/manual", qos=1)
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "kefu_floor", "excuse", "--site", "s1", "--agent", "A1",
+                "--rule", "late_sign_in", "--day", "2026-11-03", "--reason", "地铁故障",
+                "--by", "L1", "--broker", mosquitto.url, stderr=asyncio.subprocess.PIPE)
+            _, err = await proc.communicate()
+            assert proc.returncode == 0, err
+            async for msg in c.messages:
+                return msg.payload
+
+    payload = asyncio.run(asyncio.wait_for(run(), 60))
+    e = decode_event(payload)
+    assert (e.type, e.site, e.agent, e.rule, e.day, e.reason, e.by) == (
+        "excuse", "s1", "A1", "late_sign_in", "2026-11-03", "地铁故障", "L1")
+
+
+def test_excuse_to_a_file_then_the_close_lists_who_approved_it(tmp_path):
+    # A1 signs in at 08:07 on 3 Nov (late: -20 on site, no full attendance); the appeal
+    # is approved by L1, appended to the events file: the close lists it, A1 keeps the
+    # full-attendance 100 and has no appeal left open. B1, late on 4 Nov, not excused:
+    # open, appeal by 11 Nov (5 working days: 5, 6, 9, 10, 11 Nov), past that on 20 Nov.
+    f = Floor("chengdu-2014")
+    f.agent("A1", team="T1")
+    f.agent("B1", team="T1")
+    f.shift("A1", "2026-11-03")
+    f.shift("B1", "2026-11-04")
+    d = Day("2026-11-03")
+    d.sign_in("A1", "08:07")
+    d.sign_out("A1", "16:30")
+    d4 = Day("2026-11-04")
+    d4.sign_in("B1", "08:07")
+    d4.sign_out("B1", "16:30")
+    Day("2026-11-20").clock("09:00")
+    ev, ro, sc = _files(tmp_path, f, d.events + d4.events + [Day("2026-11-20").clock("09:00")])
+    r = excuse("--site", "default", "--agent", "A1", "--rule", "late_sign_in", "--day",
+               "2026-11-03", "--reason", "地铁故障", "--by", "L1", "--out", ev)
+    assert r.returncode == 0, r.stderr
+    r = close(ev, "--roster", ro, "--schedule", sc, "--month", "2026-11", "--out",
+              tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "out" / "close.json").read_text("utf-8"))
+    a1 = next(a for a in doc["agents"] if a["agent"] == "A1")
+    assert [(x["rule"], x["day"], x["by"], x["reason"]) for x in a1["excused"]] == [
+        ("late_sign_in", "2026-11-03", "L1", "地铁故障")]
+    assert a1["appeals_open"] == [] and a1["pay"]["full_attendance"] == 100
+    b1 = next(a for a in doc["agents"] if a["agent"] == "B1")
+    assert [(x["rule"], x["appeal_by"], x["past_deadline"]) for x in b1["appeals_open"]] == [
+        ("late_sign_in", "2026-11-11", True)]
+    assert b1["pay"]["full_attendance"] == 0
+    bad = excuse("--site", "default", "--agent", "A1", "--rule", "late_sign_in", "--day",
+                 "2026-11-31", "--reason", "x", "--by", "L1", "--out", ev)
+    assert bad.returncode == 1 and bad.stderr.startswith("kefu-floor: error: --day")

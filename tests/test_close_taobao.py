@@ -157,3 +157,71 @@ def test_excused_absence_costs_no_fine_and_lists_the_approver():
     assert e1["excused"] == [{"rule": "absent", "day": "2026-11-03", "ts": e1["excused"][0]["ts"],
                               "points": 0, "by": "L9", "reason": "sick note"}]
     assert e1["appeals_open"] == []
+
+
+def _telemetry_day(d: Day, a: str):
+    d.sign_in(a, "08:00")
+    # lunch 10:00 -> 10:36: 36 min > 35 -> -5 (booked at 10:35:00.001, outside the break:
+    # "wherever it falls"); lunch 13:00 -> 13:35: exactly 35 -> nothing
+    d.busy(a, "10:00", "lunch")
+    d.ready(a, "10:36")
+    d.busy(a, "13:00", "lunch")
+    d.busy(a, "13:10", "lunch")  # the same episode: no new start
+    d.ready(a, "13:35")
+    # sign-outs strictly inside the shift, outside its break: 09:00, 14:00, 15:00, 16:00
+    # (4 -> one full 3 -> -10); 12:10 is inside the break; 16:30 is the shift's end
+    for t in ("09:00", "12:10", "14:00", "15:00", "16:00"):
+        d.sign_out(a, t)
+        d.sign_in(a, t[:3] + "05")
+    d.sign_out(a, "16:30")
+
+
+def test_lunch_over_35_and_sign_outs_in_shift_live_with_evidence_and_excusable():
+    f = Floor("taobao-30pt")
+    for a in ("F1", "F2"):
+        f.shift(a, "2026-11-03", "08:00", "16:30", breaks="12:00-12:30")
+    d = Day("2026-11-03")
+    d.clock("07:00")
+    _telemetry_day(d, "F1")
+    _telemetry_day(d, "F2")
+    d4 = Day("2026-11-04")
+    d4.excuse("F2", "09:00", "sign_out_in_shift", "2026-11-03", by="L1")
+    d4.excuse("F2", "09:01", "lunch_over_35", "2026-11-03", by="L1")
+    doc = f.close(d.events + d4.events)
+    assert row(doc, "F1")["pay"]["fines"] == -15
+    assert row(doc, "F2")["pay"]["fines"] == 0
+    assert {(x["rule"], x["by"]) for x in row(doc, "F2")["excused"]} == {
+        ("sign_out_in_shift", "L1"), ("lunch_over_35", "L1")}
+    assert [x["rule"] for x in row(doc, "F1")["appeals_open"]
+            if x["rule"] in ("sign_out_in_shift", "lunch_over_35")] == [
+        "sign_out_in_shift", "lunch_over_35", "sign_out_in_shift", "sign_out_in_shift",
+        "sign_out_in_shift"]  # by time: 09:00, 10:35, 14:00, 15:00, 16:00
+    # live: the lunch rule fires while the agent is still on lunch, with its evidence
+    from kefu_floor.report import build_report
+    from tests.scenario_builder import agent, feed, ms
+    eng = f.engine()
+    d = Day("2026-11-03")
+    d.clock("07:00")
+    d.sign_in("F1", "08:00")
+    d.busy("F1", "12:00", "lunch")
+    feed(eng, d.events)
+    eng.tick(ms("2026-11-03", "12:35"))
+    assert not [x for x in eng.ledger if x[2] == 6]
+    eng.tick(ms("2026-11-03", "12:35:01"))
+    rep = build_report(eng, None)
+    lunch = [x for x in agent(rep, "F1")["deductions"] if x["rule"] == "lunch_over_35"]
+    assert lunch == [{"ts": ms("2026-11-03", "12:35:00.001"), "rule": "lunch_over_35",
+                      "item": "fines", "points": 0, "day": "2026-11-03",
+                      "facts": {"busy_since": "12:00:00", "limit_min": 35}}]
+
+
+def test_telemetry_rules_are_off_in_chengdu():
+    f = Floor("chengdu-2014")
+    f.shift("F1", "2026-11-03", "08:00", "16:30", breaks="12:00-12:30")
+    d = Day("2026-11-03")
+    d.clock("07:00")
+    _telemetry_day(d, "F1")
+    rep = f.report(d.events)
+    from tests.scenario_builder import agent
+    assert not {x["rule"] for x in agent(rep, "F1")["deductions"]} & {
+        "lunch_over_35", "sign_out_in_shift"}

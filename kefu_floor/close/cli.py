@@ -40,6 +40,49 @@ def register(sub, common) -> None:
                     help="site day overrides for overtime and appeals: date,kind with kind "
                          "workday|restday|holiday (wins over the China calendar)")
     cp.set_defaults(func=cmd_close)
+    ep = sub.add_parser("excuse", help="publish an approved appeal (an excuse event)",
+                        description="Publish an approved appeal: the agent's deductions of "
+                        "RULE on DAY are cancelled and the scores recompute. The close lists "
+                        "it with who approved it.")
+    ep.add_argument("--site", required=True)
+    ep.add_argument("--agent", required=True, metavar="ID")
+    ep.add_argument("--rule", required=True, help="e.g. late_sign_in, busy_over_30, absent")
+    ep.add_argument("--day", required=True, metavar="YYYY-MM-DD", help="the deduction's day")
+    ep.add_argument("--reason", required=True)
+    ep.add_argument("--by", required=True, metavar="LEADER", help="who approved the appeal")
+    to = ep.add_mutually_exclusive_group(required=True)
+    to.add_argument("--broker", metavar="URL", help="publish to mqtt://host:port "
+                    "(the site's manual topic, QoS 1)")
+    to.add_argument("--out", metavar="FILE", help="append the event to a JSON Lines file")
+    ep.set_defaults(func=cmd_excuse)
+
+
+def cmd_excuse(args) -> int:
+    import asyncio
+
+    from kefu_floor.close.excuse import excuse_event
+
+    raw = excuse_event(args.site, args.agent, args.rule, args.day, args.reason, args.by)
+    if args.out:
+        try:
+            with open(args.out, "ab") as fh:
+                fh.write(raw + b"\n")
+        except OSError as e:
+            raise ConfigError(f"--out {args.out}: cannot append to it ({e.strerror})") from None
+        print(f"appended to {args.out}", file=sys.stderr)
+        return 0
+    from kefu_floor.mqtt import parse_broker_url, publish_batches
+
+    url = parse_broker_url(args.broker)
+    try:
+        asyncio.run(asyncio.wait_for(publish_batches(url, args.site, [raw], manual=True), 15))
+    except (OSError, asyncio.TimeoutError, Exception) as e:  # aiomqtt's MqttError and kin
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"--broker {url.display}: cannot publish ({e or type(e).__name__}); "
+                          "is the broker running?") from None
+    print(f"published to {url.display} kefu/{args.site}/manual", file=sys.stderr)
+    return 0
 
 
 def _event_month(e, tz) -> int:

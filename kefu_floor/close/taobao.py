@@ -121,6 +121,8 @@ def fines(cv, a: str) -> float:
     """Attendance fines from telemetry and from incidents (yuan, <= 0)."""
     b = cv.pol.taobao
     f = b.absent_fine * cv.D(a, K.D_ABSENT_N)
+    f += b.lunch_fine * cv.D(a, K.D_LUNCH_N)
+    f += b.sign_outs_fine * (int(cv.D(a, K.D_SIGN_OUT_N)) // b.sign_outs_per_fine)
     for x in cv.incidents(a):
         if x.kind in b.incident_fines:
             f += b.incident_fines[x.kind]
