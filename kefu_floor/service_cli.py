@@ -113,7 +113,8 @@ def build_config(args):
                                                checkpoint_events=args.checkpoint_events),
                          mqtt_password=password, max_login_refusals=args.max_login_refusals,
                          metrics_port=args.metrics_port, metrics_host=args.metrics_host,
-                         metrics_per_agent=args.metrics_per_agent)
+                         metrics_per_agent=args.metrics_per_agent,
+                         lang=getattr(args, "lang", None))
 
 
 def mqtt_password(args) -> str | None:
