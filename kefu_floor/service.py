@@ -56,22 +56,30 @@ class ServiceConfig:
     max_login_refusals: int = 5
     archive: str | None = None  # folder for the site-days' gzip JSON Lines
     lease_ms: int = 3000  # standby lease TTL (a store other than memory)
+    lang: str | None = None  # the screens' default language (None: from the locale)
+
+
+STATIC_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
+                ".js": "text/javascript; charset=utf-8", ".png": "image/png",
+                ".svg": "image/svg+xml"}
 
 
 def default_pages() -> dict[str, tuple[str, bytes]]:
-    """The wallboard page from `dashboards` when it is installed (it is a separate layer:
-    looked up, not imported)."""
+    """The wallboard page (and its /static/ files) from `dashboards` when it is installed
+    (it is a separate layer: looked up, not imported)."""
     import importlib.util
     from pathlib import Path
 
     spec = importlib.util.find_spec("dashboards")
     folders = list(spec.submodule_search_locations or []) if spec else []
-    pages = [Path(f) / "static" / "wallboard.html" for f in folders]
-    page = next((p for p in pages if p.is_file()), None)
-    if page is None:
+    static = next((Path(f) / "static" for f in folders
+                   if (Path(f) / "static" / "wallboard.html").is_file()), None)
+    if static is None:
         return {}
-    body = page.read_bytes()
-    return {"/wallboard": ("text/html; charset=utf-8", body)}
+    pages = {f"/static/{p.name}": (STATIC_TYPES[p.suffix], p.read_bytes())
+             for p in sorted(static.iterdir()) if p.suffix in STATIC_TYPES}
+    pages["/wallboard"] = pages["/static/wallboard.html"]
+    return pages
 
 
 class Service:
@@ -81,7 +89,7 @@ class Service:
         self.cfg = cfg
         self.engines = {site: Engine(s) for site, s in cfg.setups.items()}
         self.ingest = Ingest(self.engines, max_payload=cfg.max_payload)
-        self.views = {site: FloorView(e) for site, e in self.engines.items()}
+        self.views = {site: FloorView(e, cfg.lang) for site, e in self.engines.items()}
         self.hub = FeedHub(self.views, report_fn=self.report, interval=cfg.delta_s,
                            pages=cfg.pages or default_pages())
         self.clock = cfg.clock

@@ -123,7 +123,8 @@ def build_config(args):
                          mqtt_password=password, max_login_refusals=args.max_login_refusals,
                          archive=args.archive, lease_ms=args.lease_ms,
                          metrics_port=args.metrics_port, metrics_host=args.metrics_host,
-                         metrics_per_agent=args.metrics_per_agent)
+                         metrics_per_agent=args.metrics_per_agent,
+                         lang=getattr(args, "lang", None))
 
 
 def mqtt_password(args) -> str | None:

@@ -116,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small smoke run")
     ap.add_argument("--agents", type=int, default=2000)
     args = ap.parse_args(argv)
-    n_single = 5_000 if args.quick else 50_000
-    n_batch = 50_000 if args.quick else 1_000_000
+    n_single = 5_000 if args.quick else 30_000
+    n_batch = 50_000 if args.quick else 500_000
     per_day = 2_000 if args.quick else 20_000
     warm_up(args.agents)
     with MosquittoServer(extra_config=BROKER_CONFIG) as broker, RedisServer() as redis:
