@@ -46,4 +46,5 @@ def log_to_file(path: str | None, default_name: str, level: str = "info") -> Pat
     root.setLevel(level.upper())
     for noisy in ("amqtt", "transitions", "websockets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.captureWarnings(True)  # Python's warnings too: they would print to stderr
     return p
