@@ -136,7 +136,27 @@ def _fill(events: list[Event], etype: np.ndarray, sym: Symbols
         elif t == "excuse":
             code[idx] = [_RULE[e.rule] for e in evs]
             aux[idx] = [day_number(dt.date.fromisoformat(e.day)) for e in evs]
+            num[idx] = [sym.texts.id(e.by or "") for e in evs]  # who approved the appeal
+        elif t == "incident":
+            code[idx] = [sym.texts.id(e.kind) for e in evs]
+            aux[idx] = [parse_month(e.month) if e.month else -1 for e in evs]
+            num[idx] = [np.nan if e.amount is None else e.amount for e in evs]
     return code, aux, num
+
+
+def _callless(events: list[Event], etype: np.ndarray, call: np.ndarray, sym: Symbols) -> None:
+    """Incidents and excuses have no call but one value more than the other columns hold:
+    an incident's `points` ride in the call column as float64 bits (NaN when absent), an
+    excuse's reason as its texts code, so the kernel signature every caller shares stays
+    as it is."""
+    idx = np.flatnonzero(etype == TYPE_CODE["incident"])
+    if len(idx):
+        pts = np.array([np.nan if events[k].points is None else events[k].points
+                        for k in idx], np.float64)
+        call[idx] = pts.view(np.int64)
+    idx = np.flatnonzero(etype == TYPE_CODE["excuse"])
+    if len(idx):
+        call[idx] = [sym.texts.id(events[k].reason) for k in idx]
 
 
 def to_batch(events: list[Event], sym: Symbols) -> Batch:
@@ -147,6 +167,7 @@ def to_batch(events: list[Event], sym: Symbols) -> Batch:
     queue = sym.queues.column([e.queue for e in events])
     call = hash_ids([e.call for e in events])
     code, aux, num = _fill(events, etype, sym)
+    _callless(events, etype, call, sym)
     srcs = [e.src for e in events]
     if any(x is not None for x in srcs):
         src = np.fromiter([-1 if e.src is None or e.seq is None else sym.sources.id(e.src)

@@ -128,7 +128,8 @@ def _extra_commands():
     import importlib.util
 
     out = []
-    for mod in ("kefu_floor.service_cli", "simulators.cli", "dashboards.cli"):
+    for mod in ("kefu_floor.service_cli", "kefu_floor.store.cli", "kefu_floor.close.cli",
+                "simulators.cli", "dashboards.cli", "kefu_floor.bridge.cli"):
         if importlib.util.find_spec(mod) is not None:
             out.append(importlib.import_module(mod).register)
     return out

@@ -6,6 +6,7 @@ feed, Redis): `feed` takes checked events or a ready batch, `tick` moves the clo
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from kefu_floor.localtime import offset_table
 from kefu_floor.policy import Policy
 from kefu_floor.roster import Roster, Shift
 from kefu_floor.schema import Event
+from kefu_floor import stats
 from kernels import floor as kf
 from kernels import layout as K
 
@@ -58,6 +60,8 @@ class Engine:
         for r in setup.policy.busy.excused_reasons:
             self.sym.reasons.id(r)
         self.P = setup.policy.params()
+        if self.P[K.P_LUNCH_MS] >= 0:
+            self.P[K.P_LUNCH_REASON] = self.sym.reasons.id(setup.policy.taobao.lunch_reason)
         self.tz_utc, self.tz_off = offset_table(setup.policy.timezone)
         self._build_shifts(setup.shifts)
         n = max(len(self.sym.agents), 1)
@@ -75,6 +79,7 @@ class Engine:
         self._new_call_table(1024)
         self.L = np.zeros((4 * kf.LEDGER_RESERVE, K.L_K))
         self.X = np.zeros((16, K.X_K), np.int64)
+        self.INC = np.zeros((16, K.I_K))  # incidents, rows [0, G_INCIDENT_N) in use
         self.src_seq = np.zeros(0, np.int64)
         self.excused_reason = np.zeros(0, np.bool_)
         self.G = np.zeros(K.G_K, np.int64)
@@ -82,6 +87,7 @@ class Engine:
         self.G[K.G_START] = K.NO_TIME
         # which agents changed since the read side last looked (None: all of them)
         self.dirty: set[int] | None = None
+        stats.init(self)  # exporter and telemetry-health arrays (kefu_floor.stats)
         self._ensure_capacity(n)
 
     # ------------------------------------------------------------------ set-up
@@ -116,6 +122,7 @@ class Engine:
             rows[:] = 0
             rows[:, K.A_BUSY_SINCE] = K.NO_TIME
             rows[:, K.A_OUT_BUSY_SINCE] = K.NO_TIME
+            rows[:, K.A_LUNCH_SINCE] = K.NO_TIME
             agent_col = self.S[:, K.S_AGENT]
             ids = np.arange(old, cap)
             rows[:, K.A_SH_LO] = np.searchsorted(agent_col, ids, side="left")
@@ -141,6 +148,7 @@ class Engine:
         ns = len(self.sym.sources)
         if ns > self.src_seq.shape[0]:
             self.src_seq = _grow_axis(self.src_seq, 0, ns, K.NO_TIME)
+        stats.grow(self)
 
     # ------------------------------------------------------------------ input
     def check_site(self, events: list[Event]) -> tuple[list[Event], list[Rejected]]:
@@ -160,14 +168,19 @@ class Engine:
         for r in rejections:
             self.rejected[r.reason] += 1
 
-    def feed(self, events: list[Event]) -> None:
+    def feed(self, events: list[Event], received_ms: int | None = None) -> None:
+        """Apply checked events; `received_ms` (live only) is when they arrived, to spot
+        clocks that are off."""
         if events:
-            self.feed_batch(to_batch(events, self.sym))
+            t0 = time.perf_counter()
+            self.feed_batch(to_batch(events, self.sym), received_ms)
+            stats.timed(self, time.perf_counter() - t0)
 
-    def feed_batch(self, b: Batch) -> None:
+    def feed_batch(self, b: Batch, received_ms: int | None = None) -> None:
         if len(b) == 0:
             return
         self._ensure_capacity()
+        stats.before_batch(self, b, received_ms)
         minute = self.G[K.G_NOW] // K.MINUTE_MS
         j = 0
         while True:
@@ -176,7 +189,7 @@ class Engine:
                 self.A, self.S, self.BK, self.DACC, self.slot_day, self.MACC,
                 self.slot_month, self.QROLL, self.QDAY, self.AROLL, self.roll_min, self.CKEY,
                 self.CVAL, self.CKEY2, self.CVAL2, self.qwait, self.L, self.X, self.src_seq,
-                self.G, self.P, self.excused_reason, self.tz_utc, self.tz_off, j)
+                self.G, self.P, self.excused_reason, self.tz_utc, self.tz_off, self.INC, j)
             if need == kf.NEED_NOTHING:
                 break
             self._grow(need)  # then resume at event j, which was not touched yet
@@ -187,6 +200,8 @@ class Engine:
             self.L = _grow_axis(self.L, 0, self.L.shape[0] * 2, 0.0)
         elif need == kf.NEED_EXCUSES:
             self.X = _grow_axis(self.X, 0, self.X.shape[0] * 2, 0)
+        elif need == kf.NEED_INCIDENTS:
+            self.INC = _grow_axis(self.INC, 0, self.INC.shape[0] * 2, 0.0)
         elif need == kf.NEED_CALLS:
             old_k, old_v = self.CKEY, self.CVAL
             self._new_call_table(old_k.shape[0] * 2)
@@ -218,6 +233,7 @@ class Engine:
         before = self.A[:, self._WATCH].copy()
         minute = self.G[K.G_NOW] // K.MINUTE_MS
         booked = int(self.G[K.G_LEDGER_N])
+        stats.retire_days(self)
         i = 0
         while True:
             i = kf.advance_all(t, self.A, self.S, self.BK, self.DACC, self.slot_day,
@@ -255,6 +271,11 @@ class Engine:
     @property
     def ledger(self) -> np.ndarray:
         return self.L[: self.G[K.G_LEDGER_N]]
+
+    @property
+    def incidents(self) -> np.ndarray:
+        """Rows of I in use (kernels.layout I_*), in order of arrival."""
+        return self.INC[: self.G[K.G_INCIDENT_N]]
 
     def counters(self) -> dict[str, int]:
         g = self.G

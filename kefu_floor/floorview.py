@@ -10,12 +10,14 @@ import math
 
 import numpy as np
 
+from kefu_floor import stats
 from kefu_floor.engine import Engine
 from kefu_floor.localtime import day_str, local_day_of, month_of
 from kefu_floor.report import ITEM_OF_LEDGER, MonthView, _num
 from kefu_floor.schema import RULES
 from kefu_floor.i18n import t as label
 from kernels import layout as K
+from kernels import stats as KS
 
 FEED_SCHEMA = "kefu-floor/feed/1"
 STATES = ("out", "ready", "busy", "ringing", "talking", "wrap")
@@ -146,6 +148,7 @@ class FloorView:
         ds = [s for s in range(K.N_DAY_SLOTS) if eng.slot_day[s] == today]
         out = {}
         windows = {w: self._roll_rows(w) for w in eng.policy.floor_live.windows_min}
+        totals = stats.queue_totals(eng)
         for q, name in enumerate(names):
             waiting = int(eng.qwait[q])
             out[name] = {
@@ -157,8 +160,23 @@ class FloorView:
                                             else np.zeros(K.Q_K))
                             for w, rows in windows.items()},
                 "today": _window(eng.QDAY[ds[0], q, :] if ds else np.zeros(K.Q_K)),
+                **self._lifetime(q, totals),
             }
         return out
+
+    def _lifetime(self, q: int, totals: np.ndarray) -> dict:
+        """Counts since the engine's state began (Prometheus counters): `totals`, and the
+        queue waits per bucket of policy `wait_buckets_s` (last: over the last bound)."""
+        eng = self.eng
+        t = totals[q]
+        return {"totals": {"offered": int(t[K.Q_OFFERED]), "answered": int(t[K.Q_ANSWERED]),
+                           "answered_in_sl": int(t[K.Q_ANSWERED_SL]),
+                           "abandoned": int(t[K.Q_ABANDONED]),
+                           "abandoned_short": int(t[K.Q_ABANDONED_SHORT])},
+                "waits": {out: {"counts": eng.qhist[k, q].astype(int).tolist(),
+                                "sum_s": round(float(eng.qhist_sum[k, q]) / 1000.0, 3)}
+                          for k, out in ((KS.OUT_ANSWERED, "answered"),
+                                         (KS.OUT_ABANDONED, "abandoned"))}}
 
     @staticmethod
     def teams(agents: dict[str, dict]) -> dict[str, dict]:
@@ -176,6 +194,8 @@ class FloorView:
                 "mean_score": round(sum(scores) / len(scores), 2) if scores else None,
                 "answered_today": talk_n,
                 "over_budget": sum(r["budget_left_s"] <= 0 for r in rows),
+                "missing": sum("missing" in r["flags"] for r in rows),
+                "in_shift": sum("in_shift" in r["flags"] for r in rows),
                 "exceptions": sum(bool(set(r["flags"]) & {"missing", "late", "left_early",
                                                          "absent", "late_return"})
                                   for r in rows),
@@ -214,14 +234,73 @@ class FloorView:
         if eng.now is None:
             return {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": None,
                     "agents": {}, "teams": {}, "queues": {}, "floor": self.floor({}),
-                    "counters": eng.counters(), "policy": self.policy_info()}
+                    "counters": eng.counters(), "policy": self.policy_info(),
+                    "quality": self.quality()}
         mv = self.month_view()
         agents = self.agents(mv, dirty)
+        teams = self.teams(agents)
+        for team, by_rule in self.deductions_by_team().items():
+            if team in teams:
+                teams[team] = {**teams[team], "deductions": by_rule}
         return {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": eng.now,
                 "month": f"{mv.month // 12:04d}-{mv.month % 12 + 1:02d}",
-                "policy": self.policy_info(), "agents": agents, "teams": self.teams(agents),
+                "policy": self.policy_info(), "agents": agents, "teams": teams,
                 "queues": self.queues(), "floor": self.floor(agents),
-                "counters": eng.counters()}
+                "counters": eng.counters(), "quality": self.quality()}
+
+    def deductions_by_team(self) -> dict[str, dict[str, int]]:
+        """Deductions ever booked (excused ones too: a count that only grows), per team and
+        rule."""
+        eng = self.eng
+        L = eng.ledger
+        names = eng.sym.agents.names
+        if getattr(self, "_team_idx", (None,))[0] != len(names):
+            # team of each agent id, rebuilt only when new ids appeared
+            people = eng.roster.people
+            team_of = [(people[a].team if a in people else None) or "-" for a in names]
+            teams = sorted(set(team_of))
+            idx = {t: k for k, t in enumerate(teams)}
+            self._team_idx = (len(names), teams,
+                              np.array([idx[t] for t in team_of], np.int64))
+        _, teams, ti = self._team_idx
+        n_rules = len(RULES)
+        counts = np.zeros(len(teams) * n_rules, np.int64)
+        if len(L):
+            key = ti[L[:, K.L_AGENT].astype(np.int64)] * n_rules + L[:, K.L_RULE].astype(np.int64)
+            counts = np.bincount(key, minlength=len(teams) * n_rules)
+        counts = counts.reshape(len(teams), n_rules)
+        return {t: {r: int(counts[k, j]) for j, r in enumerate(RULES)}
+                for k, t in enumerate(teams)}
+
+    def quality(self) -> dict:
+        """The telemetry's own health (policy [quality]): duplicates and sequence gaps,
+        events stamped far from their receive time, calls answered (or queued) hours ago and
+        never closed, and signed-in seats silent for long, as of engine time."""
+        eng = self.eng
+        g, h, q = eng.G, eng.health, eng.policy.quality
+        now = eng.now
+        n = len(eng.sym.agents.names)
+        A = eng.A[:n]
+        talking = unclosed_waiting = silent = 0
+        if now is not None:
+            old = now - round(q.unclosed_call_h * 3_600_000)
+            talking = int(((A[:, K.A_STATE] == K.ST_TALKING)
+                           & (A[:, K.A_ANSWER_TS] < old)).sum())
+            live = eng.CKEY > K.CALL_TOMBSTONE
+            unclosed_waiting = int((eng.CVAL[live, K.CV_TS] < old).sum())
+            quiet = now - round(q.silent_agent_min * K.MINUTE_MS)
+            silent = int(((A[:, K.A_STATE] != K.ST_OUT) & (eng.last_seen[:n] < quiet)).sum())
+        last_ts = int(h[KS.H_LAST_EVENT_TS])
+        return {
+            "duplicates": int(g[K.G_DUPLICATES]), "gaps": int(g[K.G_GAPS]),
+            "clock_skewed": {"ahead": int(h[KS.H_SKEW_AHEAD]),
+                             "behind": int(h[KS.H_SKEW_BEHIND])},
+            "clock_offset_s": round(int(h[KS.H_OFFSET_MS]) / 1000.0, 3)
+            if h[KS.H_RECEIVED_MS] != K.NO_TIME else None,
+            "calls_unclosed": {"talking": talking, "waiting": unclosed_waiting},
+            "agents_silent": silent,
+            "last_event_ts": None if last_ts == K.NO_TIME else last_ts,
+        }
 
     def policy_info(self) -> dict:
         """What a screen needs of the policy, so a client needs no copy of the file."""
@@ -234,7 +313,8 @@ class FloorView:
                 "busy_budget_s": pol.busy.budget_min * 60,
                 "service_level_s": pol.floor_live.service_level_s,
                 "service_level_target": pol.floor_live.service_level_target,
-                "windows_min": pol.floor_live.windows_min}
+                "windows_min": pol.floor_live.windows_min,
+                "wait_buckets_s": pol.wait_buckets_s}
 
 
 def diff(old: dict, new: dict) -> dict | None:
@@ -248,7 +328,7 @@ def diff(old: dict, new: dict) -> dict | None:
             out[section] = changed
         if gone:
             out.setdefault("removed", {})[section] = gone
-    for section in ("floor", "counters", "month"):
+    for section in ("floor", "counters", "month", "quality"):
         if old.get(section) != new.get(section):
             out[section] = new.get(section)
     if not out and old.get("now") == new.get("now"):
@@ -266,7 +346,7 @@ def apply_delta(snap: dict, delta: dict) -> dict:
         for k in delta.get("removed", {}).get(section, []):
             cur.pop(k, None)
         out[section] = cur
-    for section in ("floor", "counters", "month", "now"):
+    for section in ("floor", "counters", "month", "now", "quality"):
         if section in delta:
             out[section] = delta[section]
     return out

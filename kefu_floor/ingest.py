@@ -53,8 +53,9 @@ class Ingest:
             if good:
                 per_site.setdefault(site, []).extend(good)
         n = 0
+        received_ms = int(time.time() * 1000)  # for the clock-skew count (kefu_floor.stats)
         for site, events in per_site.items():
-            self.engines[site].feed(events)
+            self.engines[site].feed(events, received_ms)
             n += len(events)
         return n
 

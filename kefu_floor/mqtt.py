@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import ssl
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 
 from kefu_floor.errors import ConfigError
 from kefu_floor.ingest import DeadLetter, topics
@@ -51,8 +53,9 @@ class BrokerURL:
 
 
 def parse_broker_url(url: str, ca: str | None = None, cert: str | None = None,
-                     key: str | None = None) -> BrokerURL:
-    """mqtt://[user:pass@]host[:port] or mqtts://… (TLS; default ports 1883 / 8883)."""
+                     key: str | None = None, password: str | None = None) -> BrokerURL:
+    """mqtt://[user[:pass]@]host[:port] or mqtts://… (TLS; default ports 1883 / 8883);
+    `password`, when given, is used instead of one in the URL."""
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
         raise ConfigError(f"--broker {url!r}: expected mqtt://[user:pass@]host:port, "
@@ -64,40 +67,75 @@ def parse_broker_url(url: str, ca: str | None = None, cert: str | None = None,
     if (cert is None) != (key is None):
         raise ConfigError("--tls-cert and --tls-key go together")
     return BrokerURL(parts.hostname, port, unquote(parts.username) if parts.username else None,
+                     password if password is not None else
                      unquote(parts.password) if parts.password else None,
                      parts.scheme == "mqtts", ca, cert, key)
 
 
+REFUSED_LOGIN = {4, 5, 134, 135}  # CONNACK: bad user name or password / not authorised
+
+
+class LoginRefused(ConfigError):
+    """The broker refused our credentials too many times in a row."""
+
+
+def _msg_with_dup(queue: asyncio.Queue):
+    """A paho on_message that queues aiomqtt Messages carrying paho's DUP flag (aiomqtt's
+    own Message drops it; a redelivery after a lost acknowledgement is recognised by it)."""
+    def on_message(client, userdata, message) -> None:
+        m = aiomqtt.Message._from_paho_message(message)
+        m.dup = bool(message.dup)
+        queue.put_nowait(m)
+    return on_message
+
+
 class Subscriber:
     """Subscribes to the sites' telemetry and manual topics at QoS 1 on a persistent
-    session, hands received messages to `on_batch` in batches, publishes dead letters, and
-    reconnects with backoff when the broker goes away (the engine's state is untouched)."""
+    session, hands received messages to `handle` in batches and acknowledges them to the
+    broker only once `handle` has returned (it journals them first), publishes dead letters,
+    and reconnects quickly when the broker goes away (the engine's state is untouched).
+
+    Acknowledging after `handle` needs paho's manual acknowledgement, which aiomqtt 2.x does
+    not expose (aiomqtt issue #345): the underlying paho client is switched to it before
+    connecting and `ack(mid, qos)` is called on it (the documented workaround)."""
 
     def __init__(self, url: BrokerURL, sites: list[str], client_id: str,
-                 on_batch: Callable[[list[tuple[str, bytes]]], None],
+                 handle: Callable[[list], Awaitable[None]],
                  take_dead: Callable[[], list[DeadLetter]],
-                 backoff: tuple[float, float] = (0.2, 10.0)):
+                 backoff: tuple[float, float] = (0.05, 1.0), max_refusals: int = 5,
+                 max_dead_pending: int = 10_000):
         self.url = url
         self.sites = sites
         self.client_id = client_id
-        self.on_batch = on_batch
+        self.handle = handle
         self.take_dead = take_dead
-        self.backoff = backoff
+        self.backoff = backoff  # first retry, cap (each with jitter)
+        self.max_refusals = max_refusals
+        self.max_dead_pending = max_dead_pending
         self.connected = asyncio.Event()
         self.connects = 0
         self.received = 0
-        self._pending_dead: deque[DeadLetter] = deque(maxlen=10_000)
+        self.refusals = 0  # consecutive refused logins
+        self.dead_dropped = 0  # dead letters dropped over max_dead_pending (counted, logged)
+        self._pending_dead: deque[DeadLetter] = deque()
+
+    def _client(self) -> aiomqtt.Client:
+        client = self.url.client(self.client_id, clean=False, max_queued_incoming_messages=0)
+        paho = client._client
+        paho.manual_ack_set(True)
+        paho.on_message = _msg_with_dup(client._queue)
+        return client
 
     async def run(self) -> None:
         delay = self.backoff[0]
         while True:
             try:
-                async with self.url.client(self.client_id, clean=False,
-                                           max_queued_incoming_messages=0) as client:
+                async with self._client() as client:
                     for site in self.sites:
                         tel, man, _ = topics(site)
                         await client.subscribe([(tel, 1), (man, 1)])
                     self.connects += 1
+                    self.refusals = 0
                     self.connected.set()
                     delay = self.backoff[0]
                     log.info("connected to %s as %s, subscribed for %s", self.url.display,
@@ -106,31 +144,60 @@ class Subscriber:
             except aiomqtt.MqttError as e:
                 was = self.connected.is_set()
                 self.connected.clear()
-                (log.warning if was else log.info)(
-                    "broker %s unreachable (%s); retrying in %.1fs", self.url.display, e, delay)
-                await asyncio.sleep(delay)
+                if isinstance(e, MqttConnectError) and _rc(e) in REFUSED_LOGIN:
+                    self.refusals += 1
+                    log.error("broker %s refused the login as %r (%s), %d of %d", self.url.display,
+                              self.url.username, e, self.refusals, self.max_refusals)
+                    if self.refusals >= self.max_refusals:
+                        raise LoginRefused(
+                            f"broker {self.url.display} refused the login {self.refusals} times "
+                            f"({e}); check the user in --broker and the password in "
+                            "--mqtt-password-file or KEFU_MQTT_PASSWORD") from None
+                else:
+                    (log.warning if was else log.info)(
+                        "broker %s unreachable (%s); retrying in %.2fs", self.url.display, e,
+                        delay)
+                # jitter: many services restarted together do not reconnect in lockstep
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, self.backoff[1])
 
     async def _consume(self, client: aiomqtt.Client) -> None:
         it = client.messages
+        paho = client._client
         await self._flush_dead(client)
         async for msg in it:
-            batch = [(str(msg.topic), bytes(msg.payload))]
-            size = len(batch[0][1])
+            batch = [msg]
+            size = len(msg.payload)
             while len(it) and len(batch) < DRAIN_MAX and size < DRAIN_MAX_BYTES:
                 m = await anext(it)
-                batch.append((str(m.topic), bytes(m.payload)))
-                size += len(batch[-1][1])
+                batch.append(m)
+                size += len(m.payload)
             self.received += len(batch)
-            self.on_batch(batch)
+            await self.handle(batch)  # journaled and applied when it returns
+            for m in batch:
+                if m.qos:
+                    paho.ack(m.mid, m.qos)
             await self._flush_dead(client)
 
     async def _flush_dead(self, client: aiomqtt.Client) -> None:
         self._pending_dead.extend(self.take_dead())
+        over = len(self._pending_dead) - self.max_dead_pending
+        if over > 0:
+            # a cap, never a silent one: the oldest are dropped and counted
+            for _ in range(over):
+                self._pending_dead.popleft()
+            self.dead_dropped += over
+            log.warning("dead letters: %d dropped over the cap of %d pending (%d in all)",
+                        over, self.max_dead_pending, self.dead_dropped)
         while self._pending_dead:
             d = self._pending_dead[0]
             await client.publish(d.topic, d.body, qos=1)
             self._pending_dead.popleft()
+
+
+def _rc(e: Exception) -> int | None:
+    rc = getattr(e, "rc", None)
+    return getattr(rc, "value", rc)
 
 
 async def publish_batches(url: BrokerURL, site: str, batches, qos: int = 1,

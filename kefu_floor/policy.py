@@ -110,9 +110,142 @@ class FloorLive(_S, kw_only=True):
     service_level_target: float = 80
 
 
+class Quality(_S, kw_only=True):
+    """When the telemetry itself looks unhealthy (metrics and the feed's `quality`)."""
+    clock_skew_s: float = 60  # an event this far from its receive time counts as skewed
+    unclosed_call_h: float = 4  # answered (or queued) this long ago and never closed
+    silent_agent_min: float = 60  # signed in, and no event from the seat for this long
+
+
+class Metrics(_S, kw_only=True):
+    # upper bounds of kefu_queue_wait_seconds; the service-level threshold is always added
+    wait_buckets_s: list[float] = msgspec.field(
+        default_factory=lambda: [5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900])
+
+
 class Leader(_S, kw_only=True):
+    """Shift leader's appraisal (POLICY.md §3); incident kinds name `incident` events."""
     team_score_weight: float = 50
     team_aht_weight: float = 15
+    sales_per_call_weight: float = 15
+    floor_weight: float = 10
+    monitoring_weight: float = 5
+    exam_weight: float = 5
+    # sales per call: 100 at the month's target ("YYYY-MM" -> yuan per answered call);
+    # a month without a target has no data (so the leader has no score) unless a default
+    sales_target: dict[str, float] = {}
+    sales_target_default: float | None = None
+    sales_at_target: float = 100
+    sales_step: float = 0.5  # per full step above/below the target ...
+    sales_step_points: float = 5  # ... this many points up/down
+    sales_cap: float = 110
+    sales_floor: float = 0
+    floor_base: float = 90
+    floor_kinds: dict[str, float] = msgspec.field(default_factory=lambda: {"lapse": -5})  # kind -> points each
+    floor_points_kinds: list[str] = msgspec.field(default_factory=lambda: ["serious_lapse"])  # kinds whose event carries the points
+    monitoring_base: float = 90
+    monitoring_kinds: dict[str, float] = msgspec.field(default_factory=lambda: {"missed_test": -5})
+    item_floor: float = 0  # floor management / monitoring never go below this
+    # "excellent shift leader" (优秀值班长) eligibility
+    excellent_min_score: float = 88
+    excellent_bar_kinds: list[str] = msgspec.field(default_factory=lambda: ["attitude_complaint"])  # on any agent of the team
+    excellent_bottom_n: int = 2  # teams ranked in the site's bottom n by team score
+
+
+class Overtime(_S, kw_only=True):
+    """Overtime pay (POLICY.md §2, seeds 000/002): rate x hourly = base / days / hours."""
+    workday_pct: float = 150
+    restday_pct: float = 200
+    holiday_pct: float = 300
+    month_days: float = 21.75
+    day_hours: float = 8
+
+
+class Appeals(_S, kw_only=True):
+    """Appeals are answered within this many working days of the deduction's day."""
+    working_days: int = 5
+
+
+class Money(_S, kw_only=True):
+    decimals: int = 2  # the close rounds money half up to this many decimals, at the end
+
+
+class Scheme8020(_S, kw_only=True):
+    """team-80-20 (POLICY.md §4, seed 003)."""
+    mode: Literal["commission", "star"] = "commission"
+    commission_rate: float = 0.007  # mode commission: B = rate x month sales
+    star_base: float = 918  # mode star: B = base x attended/scheduled x coefficient x score/100
+    individual_pct: float = 80
+    team_share_pct: float = 20
+    team_threshold: float = 80  # team mean >= this pays the team share
+    new_hire_first_month_counts: bool = False  # in the team mean, in the month of `hired`
+    gold_bonus: float = 300
+    gold_min_score: float = 80  # score must be strictly above
+    gold_ties: Literal["none"] = "none"  # a tie on either maximum: no gold agent
+    gold_new_hire: bool = False  # a first-month hire may be gold
+    gold_run_months: int = 3
+    gold_run_bonus: float = 1000
+    mentor_bonus: float = 200
+    mentor_min_score: float = 80
+    mentor_window_months: int = 2  # the month of `hired` and the month after
+    excellent_team_mean: float = 90  # team mean strictly above: team bonus
+    excellent_team_bonus: float = 1000
+    supervisor_commission_rate: float = 0.001
+    supervisor_team_weight: float = 50
+    supervisor_management_weight: float = 50
+    supervisor_low_score: float = 60  # below this ...
+    supervisor_low_months: int = 3  # ... this many months running: returns_to_agent
+    # money penalties: kind -> yuan each (negative) on the agent
+    agent_fixed: dict[str, float] = msgspec.field(default_factory=lambda: {"refund_reorder": -100})
+    leader_fixed: dict[str, float] = msgspec.field(default_factory=lambda: {"lost_order_untrained": -200})
+    # kind -> share (percent) of the event's amount charged to the agent / the team's leader
+    agent_share_pct: dict[str, float] = msgspec.field(default_factory=lambda: {"wrong_note_cost": 50, "special_order_cost": 30})
+    leader_share_pct: dict[str, float] = msgspec.field(default_factory=lambda: {"wrong_note_cost": 50, "special_order_cost": 70})
+
+
+class PointRule(_S, kw_only=True):
+    first: float  # the first of the kind in the month (0: a warning)
+    each: float  # every further one
+    flag: str = ""  # e.g. "review"
+
+
+class EffectBand(_S, kw_only=True):
+    min: float  # points >= min
+    pct: float  # percent of the bonus base paid
+    per_point_above_pct: float = 0  # plus this per point above min
+
+
+class LadderStep(_S, kw_only=True):
+    name: str  # "verbal" | "written" | "final" in the presets: the close's ladder keys
+    kind: str
+    fine: float  # yuan (negative), per warning issued by an incident
+
+
+class Scheme30(_S, kw_only=True):
+    """taobao-30pt (POLICY.md §5, seed 004)."""
+    start_points: float = 30
+    deductions: dict[str, PointRule] = {}
+    rewards: dict[str, float] = {}  # incident kind -> points each
+    rank_points: list[float] = msgspec.field(default_factory=lambda: [5, 3, 1])  # places 1, 2, 3 by month sales
+    gold_places: int = 1  # places that are gold
+    rank_role: str = "agent"
+    tie_break_kind: str = "customer_lost"  # fewer of these wins a tie on conversion
+    few_deductions_max: int = 2
+    few_deductions_points: float = 3
+    bonus_base: float = 1000
+    effect: list[EffectBand] = []  # best band first
+    effect_below_pct: float = 0
+    absent_fine: float = -30
+    telemetry_rules: bool = False  # book the lunch and sign-out rules live
+    lunch_reason: str = "lunch"
+    lunch_max_min: float = 35
+    lunch_fine: float = -5
+    sign_outs_per_fine: int = 3
+    sign_outs_fine: float = -10
+    incident_fines: dict[str, float] = {}  # kind -> yuan each (negative)
+    ladder: list[LadderStep] = []  # lowest first
+    ladder_convert: int = 3  # this many of a step make one of the next
+    ladder_resets_monthly: bool = True
 
 
 class Policy(_S, kw_only=True):
@@ -129,6 +262,15 @@ class Policy(_S, kw_only=True):
     pay: Pay = msgspec.field(default_factory=Pay)
     floor_live: FloorLive = msgspec.field(default_factory=FloorLive)
     leader: Leader = msgspec.field(default_factory=Leader)
+    quality: Quality = msgspec.field(default_factory=Quality)
+    metrics: Metrics = msgspec.field(default_factory=Metrics)
+    # the month close (DESIGN.md §3.4): which pay scheme, and its settings
+    scheme: Literal["chengdu-2014", "team-80-20", "taobao-30pt"] = "chengdu-2014"
+    overtime: Overtime = msgspec.field(default_factory=Overtime)
+    appeals: Appeals = msgspec.field(default_factory=Appeals)
+    money: Money = msgspec.field(default_factory=Money)
+    team8020: Scheme8020 = msgspec.field(default_factory=Scheme8020)
+    taobao: Scheme30 = msgspec.field(default_factory=Scheme30)
 
     # ---- derived, for the kernels ----
     def params(self) -> np.ndarray:
@@ -147,7 +289,16 @@ class Policy(_S, kw_only=True):
         P[K.P_SHORT_ABANDON_MS] = round(self.floor_live.short_abandon_s * 1000)
         P[K.P_EXCLUDE_BREAKS] = 1.0 if self.busy.exclude_breaks else 0.0
         P[K.P_LATE_RETURN_BUSY_ANY] = 1.0 if self.attendance.late_return_any_busy else 0.0
+        on = self.scheme == "taobao-30pt" and self.taobao.telemetry_rules
+        P[K.P_LUNCH_MS] = round(self.taobao.lunch_max_min * 60_000) if on else -1.0
+        P[K.P_LUNCH_REASON] = -1.0  # the engine sets the interned code
+        P[K.P_SIGN_OUT_RULE] = 1.0 if on else 0.0
         return P
+
+    @property
+    def wait_buckets_s(self) -> list[float]:
+        """kefu_queue_wait_seconds' bucket bounds: the policy's, plus the SL threshold."""
+        return sorted(set(self.metrics.wait_buckets_s) | {self.floor_live.service_level_s})
 
     @property
     def tz(self) -> ZoneInfo:
@@ -263,7 +414,80 @@ def _check(p: Policy, label: str) -> None:
     for reason in p.busy.excused_reasons:
         if not reason:
             bad("busy.excused_reasons", "reason codes must not be empty")
+    for key in ("clock_skew_s", "unclosed_call_h", "silent_agent_min"):
+        if getattr(p.quality, key) <= 0:
+            bad(f"quality.{key}", "must be positive")
+    wb = p.metrics.wait_buckets_s
+    if not wb or any(x <= 0 for x in wb) or any(x >= y for x, y in zip(wb, wb[1:])):
+        bad("metrics.wait_buckets_s", "must be a non-empty list of positive seconds, "
+            "strictly increasing (e.g. [5, 10, 20, 60, 900])")
+    _check_close(p, bad)
     try:
         ZoneInfo(p.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         bad("timezone", f"unknown time zone {p.timezone!r} (e.g. Asia/Shanghai)")
+
+
+def _check_close(p: Policy, bad) -> None:
+    """Meaning checks of the close's settings (structure and types msgspec checked)."""
+    for key, v in (("leader.sales_step", p.leader.sales_step),
+                   ("overtime.month_days", p.overtime.month_days),
+                   ("overtime.day_hours", p.overtime.day_hours)):
+        if v <= 0:
+            bad(key, "must be positive")
+    for m in p.leader.sales_target:
+        try:
+            y, mm = m.split("-")
+            if len(y) != 4 or not 1 <= int(mm) <= 12:
+                raise ValueError
+        except ValueError:
+            bad(f"leader.sales_target.{m}", "months are written YYYY-MM, e.g. \"2026-11\"")
+    if p.appeals.working_days < 0:
+        bad("appeals.working_days", "must not be negative")
+    if not 0 <= p.money.decimals <= 4:
+        bad("money.decimals", "must be within 0..4")
+    t = p.team8020
+    for key in ("individual_pct", "team_share_pct", "commission_rate", "star_base",
+                "supervisor_commission_rate"):
+        if getattr(t, key) < 0:
+            bad(f"team8020.{key}", "must not be negative")
+    if t.gold_run_months < 1:
+        bad("team8020.gold_run_months", "must be at least 1")
+    if t.supervisor_low_months < 1:
+        bad("team8020.supervisor_low_months", "must be at least 1")
+    if t.mentor_window_months < 1:
+        bad("team8020.mentor_window_months", "must be at least 1")
+    for table in ("agent_share_pct", "leader_share_pct"):
+        for k, v in getattr(t, table).items():
+            if not 0 <= v <= 100:
+                bad(f"team8020.{table}.{k}", "a share is a percentage within 0..100")
+    for table in ("agent_fixed", "leader_fixed"):
+        for k, v in getattr(t, table).items():
+            if v > 0:
+                bad(f"team8020.{table}.{k}", "a penalty is negative yuan")
+    b = p.taobao
+    for k, r in b.deductions.items():
+        if r.first > 0 or r.each > 0:
+            bad(f"taobao.deductions.{k}", "deductions are 0 (a warning) or negative points")
+    for k, v in b.incident_fines.items():
+        if v > 0:
+            bad(f"taobao.incident_fines.{k}", "a fine is negative yuan")
+    for key in ("absent_fine", "lunch_fine", "sign_outs_fine"):
+        if getattr(b, key) > 0:
+            bad(f"taobao.{key}", "a fine is negative yuan")
+    if b.sign_outs_per_fine < 1:
+        bad("taobao.sign_outs_per_fine", "must be at least 1")
+    if b.lunch_max_min < 0:
+        bad("taobao.lunch_max_min", "must not be negative")
+    if any(x.min <= y.min for x, y in zip(b.effect, b.effect[1:])):
+        bad("taobao.effect", "bands must be listed best first (min strictly decreasing)")
+    for n, x in enumerate(b.effect):
+        if x.pct < 0:
+            bad(f"taobao.effect[{n}].pct", "must not be negative")
+    for n, x in enumerate(b.ladder):
+        if x.fine > 0:
+            bad(f"taobao.ladder[{n}].fine", "a fine is negative yuan")
+    if b.ladder_convert < 1:
+        bad("taobao.ladder_convert", "must be at least 1")
+    if b.gold_places > len(b.rank_points):
+        bad("taobao.gold_places", "cannot exceed the number of rank_points places")

@@ -22,7 +22,8 @@ from kefu_floor.scoring import assign_stars, item_scores, upper_bands, weighted_
 from kernels import layout as K
 
 SCHEMA = "kefu-floor/report/1"
-ITEM_OF_LEDGER = {K.ITEM_UTILIZATION: "utilization", K.ITEM_SITE: "site"}
+ITEM_OF_LEDGER = {K.ITEM_UTILIZATION: "utilization", K.ITEM_SITE: "site",
+                  K.ITEM_FINE: "fines"}
 
 
 def _num(x: float | None, nd: int = 6):
@@ -231,6 +232,9 @@ def _facts(eng: Engine, row: np.ndarray, busy_by_day: dict) -> dict:
         busy = eng.policy.busy
         return {"threshold_min": _num(busy.budget_min + code * busy.step_min),
                 "counted_busy_s_that_day": busy_by_day.get(day_str(int(row[K.L_DAY])))}
+    if rule == K.R_LUNCH:
+        return {"busy_since": hms(row[K.L_AUX]),
+                "limit_min": _num(eng.policy.taobao.lunch_max_min)}
     if not 0 <= code < len(eng.S):
         return {}
     S = eng.S[code]
@@ -243,6 +247,8 @@ def _facts(eng: Engine, row: np.ndarray, busy_by_day: dict) -> dict:
         b = eng.BK[int(row[K.L_AUX])]
         f["break"] = f"{hm(b[K.BK_START])}-{hm(b[K.BK_END])}"
         f["back_by"] = hms(row[K.L_TS])
+    elif rule == K.R_SIGN_OUT:
+        f["signed_out"] = hms(row[K.L_TS])
     elif rule == K.R_EARLY_LEAVE:
         f["stay_until"] = hms(end - int(eng.P[K.P_EARLY_TOL_MS]))
         f["last_sign_out"] = hms(row[K.L_AUX])
@@ -252,35 +258,14 @@ def _facts(eng: Engine, row: np.ndarray, busy_by_day: dict) -> dict:
 
 
 def _pay(eng: Engine, mv: MonthView, i: int, star, p) -> dict | None:
-    """Monthly pay per POLICY.md §2; None for an agent not in the roster."""
+    """Monthly pay per POLICY.md §2 (the close's own formula); None for an agent not in
+    the roster."""
     if p is None:
         return None
-    pay = eng.policy.pay
-    stars = eng.policy.stars
-    coef = (stars.coefficients[stars.grades.index(star)] if star is not None
-            else pay.no_star_coefficient)
-    D = mv.D[i]
-    base = pay.base_probation if p.probation else pay.base_regular
-    seniority = 0.0
-    if p.hired is not None:
-        lo, hi = month_days(mv.month)
-        month_end = day_date(hi - 1)
-        years = (month_end - p.hired).days / 365.25
-        for y, v in zip(pay.seniority_years, pay.seniority_pay):
-            if years >= y:
-                seniority = v
-    violations = D[K.D_LATE_N] + D[K.D_EARLY_N] + D[K.D_ABSENT_N]
-    full = pay.full_attendance if violations == 0 and mv.has_shift[i] else 0.0
-    subsidy = max(0, p.products - pay.products_required) * pay.subsidy_per_extra_product
-    nights = sum(1 for sh in eng.shifts
-                 if sh.agent == p.agent and mv.day_lo <= sh.day < mv.day_hi
-                 and sh.ends_local == pay.night_shift_end and eng.now is not None
-                 and sh.end_ms <= eng.now)
-    parts = {"base": base, "star": pay.star_pay_unit * coef,
-             "commission": round(pay.sales_commission_rate * D[K.D_SALES], 2),
-             "seniority": seniority, "full_attendance": full, "subsidy": subsidy,
-             "night_shifts": nights * pay.night_shift_pay}
-    return {k: _num(v, 2) for k, v in {**parts, "total": sum(parts.values())}.items()}
+    from kefu_floor.close.chengdu import agent_pay
+    from kefu_floor.close.common import pay_dict
+
+    return pay_dict(agent_pay(eng, mv, i, star, p), eng.policy.money.decimals)
 
 
 def _leaders(eng: Engine, mv: MonthView) -> list[dict]:

@@ -20,6 +20,7 @@ class Person:
     hired: dt.date | None
     probation: bool
     products: int
+    mentor: str = ""  # agent id of the trainee's one-to-one trainer (team-80-20), optional
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Shift:
     breaks: tuple[tuple[int, int], ...]  # (start_ms, end_ms), sorted
     line: int
     ends_local: str = ""  # "HH:MM", for night-shift pay
+    overtime: bool = False  # an overtime row (POLICY.md §2), optional column
 
     @property
     def day(self) -> int:
@@ -72,13 +74,13 @@ def _rows(path: Path, what: str, required: tuple[str, ...]):
             raise ConfigError(f"{what} {path}: not valid CSV ({e})") from None
 
 
-def _bool(v: str, where: str) -> bool:
+def _bool(v: str, where: str, col: str = "probation") -> bool:
     low = v.lower()
     if low in ("true", "1", "yes", "是"):
         return True
     if low in ("false", "0", "no", "否", ""):
         return False
-    raise ConfigError(f"{where}: column probation: {v!r} is not true/false")
+    raise ConfigError(f"{where}: column {col}: {v!r} is not true/false")
 
 
 def _date(v: str, where: str, col: str) -> dt.date:
@@ -111,7 +113,11 @@ def load_roster(path: str | Path) -> Roster:
         r.people[agent] = Person(agent=agent, name=row.get("name") or agent,
                                  team=row.get("team", ""), role=role, hired=hired,
                                  probation=_bool(row.get("probation", ""), where),
-                                 products=n_products)
+                                 products=n_products, mentor=row.get("mentor", ""))
+    for p in r.people.values():
+        if p.mentor and (p.mentor not in r.people or p.mentor == p.agent):
+            raise ConfigError(f"roster {path}: agent {p.agent}: column mentor: {p.mentor!r} is "
+                              "not another agent of the roster")
     return r
 
 
@@ -169,7 +175,8 @@ def load_schedule(path: str | Path, tz: ZoneInfo, default_grace_min: float) -> l
                 raise ConfigError(f"{where}: column breaks: breaks overlap")
         shifts.append(Shift(agent=agent, date=date, start_ms=start, end_ms=end,
                             grace_ms=round(grace * 60_000), breaks=tuple(breaks), line=line,
-                            ends_local=row.get("end", "")))
+                            ends_local=row.get("end", ""),
+                            overtime=_bool(row.get("overtime", ""), where, "overtime")))
     shifts.sort(key=lambda s: (s.agent, s.start_ms))
     for a, b in zip(shifts, shifts[1:]):
         if a.agent == b.agent and b.start_ms < a.end_ms:

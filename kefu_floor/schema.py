@@ -17,12 +17,14 @@ from kefu_floor.errors import Rejected
 
 EventType = Literal[
     "sign_in", "sign_out", "ready", "busy", "offer", "answer", "no_answer", "hangup",
-    "wrap_end", "enqueue", "abandon", "survey", "sale", "qa", "floor", "adjust", "excuse"]
+    "wrap_end", "enqueue", "abandon", "survey", "sale", "qa", "floor", "adjust", "excuse",
+    "incident"]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # index = kernels.layout EV_* code
 TYPE_CODE = {t: i for i, t in enumerate(EVENT_TYPES)}
-RULES = ("busy_over_30", "late_sign_in", "late_return", "early_leave", "absent", "floor")
+RULES = ("busy_over_30", "late_sign_in", "late_return", "early_leave", "absent", "floor",
+         "lunch_over_35", "sign_out_in_shift")  # index = kernels.layout R_*
 SURVEY_RESULTS = ("satisfied", "neutral", "dissatisfied")
-QA_ITEMS = ("recording", "text", "performance", "exam")
+QA_ITEMS = ("recording", "text", "performance", "exam", "management")
 
 NonEmpty = Annotated[str, Meta(min_length=1)]
 Month = Annotated[str, Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
@@ -50,13 +52,16 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     wait_ms: Count | None = None
     result: Literal["satisfied", "neutral", "dissatisfied"] | None = None
     amount: float | None = None
-    item: Literal["recording", "text", "performance", "exam"] | None = None
+    item: Literal["recording", "text", "performance", "exam", "management"] | None = None
     score: Annotated[float, Meta(ge=0, le=100)] | None = None
     month: Month | None = None
     points: float | None = None
     rule: Literal["busy_over_30", "late_sign_in", "late_return", "early_leave", "absent",
-                  "floor"] | None = None
+                  "floor", "lunch_over_35", "sign_out_in_shift"] | None = None
     day: Day | None = None
+    kind: NonEmpty | None = None  # incident
+    ref: str | None = None  # incident: e.g. an order id
+    by: str | None = None  # excuse: who approved the appeal (optional; listed by the close)
 
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -68,6 +73,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "sale": ("agent", "amount"), "qa": ("agent", "item", "score"),
     "floor": ("agent", "points", "reason"), "adjust": ("agent", "points", "reason"),
     "excuse": ("agent", "rule", "day", "reason"),
+    "incident": ("agent", "kind"),
 }
 
 _one = msgspec.json.Decoder(Event)

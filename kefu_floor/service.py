@@ -15,8 +15,10 @@ import logging
 import mimetypes
 import ssl
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from kefu_floor.broker import EmbeddedBroker
 from kefu_floor.engine import Engine, Setup
@@ -26,6 +28,8 @@ from kefu_floor.ingest import Ingest, LiveClock
 from kefu_floor.localtime import parse_month
 from kefu_floor.mqtt import BrokerURL, Subscriber, parse_broker_url
 from kefu_floor.report import frozen_copy, read_report
+from kefu_floor.store import open_store, redact
+from kefu_floor.store.durable import Durable, DurableConfig
 from kefu_floor.warmup import warm_kernels
 from kefu_floor.wsfeed import FeedAccess, FeedHub
 
@@ -47,6 +51,14 @@ class ServiceConfig:
     delta_s: float = 0.2  # feed deltas are coalesced over this window
     pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # static HTTP pages
     clock: LiveClock = field(default_factory=LiveClock)
+    metrics_port: int | None = None  # Prometheus exporter off unless given (0 = any port)
+    metrics_host: str = "127.0.0.1"
+    metrics_per_agent: bool = False
+    metrics_interval_s: float = 1.0  # how often the exporter's figures are refreshed
+    store: str = "memory"  # memory | redis://… | rediss://…
+    durable: DurableConfig = field(default_factory=DurableConfig)
+    mqtt_password: str | None = None  # from a file or the environment, never argv
+    max_login_refusals: int = 5
     access: FeedAccess = field(default_factory=FeedAccess)  # feed token, origins, limits
     feed_tls_cert: str | None = None  # PEM: serve wss:// and https:// (with feed_tls_key)
     feed_tls_key: str | None = None
@@ -114,9 +126,14 @@ class Service:
         self._stack = contextlib.AsyncExitStack()
         self._tasks: list[asyncio.Task] = []
         self.subscriber: Subscriber | None = None
+        self.store = open_store(cfg.store)
+        self.durable = Durable(self.store, self.engines, self._on_batch, cfg.durable)
+        self.exporter = None  # kefu_floor.metrics.Exporter while --metrics-port is on
+        # site -> is the state store up? (kefu_store_up; None: no such series)
+        self.store_health: Callable[[str], bool] | None = lambda site: self.durable.status.ok
 
     # ---------------------------------------------------------------- lifecycle
-    async def __aenter__(self) -> "Service":
+    async def __aenter__(self) -> Service:
         try:
             await self._start()
         except BaseException:
@@ -126,8 +143,22 @@ class Service:
 
     async def _start(self) -> None:
         cfg = self.cfg
+        self._stack.push_async_callback(self.store.close)
         if cfg.broker != "embedded":
-            self.broker_url = parse_broker_url(cfg.broker, cfg.tls_ca, cfg.tls_cert, cfg.tls_key)
+            self.broker_url = parse_broker_url(cfg.broker, cfg.tls_ca, cfg.tls_cert, cfg.tls_key,
+                                               cfg.mqtt_password)
+        # before anything runs the kernels (the journal's replay, the subscription): a cold
+        # cache compiles for ~30 s, and the event loop must not be the one waiting (a
+        # thread shares it; serve and demo warm up before their loop starts, so this is
+        # then a no-op)
+        took = await asyncio.to_thread(warm_kernels)
+        if took > 2.0:
+            log.info("kernels ready in %.1f s", took)
+        # state first (checkpoint + journal tail), then the feed, then the broker's backlog
+        await self.durable.recover()
+        if cfg.broker == "embedded":
+            broker = await self._stack.enter_async_context(EmbeddedBroker())
+            self.broker_url = parse_broker_url(broker.url)
         try:
             server = await self._stack.enter_async_context(
                 self.hub.serve(cfg.ws_host, cfg.ws_port, ssl=self.feed_ssl))
@@ -139,25 +170,30 @@ class Service:
             raise ConfigError(f"--ws-host {cfg.ws_host} --ws-port {cfg.ws_port}: cannot "
                               f"listen there ({e.strerror or e})") from None
         self.ws_port = next(iter(server.sockets)).getsockname()[1]
-        # before anything subscribes: a cold cache compiles for ~30 s, and the event loop
-        # must not be the one waiting (a thread shares it; serve and demo warm up before
-        # their loop starts, so this is then a no-op)
-        took = await asyncio.to_thread(warm_kernels)
-        if took > 2.0:
-            log.info("kernels ready in %.1f s", took)
-        if cfg.broker == "embedded":
-            broker = await self._stack.enter_async_context(EmbeddedBroker())
-            self.broker_url = parse_broker_url(broker.url)
+        if cfg.metrics_port is not None:
+            from kefu_floor.metrics import Exporter
+
+            try:
+                self.exporter = Exporter(cfg.metrics_host, cfg.metrics_port).start()
+            except (OSError, OverflowError) as e:
+                raise ConfigError(f"--metrics-port {cfg.metrics_port}: cannot listen on "
+                                  f"{cfg.metrics_host} ({getattr(e, 'strerror', None) or e}); "
+                                  "give a free port, or 0 for any") from None
+            self._stack.callback(self.exporter.stop)
         sites = list(self.engines)
         self.subscriber = Subscriber(self.broker_url, sites,
                                      cfg.client_id or f"kefu-floor-{'-'.join(sites)}",
-                                     self._on_batch, self.ingest.take_dead)
+                                     self.durable.handle, self.ingest.take_dead,
+                                     max_refusals=cfg.max_login_refusals)
         self._tasks = [asyncio.create_task(self.subscriber.run(), name="mqtt"),
                        asyncio.create_task(self._ticker(), name="ticker"),
                        asyncio.create_task(self.hub.run(), name="feed")]
+        if self.exporter is not None:
+            self.publish_metrics()
+            self._tasks.append(asyncio.create_task(self._metrics_loop(), name="metrics"))
         self._stack.push_async_callback(self._cancel_tasks)
-        log.info("serving sites %s from %s; live feed on %s", ", ".join(sites),
-                 self.broker_url.display, self.feed_url)
+        log.info("serving sites %s from %s; store %s; live feed on %s",
+                 ", ".join(sites), self.broker_url.display, redact(cfg.store), self.feed_url)
 
     async def _cancel_tasks(self) -> None:
         for t in self._tasks:
@@ -184,18 +220,44 @@ class Service:
         self.clock.received(newest, int(time.time() * 1000), time.monotonic())
         self.hub.alerts()
 
-    def tick(self) -> None:
+    async def tick(self) -> None:
+        """Move each engine's clock where the LiveClock allows; a tick that moves it is
+        journaled first, like a message, so a restart replays it in the same place."""
         connected = self.subscriber is not None and self.subscriber.connected.is_set()
         wall = int(time.time() * 1000)
         mono = time.monotonic()
-        for eng in self.engines.values():
-            eng.tick(self.clock.target(eng.now, wall, mono, connected))
+        for site, eng in self.engines.items():
+            t = self.clock.target(eng.now, wall, mono, connected)
+            if t is None:
+                eng.tick()  # books what is due by engine time; moves nothing
+            else:
+                await self.durable.tick(site, t)
+        await self.durable.after_change()
         self.hub.alerts()
+
+    def publish_metrics(self) -> None:
+        """Hand the exporter a fresh immutable set of figures from the read model (the
+        exporter's HTTP thread reads only that)."""
+        from kefu_floor.metrics import SiteInput, figures
+
+        connected = self.subscriber is not None and self.subscriber.connected.is_set()
+        clients = Counter(c.site for c in self.hub.clients)
+        store = self.store_health
+        self.exporter.publish(figures({
+            site: SiteInput(view.snapshot(incremental=True),
+                            tuple(self.engines[site].batch_hist.tolist()), connected,
+                            clients[site], store(site) if store else None)
+            for site, view in self.views.items()}, self.cfg.metrics_per_agent))
+
+    async def _metrics_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.metrics_interval_s)
+            self.publish_metrics()
 
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self.cfg.tick_s)
-            self.tick()
+            await self.tick()
 
     @property
     def feed_url(self) -> str:
@@ -207,11 +269,14 @@ class Service:
         return self.feed_url.replace("ws", "http", 1) + "wallboard"
 
     async def report(self, site: str, month: str | None) -> dict:
-        """The month's report as of now: ticked here, read from a copy in a thread."""
+        """The month's report as of now: what is due by engine time booked here (moving no
+        clock), then read from a copy in a worker thread."""
         try:
             mid = parse_month(month) if month else None
         except ValueError as e:
             raise ConfigError(f"month: {e}") from None
-        self.tick()
-        frozen = frozen_copy(self.engines[site])
+        eng = self.engines[site]
+        eng.tick()
+        self.hub.alerts()
+        frozen = frozen_copy(eng)
         return await asyncio.to_thread(read_report, frozen, mid)

@@ -20,12 +20,15 @@ rejected payloads on kefu/SITE/deadletter, and serve the live feed over a websoc
 
 examples:
   kefu-floor serve --roster roster.csv --schedule schedule.csv            # embedded broker
-  kefu-floor serve --broker mqtt://user:pass@10.0.0.5:1883 --site cd1 \\
-                   --roster roster.csv --schedule schedule.csv --ws-port 8765
+  kefu-floor serve --broker mqtt://user@10.0.0.5:1883 --mqtt-password-file /etc/kefu/mqtt.pw \\
+                   --site cd1 --roster roster.csv --schedule schedule.csv --ws-port 8765 \\
+                   --store redis://127.0.0.1:6379/0 --client-id kefu-cd1
   kefu-floor serve --broker mqtts://mq.example:8883 --tls-ca ca.pem --site cd1 --site cd2 ...
 
 Stop with Ctrl-C (SIGINT) or SIGTERM; state is kept in memory while the broker is away and
-the service reconnects by itself.
+the service reconnects by itself. With --store redis://… every accepted message is journaled
+in Redis before the broker gets its acknowledgement, and a restart resumes from the last
+checkpoint plus the journal.
 
 The live feed and the wallboard carry names and scores: on anything but 127.0.0.1 give them
 an access token (--feed-token-file, or the KEFU_FEED_TOKEN environment variable; never on
@@ -86,7 +89,7 @@ def register(sub, common) -> None:
     sp.add_argument("--site", action="append", dest="sites", metavar="SITE",
                     help="site to serve (repeat for several; default 'default')")
     sp.add_argument("--broker", default="embedded", metavar="URL",
-                    help="mqtt://[user:pass@]host:port, mqtts://… for TLS, or 'embedded' "
+                    help="mqtt://[user@]host:port, mqtts://… for TLS, or 'embedded' "
                          "(default: an in-process broker on 127.0.0.1:1883 or a free port)")
     sp.add_argument("--tls-ca", metavar="PEM", help="CA certificate for mqtts://")
     sp.add_argument("--tls-cert", metavar="PEM", help="client certificate for mqtts://")
@@ -104,7 +107,28 @@ def register(sub, common) -> None:
     sp.add_argument("--delta-ms", type=int, default=200,
                     help="feed changes are coalesced and sent at most this often (default 200, "
                          "so a change reaches screens within 250 ms)")
+    sp.add_argument("--metrics-port", type=int, metavar="PORT",
+                    help="serve Prometheus metrics on http://HOST:PORT/metrics (off unless "
+                         "given; 0 = any free port)")
+    sp.add_argument("--metrics-host", default="127.0.0.1",
+                    help="metrics address (default 127.0.0.1; 0.0.0.0 for a remote Prometheus)")
+    sp.add_argument("--metrics-per-agent", action="store_true",
+                    help="also export one series per agent (agent ids as labels)")
     sp.add_argument("--log-format", choices=("text", "json"), default="text")
+    st = sp.add_argument_group("durable state and broker login")
+    st.add_argument("--store", default="memory", metavar="URL",
+                    help="memory (default: nothing survives the process), "
+                         "redis://[:password@]host:port/db or rediss://… (TLS): journal, "
+                         "checkpoints and the ledger record in Redis (or a Redis Cluster)")
+    st.add_argument("--checkpoint-s", type=float, default=10.0, metavar="S",
+                    help="write a checkpoint at most this often (default 10)")
+    st.add_argument("--checkpoint-events", type=int, default=500_000, metavar="N",
+                    help="... or after this many journaled messages (default 500000)")
+    st.add_argument("--mqtt-password-file", metavar="FILE",
+                    help="the broker password, first line of FILE (or set KEFU_MQTT_PASSWORD); "
+                         "never in --broker, where `ps` would show it")
+    st.add_argument("--max-login-refusals", type=int, default=5, metavar="N",
+                    help="exit after the broker refuses the login N times in a row (default 5)")
     sp.add_argument("--feed-token-file", metavar="FILE",
                     help="access token for the feed and the pages, first line of FILE "
                          f"(default ${TOKEN_ENV}; unset: open to anyone who can reach it)")
@@ -135,6 +159,7 @@ def build_config(args):
     from kefu_floor.ingest import LiveClock
     from kefu_floor.mqtt import parse_broker_url
     from kefu_floor.service import ServiceConfig
+    from kefu_floor.store.durable import DurableConfig
     from kefu_floor.wsfeed import FeedAccess
 
     if args.broker != "embedded":  # a wrong URL is said before anything starts
@@ -145,6 +170,11 @@ def build_config(args):
                         origins=tuple(args.feed_origin), report_per_min=args.report_per_min)
 
     sites = args.sites or ["default"]
+    if args.checkpoint_s <= 0 or args.checkpoint_events <= 0:
+        raise ConfigError("--checkpoint-s and --checkpoint-events must be above 0")
+    if args.max_login_refusals < 1:
+        raise ConfigError("--max-login-refusals must be at least 1")
+    password = mqtt_password(args)
     setups = {}
     for s in sites:
         args.site = s
@@ -153,8 +183,40 @@ def build_config(args):
                          tls_cert=args.tls_cert, tls_key=args.tls_key, client_id=args.client_id,
                          ws_host=args.ws_host, ws_port=args.ws_port,
                          max_payload=args.max_payload, delta_s=args.delta_ms / 1000.0,
-                         clock=LiveClock(lateness_ms=args.lateness_ms), access=access,
+                         clock=LiveClock(lateness_ms=args.lateness_ms), store=args.store,
+                         durable=DurableConfig(checkpoint_s=args.checkpoint_s,
+                                               checkpoint_events=args.checkpoint_events),
+                         mqtt_password=password, max_login_refusals=args.max_login_refusals,
+                         metrics_port=args.metrics_port, metrics_host=args.metrics_host,
+                         metrics_per_agent=args.metrics_per_agent, access=access,
                          feed_tls_cert=args.feed_tls_cert, feed_tls_key=args.feed_tls_key)
+
+
+def mqtt_password(args) -> str | None:
+    """The broker password from --mqtt-password-file or KEFU_MQTT_PASSWORD; one in the
+    --broker URL is refused, since every user of the machine can read argv with `ps`."""
+    import os
+    from urllib.parse import urlsplit
+
+    if args.broker != "embedded" and urlsplit(args.broker).password is not None:
+        raise ConfigError("--broker: put no password in the URL (`ps` shows it to every user); "
+                          "use mqtt://USER@host:port with --mqtt-password-file FILE or the "
+                          "environment variable KEFU_MQTT_PASSWORD")
+    if args.mqtt_password_file:
+        try:
+            with open(args.mqtt_password_file, encoding="utf-8") as f:
+                line = f.readline().rstrip("\r\n")
+        except OSError as e:
+            raise ConfigError(f"--mqtt-password-file {args.mqtt_password_file}: cannot read it "
+                              f"({e.strerror})") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"--mqtt-password-file {args.mqtt_password_file}: not UTF-8 "
+                              "text") from None
+        if not line:
+            raise ConfigError(f"--mqtt-password-file {args.mqtt_password_file}: the first line "
+                              "is empty")
+        return line
+    return os.environ.get("KEFU_MQTT_PASSWORD") or None
 
 
 async def run_until_signal(make_service, on_ready=None) -> None:
@@ -194,7 +256,8 @@ def cmd_serve(args) -> int:
 
     def ready(svc):
         print(f"kefu-floor: broker {svc.broker_url.display}; live feed "
-              f"{svc.feed_url} (sites: {', '.join(cfg.setups)})",
+              f"{svc.feed_url} (sites: {', '.join(cfg.setups)})"
+              + (f"; metrics {svc.exporter.url}" if svc.exporter else ""),
               file=sys.stderr, flush=True)
 
     try:

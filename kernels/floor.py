@@ -30,7 +30,9 @@ from kernels.layout import (
     EV_SIGN_IN, EV_SIGN_OUT, EV_SURVEY, EV_WRAP_END, F_ABSENT, F_IN_BREAK, F_IN_SHIFT,
     F_LATE, F_LATE_RETURN, F_LEFT_EARLY, F_MISSING, G_ACCEPTED, G_CALLS_LIVE,
     G_CALLS_USED, G_DUPLICATES, G_EXCUSE_N, G_GAPS, G_IMPLICIT_SIGN_IN, G_LEDGER_N,
-    G_LEDGER_OVERFLOW, G_DAY, G_DAY_END,
+    G_LEDGER_OVERFLOW, G_DAY, G_DAY_END, EV_INCIDENT, G_INCIDENT_N, I_AGENT, I_AMOUNT,
+    I_KIND, I_MONTH, I_POINTS, I_TS, D_SALE_N, S_WORKED_MS, A_LUNCH_SINCE, D_LUNCH_N,
+    D_SIGN_OUT_N, ITEM_FINE, P_LUNCH_MS, P_LUNCH_REASON, P_SIGN_OUT_RULE, R_LUNCH, R_SIGN_OUT,
     G_NOW, G_ORPHANS, G_START, G_TOO_OLD, ITEM_SITE, ITEM_UTILIZATION, L_AGENT, L_CODE,
     L_AUX, L_AUX2, L_DAY, L_EXCUSED, L_ITEM, L_POINTS, L_RULE, L_TS, M_ADJ, M_ADJ_N, M_QA_N, M_QA_SUM,
     MINUTE_MS, N_DAY_SLOTS, N_MONTH_SLOTS, N_ROLL, NO_TIME, P_BREAK_GRACE_MS,
@@ -40,7 +42,7 @@ from kernels.layout import (
     Q_ANSWERED_SL, Q_OFFERED, Q_WAIT_MAX, Q_WAIT_SUM, R_ABSENT, R_ANSWERED, R_BUSY,
     R_EARLY_LEAVE, R_FLOOR, R_LATE_RETURN, R_LATE_SIGN_IN, R_MINUTE, R_TALK_MS, R_TALKS, ST_BUSY,
     ST_OUT, ST_READY, ST_RINGING, ST_TALKING, ST_WRAP, S_ATTENDED, S_BRK_HI, S_BRK_LO,
-    S_DAY, S_END, S_FIRED, S_GRACE, S_START, X_AGENT, X_DAY, X_RULE,
+    S_DAY, S_END, S_FIRED, S_GRACE, S_START, X_AGENT, X_DAY, X_RULE, X_BY, X_REASON,
 )
 
 # free ledger rows kept for one event; an advance piece (<= one day) books at most
@@ -51,6 +53,7 @@ NEED_NOTHING = 0
 NEED_LEDGER = 1  # grow L
 NEED_CALLS = 2  # grow the call table (CKEY, CVAL and the scratch pair)
 NEED_EXCUSES = 3  # grow X
+NEED_INCIDENTS = 4  # grow I
 INLINE = dict(inline="always", _nrt=False, error_model="numpy")
 
 
@@ -151,7 +154,7 @@ def apply_deduction(DACC, slot_day, QDAY, G, agent, rule, item, points, day, sig
         return
     if item == ITEM_UTILIZATION:
         DACC[s, agent, D_UTIL_PTS] += sign * points
-    else:
+    elif item == ITEM_SITE:
         DACC[s, agent, D_SITE_PTS] += sign * points
     if rule == R_LATE_SIGN_IN:
         DACC[s, agent, D_LATE_N] += sign
@@ -163,6 +166,10 @@ def apply_deduction(DACC, slot_day, QDAY, G, agent, rule, item, points, day, sig
         DACC[s, agent, D_ABSENT_N] += sign
     elif rule == R_FLOOR:
         DACC[s, agent, D_FLOOR_N] += sign
+    elif rule == R_LUNCH:
+        DACC[s, agent, D_LUNCH_N] += sign
+    elif rule == R_SIGN_OUT:
+        DACC[s, agent, D_SIGN_OUT_N] += sign
 
 
 @njit(**FAST)
@@ -196,7 +203,7 @@ def ledger_low(L, G):
 
 
 @njit(**FAST)
-def excuse(L, X, G, DACC, slot_day, QDAY, agent, rule, day):
+def excuse(L, X, G, DACC, slot_day, QDAY, agent, rule, day, by, reason):
     """Record an approved appeal and cancel the matching deductions already booked.
     The caller made sure X has a free row."""
     if is_excused(X, G, agent, rule, day):
@@ -205,6 +212,8 @@ def excuse(L, X, G, DACC, slot_day, QDAY, agent, rule, day):
     X[n, X_AGENT] = agent
     X[n, X_RULE] = rule
     X[n, X_DAY] = day
+    X[n, X_BY] = by
+    X[n, X_REASON] = reason
     G[G_EXCUSE_N] = n + 1
     for k in range(G[G_LEDGER_N]):
         if (L[k, L_EXCUSED] == 0.0 and L[k, L_AGENT] == agent and L[k, L_RULE] == rule
@@ -339,10 +348,20 @@ def _busy_steps(i, a, before, after, d, DACC, slot_day, QDAY, L, X, G, P):
 
 
 @njit(**INLINE)
-def accrue(i, a, b, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
+def accrue(i, a, b, A, S, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
     """Credit [a, b) (constant context) to signed-in time and, when busy, to busy time."""
     st = A[i, A_STATE]
     if b > a and st != ST_OUT:
+        if (A[i, A_FLAGS] & F_IN_SHIFT) != 0 and A[i, A_CTX_BRK] == 0:
+            S[A[i, A_CURSOR], S_WORKED_MS] += b - a
+        ls = A[i, A_LUNCH_SINCE]
+        if st == ST_BUSY and ls != NO_TIME:
+            # "longer than" the limit: booked the millisecond the episode passes it
+            over = ls + np.int64(P[P_LUNCH_MS]) + 1
+            if b >= over:
+                A[i, A_LUNCH_SINCE] = NO_TIME
+                book(L, X, G, DACC, slot_day, QDAY, over, i, R_LUNCH, ITEM_FINE, 0.0,
+                     A[i, A_CTX_DAY], -1, ls, NO_TIME)
         s = day_slot(slot_day, DACC, QDAY, A[i, A_CTX_DAY])
         if s < 0:
             G[G_TOO_OLD] += 1
@@ -374,10 +393,10 @@ def advance_slow(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reaso
             return False
         nb = A[i, A_NEXTB]
         if t < nb:
-            accrue(i, a, t, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason)
+            accrue(i, a, t, A, S, DACC, slot_day, QDAY, L, X, G, P, excused_reason)
             A[i, A_LAST] = t
             return True
-        accrue(i, a, nb, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason)
+        accrue(i, a, nb, A, S, DACC, slot_day, QDAY, L, X, G, P, excused_reason)
         a = nb
         A[i, A_LAST] = a
         if not fire_due(i, a, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
@@ -392,7 +411,7 @@ def advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason, tz
     if t < a:
         return True
     if t < A[i, A_NEXTB]:
-        accrue(i, a, t, A, DACC, slot_day, QDAY, L, X, G, P, excused_reason)
+        accrue(i, a, t, A, S, DACC, slot_day, QDAY, L, X, G, P, excused_reason)
         A[i, A_LAST] = t
         return True
     return advance_slow(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason,
@@ -524,6 +543,7 @@ def _set_state(i, t, A, st):
         A[i, A_SINCE] = t
     if st != ST_BUSY:
         A[i, A_BUSY_SINCE] = NO_TIME
+        A[i, A_LUNCH_SINCE] = NO_TIME
 
 
 @njit(**INLINE)
@@ -561,7 +581,7 @@ def apply_batch(
     etype, ts, agent, call, queue, code, aux, num, src, seq,
     A, S, BK, DACC, slot_day, MACC, slot_month, QROLL, QDAY, AROLL, roll_min,
     CKEY, CVAL, CKEY2, CVAL2, qwait, L, X, src_seq, G, P, excused_reason, tz_utc, tz_off,
-    start,
+    INC, start,
 ):
     """Apply events start.. in order. Returns (j, NEED_*): NEED_NOTHING with j = n when
     done, else the array to grow before calling again with start = j."""
@@ -574,6 +594,8 @@ def apply_batch(
             return j, NEED_LEDGER
         if et == EV_EXCUSE and G[G_EXCUSE_N] >= X.shape[0]:
             return j, NEED_EXCUSES
+        if et == EV_INCIDENT and G[G_INCIDENT_N] >= INC.shape[0]:
+            return j, NEED_INCIDENTS
         t = ts[j]
         if t < G[G_NOW]:
             t = G[G_NOW]
@@ -609,6 +631,12 @@ def apply_batch(
                 _set_state(i, t, A, ST_READY)
         elif et == EV_SIGN_OUT:
             st = A[i, A_STATE]
+            if st != ST_OUT and P[P_SIGN_OUT_RULE] != 0.0:
+                k = A[i, A_CURSOR]
+                if (k < A[i, A_SH_HI] and S[k, S_START] < t < S[k, S_END]
+                        and A[i, A_CTX_BRK] == 0):
+                    book(L, X, G, DACC, slot_day, QDAY, t, i, R_SIGN_OUT, ITEM_FINE, 0.0,
+                         S[k, S_DAY], k, t, NO_TIME)
             if st != ST_OUT:
                 A[i, A_LAST_OUT] = t
                 A[i, A_OUT_BUSY_SINCE] = A[i, A_BUSY_SINCE] if st == ST_BUSY else NO_TIME
@@ -625,6 +653,11 @@ def apply_batch(
             _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
             if A[i, A_STATE] != ST_BUSY:
                 A[i, A_BUSY_SINCE] = t
+            # a lunch episode runs from its busy to the next change of state or reason
+            if P[P_LUNCH_MS] < 0.0 or code[j] != np.int64(P[P_LUNCH_REASON]):
+                A[i, A_LUNCH_SINCE] = NO_TIME
+            elif not (A[i, A_STATE] == ST_BUSY and A[i, A_REASON] == code[j]):
+                A[i, A_LUNCH_SINCE] = t
             _set_state(i, t, A, ST_BUSY)
             A[i, A_REASON] = code[j]
         elif et == EV_OFFER:
@@ -714,6 +747,7 @@ def apply_batch(
             s = day_slot(slot_day, DACC, QDAY, A[i, A_CTX_DAY])
             if s >= 0:
                 DACC[s, i, D_SALES] += num[j]
+                DACC[s, i, D_SALE_N] += 1
         elif et == EV_QA or et == EV_ADJUST:
             # manual entries name their month, or fall in the month of their own ts
             m = aux[j]
@@ -732,7 +766,22 @@ def apply_batch(
             book(L, X, G, DACC, slot_day, QDAY, ts[j], i, R_FLOOR, ITEM_SITE, num[j],
                  local_day(tz_utc, tz_off, ts[j]), code[j], NO_TIME, NO_TIME)
         elif et == EV_EXCUSE:
-            excuse(L, X, G, DACC, slot_day, QDAY, i, code[j], aux[j])
+            # the approver and the reason ride in num and call (texts codes): see batch
+            excuse(L, X, G, DACC, slot_day, QDAY, i, code[j], aux[j], np.int64(num[j]), call[j])
+        elif et == EV_INCIDENT:
+            # kept as booked, in arrival order; what a kind is worth is the policy's, read
+            # by the close and the drill-down (a kind it does not know costs nothing)
+            m = aux[j]
+            if m < 0:
+                m = month_of_day(local_day(tz_utc, tz_off, ts[j]))
+            k = G[G_INCIDENT_N]
+            INC[k, I_TS] = ts[j]
+            INC[k, I_AGENT] = i
+            INC[k, I_KIND] = code[j]
+            INC[k, I_MONTH] = m
+            INC[k, I_AMOUNT] = num[j]
+            INC[k, I_POINTS] = np.int64(call[j]).view(np.float64)  # see batch._callless
+            G[G_INCIDENT_N] = k + 1
     return n, NEED_NOTHING
 
 

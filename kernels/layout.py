@@ -25,7 +25,8 @@ EV_QA = 13
 EV_FLOOR = 14
 EV_ADJUST = 15
 EV_EXCUSE = 16
-N_EVENT_TYPES = 17
+EV_INCIDENT = 17
+N_EVENT_TYPES = 18
 
 # ---- agent states ----
 ST_OUT = 0
@@ -46,7 +47,8 @@ QA_RECORDING = 0
 QA_TEXT = 1
 QA_PERFORMANCE = 2
 QA_EXAM = 3
-N_QA = 4
+QA_MANAGEMENT = 4  # a supervisor's reports, training and meetings (team-80-20), not an item
+N_QA = 5
 
 # ---- deduction rules (ledger column L_RULE, column `code` of EV_EXCUSE) ----
 R_BUSY = 0
@@ -55,11 +57,14 @@ R_LATE_RETURN = 2
 R_EARLY_LEAVE = 3
 R_ABSENT = 4
 R_FLOOR = 5
-N_RULES = 6
+R_LUNCH = 6  # taobao-30pt: a lunch busy episode longer than the limit (a fine, no points)
+R_SIGN_OUT = 7  # taobao-30pt: a sign-out strictly inside a shift, outside its breaks
+N_RULES = 8
 
 # ---- item a deduction lands on (ledger column L_ITEM) ----
 ITEM_UTILIZATION = 0
 ITEM_SITE = 1
+ITEM_FINE = 2  # counted for a money fine (taobao-30pt), no item points
 
 # ---- agent flags (A_FLAGS), shown live ----
 F_MISSING = 1
@@ -93,6 +98,7 @@ A_FLAGS = 15
 A_LAST_OUT = 16  # time of the last sign-out
 A_OUT_BUSY_SINCE = 17  # busy spell start at that sign-out, NO_TIME if not busy then
 A_SH_LO = 18  # first row in S of the agent
+A_LUNCH_SINCE = 19  # start of the current lunch busy episode not yet booked, else NO_TIME
 A_K = 24
 
 # ---- shift table S: int64 (n_shifts, S_K), rows sorted by (agent, start) ----
@@ -105,7 +111,8 @@ S_BRK_LO = 5  # rows in BK
 S_BRK_HI = 6
 S_ATTENDED = 7
 S_FIRED = 8  # 1 once the shift end was booked
-S_K = 9
+S_WORKED_MS = 9  # signed-in time inside the shift, outside its breaks (overtime pay)
+S_K = 10
 
 # ---- break table BK: int64 (n_breaks, 2) ----
 BK_START = 0
@@ -135,18 +142,22 @@ D_RETURN_N = 17
 D_EARLY_N = 18
 D_ABSENT_N = 19
 D_FLOOR_N = 20
+D_SALE_N = 21  # `sale` events (taobao-30pt conversion)
+D_LUNCH_N = 22  # lunch episodes over the limit, not excused
+D_SIGN_OUT_N = 23  # sign-outs inside a shift outside its breaks, not excused
 D_K = 24
 
 # rule -> count column in DACC
-RULE_COUNT_COL = (-1, D_LATE_N, D_RETURN_N, D_EARLY_N, D_ABSENT_N, D_FLOOR_N)
+RULE_COUNT_COL = (-1, D_LATE_N, D_RETURN_N, D_EARLY_N, D_ABSENT_N, D_FLOOR_N, D_LUNCH_N,
+                  D_SIGN_OUT_N)
 
 # ---- per agent per month manual accumulators MACC: float64 (N_MONTH_SLOTS, n_agents, M_K) ----
 N_MONTH_SLOTS = 12
 M_QA_SUM = 0  # + QA item
-M_QA_N = 4  # + QA item
-M_ADJ = 8
-M_ADJ_N = 9
-M_K = 10
+M_QA_N = 5  # + QA item
+M_ADJ = 10
+M_ADJ_N = 11
+M_K = 12
 
 # ---- rolling minute buckets ----
 N_ROLL = 60  # minutes kept; windows of 15/30/60 are sums over the newest buckets
@@ -184,7 +195,19 @@ L_K = 10
 X_AGENT = 0
 X_RULE = 1
 X_DAY = 2
-X_K = 3
+X_BY = 3  # who approved it: code in Symbols.texts (0: not given)
+X_REASON = 4  # the appeal's reason: code in Symbols.texts
+X_K = 5
+
+# ---- incidents I: float64 (capacity, I_K), in order of arrival (DESIGN.md §3.1 `incident`) ----
+# the close and the live drill-down read them per agent and month; the policy maps kinds
+I_TS = 0
+I_AGENT = 1
+I_KIND = 2  # code in Symbols.texts
+I_MONTH = 3  # month id (the event's `month`, else the month of its ts)
+I_AMOUNT = 4  # NaN when absent
+I_POINTS = 5  # NaN when absent
+I_K = 6
 
 # ---- waiting calls: open addressing, CKEY int64 (cap,), CVAL int64 (cap, 2) ----
 CALL_EMPTY = 0
@@ -208,7 +231,8 @@ G_IMPLICIT_SIGN_IN = 11
 G_LEDGER_OVERFLOW = 12  # must stay 0: bookings found no free ledger row
 G_DAY = 13  # local calendar day of G_NOW ...
 G_DAY_END = 14  # ... valid until this instant
-G_K = 15
+G_INCIDENT_N = 15  # rows in use in I
+G_K = 16
 
 # ---- policy parameters P: float64 (P_K,) ----
 P_BUDGET_MS = 0
@@ -225,7 +249,11 @@ P_SL_MS = 10
 P_SHORT_ABANDON_MS = 11
 P_EXCLUDE_BREAKS = 12
 P_LATE_RETURN_BUSY_ANY = 13  # 1: any busy at break end is late; 0: excused reasons count as back
-P_K = 14
+P_LUNCH_MS = 14  # lunch episode limit; < 0: the rule is off
+P_LUNCH_REASON = 15  # reason code of lunch (Symbols.reasons)
+P_SIGN_OUT_RULE = 16  # 1: book sign-outs inside a shift outside its breaks
+P_K = 17
 
 # rule -> points parameter
-RULE_POINTS_P = (-1, P_PTS_LATE_SIGN_IN, P_PTS_LATE_RETURN, P_PTS_EARLY_LEAVE, P_PTS_ABSENT, -1)
+RULE_POINTS_P = (-1, P_PTS_LATE_SIGN_IN, P_PTS_LATE_RETURN, P_PTS_EARLY_LEAVE, P_PTS_ABSENT, -1,
+                 -1, -1)

@@ -53,7 +53,7 @@ def demo_setup(floor: Floor, folder: Path, policy: str = "chengdu-2014") -> Setu
 async def run_demo(agents: int = 200, speed: float = 60.0, seed: int = 1, ws_port: int = 8765,
                    view: str = "auto", lang: str = "zh", duration: float | None = None,
                    announce=print, stop: asyncio.Event | None = None,
-                   log_file: str | None = None) -> dict:
+                   log_file: str | None = None, metrics_port: int = 0) -> dict:
     """Run until the simulated day is over (the dashboard: until it is quit), `duration`
     seconds passed, or `stop` is set (a signal); then shut down in order and say what was
     scored. `log_file` is named in the banner when the dashboard hides stderr."""
@@ -62,14 +62,16 @@ async def run_demo(agents: int = 200, speed: float = 60.0, seed: int = 1, ws_por
         pol = load_policy("chengdu-2014")
         floor = demo_floor(agents, seed, pol.timezone)
         cfg = ServiceConfig(setups={SITE: demo_setup(floor, Path(tmp))}, broker="embedded",
-                            ws_port=ws_port, client_id="kefu-floor-demo")
+                            ws_port=ws_port, client_id="kefu-floor-demo",
+                            metrics_port=metrics_port)
         async with Service(cfg) as svc:
             await svc.wait_connected()
             feed = svc.feed_url
             logs = f"\n  {t('demo_logs', lang, path=log_file)}" if log_file else ""
             announce(f"kefu-floor demo: {agents} agents at {speed:g}x, broker "
                      f"{svc.broker_url.display}\n  live feed  {feed}\n  wallboard  "
-                     f"{svc.page_url}\n  dashboard  "
+                     f"{svc.page_url}\n  metrics    "
+                     f"{svc.exporter.url}\n  dashboard  "
                      f"kefu-floor tui --connect {feed}\n  Ctrl-C stops the demo.{logs}")
             app = None
 

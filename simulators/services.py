@@ -1,4 +1,4 @@
-"""Start real mosquitto / redis-server processes for tests.
+"""Start real mosquitto / redis-server / Prometheus / Alertmanager processes for tests.
 
 Each server runs in the foreground as a child of the test process, listens on
 127.0.0.1 on a free port (never the machine's 1883 / 6379) and keeps its
@@ -30,13 +30,16 @@ from pathlib import Path
 
 __all__ = [
     "HOST",
-    "ServiceError",
     "MosquittoServer",
+    "RedisCluster",
     "RedisServer",
+    "PrometheusServer",
+    "AlertmanagerServer",
+    "ServiceError",
     "find_binary",
     "free_port",
-    "wait_for_port",
     "redis_command",
+    "wait_for_port",
 ]
 
 HOST = "127.0.0.1"
@@ -145,7 +148,7 @@ def redis_command(port: int, *args, host: str = HOST, timeout: float = 5.0):
 # --------------------------------------------------------------------------
 # process management
 
-_LIVE: "set[_Server]" = set()
+_LIVE: set[_Server] = set()
 
 
 @atexit.register
@@ -308,6 +311,17 @@ class _Server:
         self._terminate()
         _LIVE.discard(self)
 
+    def kill(self) -> None:
+        """SIGKILL (kill -9): no chance to save anything; the temp dir is kept."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=STOP_TIMEOUT)
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        _LIVE.discard(self)
+
     def restart(self, timeout: float = START_TIMEOUT):
         """stop() then start() on the same port with the same temp dir."""
         self.stop()
@@ -418,11 +432,17 @@ class MosquittoServer(_Server):
 
 
 class RedisServer(_Server):
-    """A real redis-server without persistence (restart empties it)."""
+    """A real redis-server with the persistence kefu-floor's guarantee relies on (README,
+    "Durable state"): AOF on, fsync before each write is acknowledged (`appendfsync always`),
+    no RDB snapshots. A restart (or a kill -9 and start) keeps every acknowledged write."""
 
     name = "redis"
     scheme = "redis"
     binary_name = "redis-server"
+
+    def __init__(self, port: int | None = None, tmpdir=None, extra_args: tuple = ()):
+        super().__init__(port, tmpdir)
+        self.extra_args = list(extra_args)
 
     @property
     def url(self) -> str:
@@ -434,10 +454,12 @@ class RedisServer(_Server):
             "--port", str(self.port),
             "--bind", HOST,
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes",
+            "--appendfsync", "always",
             "--dir", str(self.tmpdir),
             "--daemonize", "no",
             "--logfile", "",
+            *self.extra_args,
         ]
 
     def _ready(self) -> bool:
@@ -453,3 +475,152 @@ class RedisServer(_Server):
     def flushall(self) -> None:
         if self.command("FLUSHALL") != "OK":
             raise ServiceError("FLUSHALL failed")
+
+
+def _http_ok(url: str, timeout: float = 1.0) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+class PrometheusServer(_Server):
+    """A real Prometheus (Debian's `prometheus`) with its TSDB in the temp dir.
+
+    ``config`` is the prometheus.yml text; ``files`` maps more file names (rule files)
+    to their text, all written next to it, so the config can name them relatively.
+    """
+
+    name = "prometheus"
+    scheme = "http"
+    binary_name = "prometheus"
+
+    def __init__(self, config: str, files: dict[str, str] | None = None, port: int | None = None,
+                 tmpdir=None):
+        super().__init__(port, tmpdir)
+        self.config = config
+        self.files = files or {}
+
+    def _prepare(self) -> None:
+        for name, text in self.files.items():
+            (self.tmpdir / name).write_text(text, "utf-8")
+        (self.tmpdir / "prometheus.yml").write_text(self.config, "utf-8")
+
+    def _command(self) -> list[str]:
+        return [self.binary, f"--config.file={self.tmpdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.tmpdir / 'data'}",
+                f"--web.listen-address={HOST}:{self.port}", "--log.level=warn"]
+
+    def _ready(self) -> bool:
+        return _http_ok(f"{self.url}/-/ready")
+
+    def api(self, path: str, **params) -> dict:
+        """GET /api/v1/PATH and return its `data` (raises ServiceError on an error)."""
+        import json
+        import urllib.parse
+        import urllib.request
+
+        q = f"?{urllib.parse.urlencode(params)}" if params else ""
+        with urllib.request.urlopen(f"{self.url}/api/v1/{path}{q}", timeout=5) as r:
+            body = json.loads(r.read())
+        if body.get("status") != "success":
+            raise ServiceError(f"prometheus {path}: {body}")
+        return body["data"]
+
+
+class AlertmanagerServer(_Server):
+    """A real Alertmanager (Debian's `prometheus-alertmanager`), clustering off.
+
+    ``config`` is the alertmanager.yml text.
+    """
+
+    name = "alertmanager"
+    scheme = "http"
+    binary_name = "prometheus-alertmanager"
+
+    def __init__(self, config: str, port: int | None = None, tmpdir=None):
+        super().__init__(port, tmpdir)
+        self.config = config
+
+    def _prepare(self) -> None:
+        (self.tmpdir / "alertmanager.yml").write_text(self.config, "utf-8")
+
+    def _command(self) -> list[str]:
+        return [self.binary, f"--config.file={self.tmpdir / 'alertmanager.yml'}",
+                f"--storage.path={self.tmpdir / 'data'}",
+                f"--web.listen-address={HOST}:{self.port}",
+                "--cluster.listen-address=",  # no gossip port (it would need 9094)
+                "--log.level=warn"]
+
+    def _ready(self) -> bool:
+        return _http_ok(f"{self.url}/-/ready")
+
+
+def _cluster_port() -> int:
+    """A free port p <= 55535 whose cluster bus port p + 10000 is free too."""
+    import random
+
+    for _ in range(200):
+        p = random.randint(20000, 55535)
+        ok = True
+        for q in (p, p + 10000):
+            with socket.socket() as s:
+                try:
+                    s.bind((HOST, q))
+                except OSError:
+                    ok = False
+        if ok:
+            return p
+    raise ServiceError("no free port pair for a Redis Cluster node")
+
+
+class RedisCluster:
+    """A 3-node Redis Cluster (masters only) on free ports, each node with AOF:
+    `redis-server --cluster-enabled yes` ×3, then `redis-cli --cluster create … --yes`."""
+
+    def __init__(self, nodes: int = 3):
+        self.nodes = [RedisServer(port=_cluster_port(), extra_args=("--cluster-enabled", "yes",
+                                              "--cluster-config-file", "nodes.conf",
+                                              "--cluster-node-timeout", "2000"))
+                      for _ in range(nodes)]
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def start(self, timeout: float = 30.0) -> RedisCluster:
+        for n in self.nodes:
+            n.start()
+        cli = find_binary("redis-cli")
+        out = subprocess.run([cli, "--cluster", "create",
+                              *[f"{HOST}:{n.port}" for n in self.nodes],
+                              "--cluster-replicas", "0", "--cluster-yes"],
+                             capture_output=True, text=True, timeout=timeout)
+        if out.returncode != 0:
+            self.close()
+            raise ServiceError(f"redis-cli --cluster create failed: {out.stdout}{out.stderr}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            info = self.nodes[0].command("CLUSTER", "INFO").decode()
+            if "cluster_state:ok" in info:
+                return self
+            time.sleep(0.1)
+        self.close()
+        raise ServiceError(f"redis cluster did not reach cluster_state:ok within {timeout}s")
+
+    def flushall(self) -> None:
+        for n in self.nodes:
+            n.flushall()
+
+    def close(self) -> None:
+        for n in self.nodes:
+            n.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,7 +1,7 @@
 
 import pytest
 
-from simulators.services import MosquittoServer, RedisServer
+from simulators.services import MosquittoServer, RedisCluster, RedisServer
 
 # Real services.  These fixtures never skip: if mosquitto / redis-server cannot
 # start, services.ServiceError is raised and the tests using them error out.
@@ -41,6 +41,16 @@ def redis_url(redis_server):
         redis_server.start()
     redis_server.flushall()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """A 3-node Redis Cluster (AOF on every node) shared by the session."""
+    c = RedisCluster().start()
+    try:
+        yield c
+    finally:
+        c.close()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -147,8 +147,13 @@ class Day:
         return self.add("adjust", when, agent=agent, points=points, reason=reason, month=month,
                         **kw)
 
-    def excuse(self, agent, when, rule, day, reason="appeal approved", **kw):
-        return self.add("excuse", when, agent=agent, rule=rule, day=day, reason=reason, **kw)
+    def excuse(self, agent, when, rule, day, reason="appeal approved", by=None, **kw):
+        return self.add("excuse", when, agent=agent, rule=rule, day=day, reason=reason, by=by,
+                        **kw)
+
+    def incident(self, agent, when, kind, amount=None, points=None, month=None, **kw):
+        return self.add("incident", when, agent=agent, kind=kind, amount=amount,
+                        points=points, month=month, **kw)
 
     # ---- conveniences
     def clock(self, when) -> dict:
@@ -203,18 +208,20 @@ class Floor:
         self.rows: list[dict] = []
 
     def agent(self, agent: str, team: str = "T1", role: str = "agent", probation: bool = False,
-              hired: str | None = "2020-01-01", products: int = 3, name: str | None = None):
+              hired: str | None = "2020-01-01", products: int = 3, name: str | None = None,
+              mentor: str = ""):
         self.people[agent] = Person(agent=agent, name=name or agent, team=team, role=role,
                                     hired=dt.date.fromisoformat(hired) if hired else None,
-                                    probation=probation, products=products)
+                                    probation=probation, products=products, mentor=mentor)
         return self
 
     def shift(self, agent: str, date: str, start: str = "08:00", end: str = "16:30",
-              breaks: str = "", grace_min: float | None = None):
+              breaks: str = "", grace_min: float | None = None, overtime: bool = False):
         if agent not in self.people:
             self.agent(agent)
         self.rows.append({"agent": agent, "date": date, "start": start, "end": end,
-                          "breaks": breaks, "grace_min": "" if grace_min is None else grace_min})
+                          "breaks": breaks, "grace_min": "" if grace_min is None else grace_min,
+                          "overtime": "true" if overtime else ""})
         return self
 
     def shifts(self):
@@ -222,7 +229,8 @@ class Floor:
         with tempfile.TemporaryDirectory() as d:
             p = Path(d) / "schedule.csv"
             with open(p, "w", newline="", encoding="utf-8") as f:
-                w = csv.DictWriter(f, ["agent", "date", "start", "end", "breaks", "grace_min"])
+                w = csv.DictWriter(f, ["agent", "date", "start", "end", "breaks", "grace_min",
+                                       "overtime"])
                 w.writeheader()
                 w.writerows(self.rows)
             return load_schedule(p, self.policy.tz, self.policy.attendance.default_grace_min)
@@ -238,6 +246,18 @@ class Floor:
         eng = self.engine()
         feed(eng, events, cuts=cuts, tick=tick)
         return build_report(eng, parse_month(month) if month else None)
+
+    def close(self, events, month: str = "2026-11", history=None, calendar=None,
+              cuts=None) -> dict:
+        """The month close document (kefu_floor.close.build_close)."""
+        from kefu_floor.close import build_close
+
+        eng = self.engine()
+        # several Day views' events, in time order (stable) as a recorded file has them
+        evs = sorted(events, key=lambda e: e["ts"]) if all(
+            isinstance(e, dict) for e in events) else events
+        feed(eng, evs, cuts=cuts)
+        return build_close(eng, parse_month(month), calendar, history)
 
 
 def decode(events) -> list[Event]:

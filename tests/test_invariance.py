@@ -10,12 +10,12 @@ from scenario_builder import MINUTE, SECOND, Day, Floor, decode
 
 DAYS = ("2026-11-03", "2026-11-04")
 AGENTS = ("A1", "A2", "B1")  # B1 has a night shift; U9 (below) is not in the roster
-REASONS = ("toilet", "lunch", "meeting", "training", "system", None, "break")
+REASONS = ("toilet", "lunch", "meeting", "training", "system", None, "break", "lunch")
 RULES = ("busy_over_30", "late_sign_in", "late_return", "early_leave", "absent")
 
 
-def floor() -> Floor:
-    f = Floor(site="cd1")
+def floor(policy: str = "chengdu-2014") -> Floor:
+    f = Floor(policy, site="cd1")
     f.agent("P1", probation=True)
     for day in DAYS:
         f.shift("A1", day, "08:00", "16:30", "12:00-12:30")
@@ -85,6 +85,13 @@ def streams(draw):
         d.floor("A2", "18:05", -10, "untidy desk")
         d.adjust("B1", "18:10", 2, "praise")
         d.sale("A2", "18:15", 99.5)
+        for k in range(draw(st.integers(0, 3))):
+            d.incident(draw(st.sampled_from(AGENTS + ("U9",))), f"18:1{k + 6}",
+                       draw(st.sampled_from(["lapse", "attitude_complaint", "major_error",
+                                             "wrong_note_cost", "coffee_spill"])),
+                       amount=draw(st.sampled_from([None, 50, 120.5])),
+                       points=draw(st.sampled_from([None, -3])))
+        d.qa("A1", "18:19", "management", draw(st.integers(0, 100)))
         d.enqueue("18:20", f"q-{date}", "billing")
         d.abandon("18:21", f"q-{date}", "billing", 7000)
     ex_agent = draw(st.sampled_from(AGENTS))
@@ -92,13 +99,13 @@ def streams(draw):
     ex_day = draw(st.sampled_from(DAYS))
     ex_when = draw(st.sampled_from([("2026-11-03", "07:00"), ("2026-11-03", "20:00"),
                                     ("2026-11-04", "20:00")]))
-    d0.on(ex_when[0]).excuse(ex_agent, ex_when[1], ex_rule, ex_day)
+    d0.on(ex_when[0]).excuse(ex_agent, ex_when[1], ex_rule, ex_day, by="L1")
     d0.on("2026-11-05").clock("08:00")
     return d0.events
 
 
-def _run(events, cuts=None, tick=False, tick_to_next=False):
-    f = floor()
+def _run(events, cuts=None, tick=False, tick_to_next=False, policy="chengdu-2014"):
+    f = floor(policy)
     eng = f.engine()
     evs = decode(events)
     bounds = [0, *sorted(set(c for c in (cuts or []) if 0 < c < len(evs))), len(evs)]
@@ -108,8 +115,12 @@ def _run(events, cuts=None, tick=False, tick_to_next=False):
             eng.tick()
         if tick_to_next and b < len(evs):
             eng.tick(evs[b].ts)  # the clock may run up to the next event, never past it
+    from kefu_floor.close import build_close
+    from kefu_floor.localtime import parse_month
     from kefu_floor.report import build_report
-    return json.dumps(build_report(eng, None), sort_keys=True)
+    # the month close too: incidents, excuses with their approver, shift worked time
+    return json.dumps([build_report(eng, None), build_close(eng, parse_month("2026-11"))],
+                      sort_keys=True)
 
 
 @settings(max_examples=40, deadline=None, database=None,
@@ -124,6 +135,9 @@ def test_report_does_not_depend_on_batching(events, data):
     assert _run(events, cuts=cuts, tick=True) == whole, "random cuts + tick"
     assert _run(events, cuts=range(1, n), tick=True, tick_to_next=True) == whole, \
         "one per batch + tick to the next event"
+    # taobao-30pt books its own telemetry rules (lunch over 35 min, sign-outs in a shift)
+    tb = _run(events, policy="taobao-30pt")
+    assert _run(events, cuts=cuts, tick=True, policy="taobao-30pt") == tb, "taobao cuts"
 
 
 def test_streams_are_not_trivial():
@@ -136,7 +150,7 @@ def test_streams_are_not_trivial():
     d.ready("A1", "13:30")
     d.sign_out("A1", "15:00")
     d.on("2026-11-05").clock("08:00")
-    rep = json.loads(_run(d.events))
+    rep = json.loads(_run(d.events))[0]
     a1 = next(a for a in rep["agents"] if a["agent"] == "A1")
     got = sorted({x["rule"] for x in a1["deductions"]})
     assert got == ["absent", "busy_over_30", "early_leave", "late_return", "late_sign_in"]

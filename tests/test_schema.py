@@ -65,6 +65,14 @@ def reject_reason(line) -> Rejected:
     (ev(type="excuse", agent="A1", rule="coffee", day="2026-11-03", reason="x"),
      "invalid_value", "rule"),
     (ev(type="survey", agent="A1", call="c1", result="meh"), "invalid_value", "result"),
+    (ev(type="incident", agent="A1"), "missing_field", "kind"),
+    (ev(type="incident", kind="lapse"), "missing_field", "agent"),
+    (ev(type="incident", agent="A1", kind=""), "invalid_value", "kind"),
+    (ev(type="incident", agent="A1", kind="lapse", amount="5"), "wrong_type", "amount"),
+    (ev(type="incident", agent="A1", kind="lapse", points=True), "wrong_type", "points"),
+    (ev(type="incident", agent="A1", kind="lapse", month="2026-13"), "invalid_value",
+     "month"),
+    (ev(type="qa", agent="A1", item="manage", score=50), "invalid_value", "item"),
     (ev(type="abandon", call="c1", queue="q1", wait_ms=-5), "invalid_value", "wait_ms"),
     (ev(type="sign_in", agent=""), "invalid_value", "agent"),
     (json.dumps({"type": "sign_in", "ts": 10**23, "agent": "A1"}), "invalid_value", "ts"),
@@ -99,6 +107,12 @@ def test_every_type_decodes_with_its_fields():
         ev(type="adjust", agent="A1", points=2, reason="praise", month="2026-11"),
         ev(type="adjust", agent="A1", points=-5, reason="complaint"),
         ev(type="excuse", agent="A1", rule="busy_over_30", day="2026-11-03", reason="ok"),
+        ev(type="excuse", agent="A1", rule="absent", day="2026-11-03", reason="ok", by="L1"),
+        ev(type="qa", agent="L1", item="management", score=70),
+        ev(type="incident", agent="A1", kind="wrong_note_cost", amount=80.5, ref="O-1",
+           reason="note", month="2026-11"),
+        ev(type="incident", agent="A1", kind="serious_lapse", points=-15),
+        ev(type="incident", agent="A1", kind="no_such_kind_yet"),
     ]
     seen = set()
     for line in lines:

@@ -1,0 +1,162 @@
+"""An engine's complete state as bytes (the checkpoint format), and back.
+
+Generic on purpose: every `np.ndarray` attribute of an `Engine` is captured, whatever its
+name, so arrays other modules add to the engine are checkpointed without a change here.
+Python attributes are listed explicitly (`PY_STATE`, with how each is encoded) or excluded
+(`EXCLUDED`: rebuilt from the set-up, or a read-side cache); tests/test_store.py fails when
+an engine attribute is in neither list.
+
+Format (version `FORMAT`): b"KEFU-CKPT" + u16 version + u32 header length + JSON header +
+the arrays, each zlib-compressed, in the order the header lists them; a CRC32 of the body is
+in the header. A checkpoint is only used when the set-up it was taken with (policy
+parameters, roster, shifts, breaks, time zone table: `setup_fingerprint`) and the kernels' array layout
+are the same as now; otherwise it is refused with the reason.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import zlib
+from collections import Counter
+from dataclasses import fields
+
+import numpy as np
+
+from kefu_floor.batch import Interner, Symbols
+from kefu_floor.errors import KefuError
+from kernels import layout as K
+
+FORMAT = 1
+MAGIC = b"KEFU-CKPT"
+_HEAD = struct.Struct(">HI")
+
+# Python (non-array) attributes that are state, and their encoders
+PY_STATE = ("n_agents", "sym", "rejected")
+# attributes that are not state: the set-up the engine is built from, and the read side's
+# record of changed agents (all of them count as changed after a restore)
+EXCLUDED = ("setup", "policy", "roster", "site", "shifts", "dirty")
+SETUP_ARRAYS = ("P", "BK", "tz_utc", "tz_off")  # S is not: the kernels keep marks in it
+
+
+class CheckpointError(KefuError):
+    """A checkpoint that cannot be used; the message says why."""
+
+
+def _layout_hash() -> str:
+    consts = sorted((k, v) for k, v in vars(K).items()
+                    if k.isupper() and isinstance(v, (int, float)))
+    return hashlib.blake2b(repr(consts).encode(), digest_size=8).hexdigest()
+
+
+def setup_fingerprint(engine) -> str:
+    h = hashlib.blake2b(digest_size=8)
+    for name in SETUP_ARRAYS:
+        a = np.ascontiguousarray(getattr(engine, name))
+        h.update(name.encode() + str(a.dtype).encode() + repr(a.shape).encode() + a.tobytes())
+    h.update(repr((engine.site, engine.shifts, sorted(engine.roster.people.items()))).encode())
+    return h.hexdigest()
+
+
+def _py_encode(name: str, v):
+    if isinstance(v, Symbols):
+        return {f.name: list(getattr(v, f.name).names) for f in fields(v)}
+    if isinstance(v, Counter):
+        return dict(v)
+    if isinstance(v, (int, float, str, bool)) or v is None:
+        return v
+    raise TypeError(f"engine attribute {name!r} of type {type(v).__name__} has no "
+                    "checkpoint encoding (add one in kefu_floor/store/state.py)")
+
+
+def _py_decode(current, v):
+    if isinstance(current, Symbols):
+        s = Symbols()
+        for f in fields(s):
+            it = Interner()
+            for n in v[f.name]:
+                it.id(n)
+            setattr(s, f.name, it)
+        return s
+    if isinstance(current, Counter):
+        return Counter(v)
+    return v
+
+
+def unclassified(engine) -> list[str]:
+    """Engine attributes that are neither arrays, nor in PY_STATE, nor EXCLUDED."""
+    return sorted(k for k, v in vars(engine).items()
+                  if not isinstance(v, np.ndarray) and k not in PY_STATE and k not in EXCLUDED)
+
+
+def capture(engine, extra: dict | None = None) -> bytes:
+    """The engine's state (plus `extra`, JSON-able, e.g. the journal position) as bytes."""
+    missing = unclassified(engine)
+    if missing:
+        raise TypeError(f"engine attributes {missing} are neither captured nor excluded "
+                        "(kefu_floor/store/state.py PY_STATE / EXCLUDED)")
+    arrays, chunks = [], []
+    for name, v in sorted(vars(engine).items()):
+        if isinstance(v, np.ndarray):
+            raw = zlib.compress(np.ascontiguousarray(v).tobytes(), 1)
+            arrays.append({"name": name, "dtype": v.dtype.str, "shape": list(v.shape),
+                           "size": len(raw)})
+            chunks.append(raw)
+    body = b"".join(chunks)
+    header = {"format": FORMAT, "layout": _layout_hash(), "setup": setup_fingerprint(engine),
+              "site": engine.site, "arrays": arrays, "crc32": zlib.crc32(body),
+              "python": {k: _py_encode(k, getattr(engine, k)) for k in PY_STATE},
+              "extra": extra or {}}
+    hj = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode()
+    return MAGIC + _HEAD.pack(FORMAT, len(hj)) + hj + body
+
+
+def read_header(blob: bytes) -> tuple[dict, memoryview]:
+    if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + _HEAD.size:
+        raise CheckpointError("not a kefu-floor checkpoint (bad magic)")
+    version, hlen = _HEAD.unpack_from(blob, len(MAGIC))
+    if version != FORMAT:
+        raise CheckpointError(f"checkpoint format version {version}; this kefu-floor reads "
+                              f"version {FORMAT} only")
+    start = len(MAGIC) + _HEAD.size
+    try:
+        header = json.loads(bytes(blob[start:start + hlen]))
+    except ValueError as e:
+        raise CheckpointError(f"header does not decode ({e})") from None
+    return header, memoryview(blob)[start + hlen:]
+
+
+def restore(engine, blob: bytes) -> dict:
+    """Load `blob` into `engine` (built from the current set-up); returns its `extra`.
+    Raises CheckpointError (and leaves the engine untouched) when it cannot be used."""
+    header, body = read_header(blob)
+    if header.get("layout") != _layout_hash():
+        raise CheckpointError("taken by a kefu-floor whose kernels lay out state differently")
+    if header.get("setup") != setup_fingerprint(engine):
+        raise CheckpointError("taken with another policy, roster schedule or site than now")
+    if zlib.crc32(body) != header.get("crc32"):
+        raise CheckpointError("checksum mismatch: the checkpoint is damaged")
+    loaded, off = {}, 0
+    try:
+        for a in header["arrays"]:
+            raw = zlib.decompress(body[off:off + a["size"]])
+            off += a["size"]
+            arr = np.frombuffer(raw, np.dtype(a["dtype"])).reshape(a["shape"]).copy()
+            cur = getattr(engine, a["name"], None)
+            if isinstance(cur, np.ndarray) and (cur.dtype != arr.dtype or cur.ndim != arr.ndim):
+                raise CheckpointError(f"array {a['name']} is {arr.dtype}/{arr.ndim}-d there, "
+                                      f"{cur.dtype}/{cur.ndim}-d here")
+            loaded[a["name"]] = arr
+        now = {k for k, v in vars(engine).items() if isinstance(v, np.ndarray)}
+        if now - set(loaded):
+            raise CheckpointError(f"it has no {sorted(now - set(loaded))} (taken by an older "
+                                  "kefu-floor)")
+        py = {k: _py_decode(getattr(engine, k), header["python"][k]) for k in PY_STATE}
+    except (KeyError, ValueError, TypeError, zlib.error) as e:
+        raise CheckpointError(f"body does not decode ({type(e).__name__}: {e})") from None
+    for k, v in loaded.items():
+        setattr(engine, k, v)
+    for k, v in py.items():
+        setattr(engine, k, v)
+    engine.dirty = None
+    return header.get("extra", {})
