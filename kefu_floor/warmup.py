@@ -25,8 +25,9 @@ from pathlib import Path
 _done = False
 
 # the kernels Python calls directly: each must have a compiled signature after the warm-up
-ENTRY_POINTS = ("apply_batch", "advance_all", "start_agents", "call_table_insert_all",
-                "fnv1a_rows")
+ENTRY_POINTS = (("kernels.floor", "apply_batch"), ("kernels.floor", "advance_all"),
+                ("kernels.floor", "start_agents"), ("kernels.floor", "call_table_insert_all"),
+                ("kernels.floor", "fnv1a_rows"), ("kernels.stats", "batch_stats"))
 
 
 def _events(day_ms: int) -> list[dict]:
@@ -73,7 +74,7 @@ def warm_kernels(say=None) -> float:
     from kefu_floor.report import build_report
     from kefu_floor.roster import load_roster, load_schedule
     from kefu_floor.schema import decode_payload
-    from kernels import floor as kf
+    import importlib
 
     t0 = time.perf_counter()
     if say is not None:
@@ -105,7 +106,8 @@ def warm_kernels(say=None) -> float:
     view.snapshot(incremental=True)
     eng.tick()
     build_report(eng)
-    missing = [n for n in ENTRY_POINTS if not getattr(kf, n).signatures]
+    missing = [f"{m}.{n}" for m, n in ENTRY_POINTS
+               if not getattr(getattr(importlib.import_module(m), n, None), "signatures", [1])]
     _done = True
     took = time.perf_counter() - t0
     if say is not None:
