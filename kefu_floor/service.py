@@ -156,9 +156,6 @@ class Service:
             log.info("kernels ready in %.1f s", took)
         # state first (checkpoint + journal tail), then the feed, then the broker's backlog
         await self.durable.recover()
-        if cfg.broker == "embedded":
-            broker = await self._stack.enter_async_context(EmbeddedBroker())
-            self.broker_url = parse_broker_url(broker.url)
         try:
             server = await self._stack.enter_async_context(
                 self.hub.serve(cfg.ws_host, cfg.ws_port, ssl=self.feed_ssl))
@@ -170,6 +167,9 @@ class Service:
             raise ConfigError(f"--ws-host {cfg.ws_host} --ws-port {cfg.ws_port}: cannot "
                               f"listen there ({e.strerror or e})") from None
         self.ws_port = next(iter(server.sockets)).getsockname()[1]
+        if cfg.broker == "embedded":
+            broker = await self._stack.enter_async_context(EmbeddedBroker())
+            self.broker_url = parse_broker_url(broker.url)
         if cfg.metrics_port is not None:
             from kefu_floor.metrics import Exporter
 
