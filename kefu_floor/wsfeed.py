@@ -21,7 +21,9 @@ time however many clients ask, so a flood of requests never stalls ingest.
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
+import hashlib
 import hmac
 import http
 import inspect
@@ -51,6 +53,22 @@ FEED_PATHS = ("/", "/feed")  # where the websocket is; anything else upgrading g
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; "
        "frame-ancestors 'none'")
+
+
+_INLINE = {"script": re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script>", re.S | re.I),
+           "style": re.compile(rb"<style[^>]*>(.*?)</style>", re.S | re.I)}
+
+
+def page_csp(body: bytes) -> str:
+    """The CSP for one page: CSP, plus the hash of each inline <script>/<style> element the
+    page itself ships (exactly that text may run; injected markup still may not)."""
+    out = CSP
+    for kind, rx in _INLINE.items():
+        hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(m).digest()).decode()}'"
+                          for m in rx.findall(body))
+        if hashes:
+            out = out.replace(f"{kind}-src 'self'", f"{kind}-src 'self' {hashes}")
+    return out
 
 
 def _numpy_scalar(obj):
@@ -219,6 +237,7 @@ class FeedHub:
         self.report_fn = report_fn  # (site, month) -> report dict, or a coroutine of one
         self.reports = _Coalesced(self._build_report)
         self.access = access or FeedAccess()
+        self._csp: dict[str, str] = {}  # page path -> its Content-Security-Policy
         self.tls = False
         self.interval = interval
         self.clients: set[Client] = set()
@@ -376,10 +395,10 @@ class FeedHub:
 
     # ---------------------------------------------------------------- plain HTTP
     def _reply(self, status: int, body: bytes, ctype: str = "text/plain; charset=utf-8",
-               extra: list[tuple[str, str]] = ()) -> Response:
+               extra: list[tuple[str, str]] = (), csp: str = CSP) -> Response:
         st = http.HTTPStatus(status)
         headers = Headers([("Content-Type", ctype), ("Content-Length", str(len(body))),
-                           ("Cache-Control", "no-cache"), ("Content-Security-Policy", CSP),
+                           ("Cache-Control", "no-cache"), ("Content-Security-Policy", csp),
                            ("X-Content-Type-Options", "nosniff"),
                            ("Referrer-Policy", "no-referrer"), *extra])
         if status >= 400:
@@ -425,7 +444,10 @@ class FeedHub:
             flags = "; Secure" if self.tls else ""
             cookie = f"{TOKEN_COOKIE}={self.access.token}; Path=/; HttpOnly; SameSite=Strict"
             extra.append(("Set-Cookie", cookie + flags))
-        return self._reply(200, body, ctype, extra)
+        csp = self._csp.get(path)
+        if csp is None:
+            csp = self._csp[path] = page_csp(body) if ctype.startswith("text/html") else CSP
+        return self._reply(200, body, ctype, extra, csp)
 
     def _log_refusal(self, connection, what: str, detail: str | None = None) -> None:
         # one line per refused connection at most, without a traceback (a scanner or a

@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from kefu_floor.mqtt import parse_broker_url, publish_batches
 from kefu_floor.service import Service, default_pages
-from kefu_floor.wsfeed import CSP, FeedAccess
+from kefu_floor.wsfeed import CSP, FeedAccess, page_csp
 from simulators.acd import Floor, Scenario
 from test_live import HW, SITE, config, hw_events, wait_for
 from test_tls import make_pki
@@ -144,8 +144,11 @@ def test_plain_http_is_answered_never_a_traceback(mosquitto, caplog):
     assert got["/static/wallboard.html"][2] == got["/wallboard"][2]
     assert got["/favicon.ico"][0] == 404 and got["/nope"][0] == 404
     assert got["ws elsewhere"] == 404
-    for status, headers, _ in (got["/"], got["/nope"]):
-        assert headers["Content-Security-Policy"] == CSP
+    assert got["/nope"][1]["Content-Security-Policy"] == CSP
+    # a page's own inline script/style (if it has any) is allowed by its hash, nothing else
+    assert got["/"][1]["Content-Security-Policy"] == page_csp(got["/"][2])
+    assert page_csp(b"<script>x()</script>") != CSP and "'unsafe-inline'" not in page_csp(
+        b"<script>x()</script><style>p{}</style>")
     assert got["/"][1]["Content-Type"] == "text/html; charset=utf-8"
     assert "Traceback" not in caplog.text and "InvalidUpgrade" not in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
