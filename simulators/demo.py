@@ -128,7 +128,10 @@ async def run_demo(agents: int = 200, speed: float = 60.0, seed: int = 1, ws_por
                         announce(t("demo_day_over_line", lang, n=pub.result()))
             finally:
                 pub.cancel()
-                await asyncio.gather(pub, return_exceptions=True)
+                # bounded: a publish waiting for an acknowledgement must not hold the exit
+                await asyncio.wait({pub}, timeout=5)
+                if pub.done() and not pub.cancelled():
+                    pub.exception()  # retrieved: said on screen already, if it was one
             eng = svc.engines[SITE]
             return {"events": eng.counters()["accepted"], "deductions": len(eng.ledger),
                     "agents": agents, "stopped_by": stopped_by}

@@ -36,6 +36,7 @@ async def publish_floor(floor: Floor, url: BrokerURL, site: str, speed: float | 
     ticks = iter(floor.ticks())
     pending = None  # the simulated second being sent
     delay, lost = 0.5, False
+    me = asyncio.current_task()
     while True:
         try:
             async with url.client(client_id, clean=True, max_queued_outgoing_messages=0) as client:
@@ -43,6 +44,10 @@ async def publish_floor(floor: Floor, url: BrokerURL, site: str, speed: float | 
                     on_status("back", "", 0.0)
                 lost, delay = False, 0.5
                 while True:
+                    if me is not None and me.cancelling():
+                        # cancelled while aiomqtt waited for an acknowledgement: it may
+                        # swallow the cancellation, so stop here instead of publishing on
+                        raise asyncio.CancelledError
                     if pending is None:
                         pending = next(ticks, None)
                         if pending is None:
@@ -67,7 +72,8 @@ async def publish_floor(floor: Floor, url: BrokerURL, site: str, speed: float | 
                     if on_tick is not None:
                         on_tick(tick)
         except aiomqtt.MqttError as e:
-            if not reconnect:
+            # aiomqtt may turn our own cancellation (the demo stopping) into an MqttError
+            if not reconnect or (me is not None and me.cancelling()):
                 raise
             lost = True
             if on_status is not None:
