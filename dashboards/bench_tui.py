@@ -82,6 +82,12 @@ def queues(now: int, rng: random.Random) -> dict:
             for q in ("billing", "broadband", "mobile")}
 
 
+def totals(rng: random.Random) -> dict:
+    """The site's queue figures (the service sends them computed; made up here too)."""
+    q = queues(0, rng)["billing"]
+    return {k: v for k, v in q.items() if k != "queue"}
+
+
 def floor(agents: dict) -> dict:
     by = {s: 0 for s in STATES}
     for e in agents.values():
@@ -112,6 +118,7 @@ def serve(n: int, n_teams: int, rate: float, changed: float, seconds: float, por
                                              "service_level_target": 80.0,
                                              "windows_min": [15, 30, 60]},
                                   "agents": agents, "teams": {}, "queues": queues(now, rng),
+                                  "totals": totals(rng),
                                   "floor": floor(agents), "counters": {}}, ensure_ascii=False))
         ids = list(agents)
         k = max(1, int(n * changed))
@@ -127,7 +134,7 @@ def serve(n: int, n_teams: int, rate: float, changed: float, seconds: float, por
                 agents[a] = ch[a] = mutate(agents[a], now, rng)
             await ws.send(json.dumps({**base, "type": "delta", "now": now, "agents": ch,
                                       "queues": queues(now, rng), "floor": floor(agents),
-                                      "t_sent": time.time()}, ensure_ascii=False))
+                                      "totals": totals(rng), "t_sent": time.time()}, ensure_ascii=False))
 
     async def main():
         async with ws_serve(handler, "127.0.0.1", 0, max_size=None) as server:

@@ -155,6 +155,17 @@ class FeedClient:
             self.alerts.appendleft(d)
         return True
 
+    def drop_alerts_after(self, ts: int) -> int:
+        """Forget deductions stamped after `ts`: after a restart the feed's time is behind
+        them, so they belong to an earlier run and would sit above today's. Returns how many."""
+        keep = [d for d in self.alerts if d.get("ts", 0) <= ts]
+        gone = len(self.alerts) - len(keep)
+        if gone:
+            self.alerts.clear()
+            self.alerts.extend(keep)
+            self._alert_keys = {alert_key(d) for d in keep}
+        return gone
+
     def _note_state(self, agent: str, e: dict) -> None:
         """Record the agent's current state in its timeline, kept in order of start time:
         a service that restarted may resend states that began earlier than the last one."""

@@ -135,12 +135,15 @@ def exception_flags(e: dict) -> list[str]:
 
 
 def is_exception(e: dict) -> bool:
-    return bool(exception_flags(e)) or (e.get("budget_left_s") is not None
-                                        and e["budget_left_s"] <= 0)
+    """"Attention now": the service's own definition (floorview.ATTENTION_FLAGS: what is
+    wrong with the agent's current shift), so an agent whose shift ended is not listed."""
+    return bool(e.get("attention"))
 
 
 def sign_cell(e: dict, lang: str) -> tuple[str, str]:
     exc = exception_flags(e)
+    if e.get("role") == "leader" and not exc:
+        return t("tui_leader", lang), f"bold {PURPLE}"
     if exc:
         return "!" + ",".join(t(f"tui_f_{f}", lang) for f in exc), f"bold {VERMILION}"
     flags = set(e.get("flags") or ())
@@ -237,33 +240,24 @@ def sort_value(col: str, e: dict, now_ms: int | None):
 
 
 # ------------------------------------------------------------------------- queue strip
-def _sum_windows(queues: dict, pick) -> dict:
-    tot = {"answered": 0, "answered_in_sl": 0, "abandoned": 0, "abandoned_short": 0}
-    for q in queues.values():
-        w = pick(q) or {}
-        for k in tot:
-            tot[k] += w.get(k) or 0
-    counted = tot["answered"] + tot["abandoned"] - tot["abandoned_short"]
-    sl = tot["answered_in_sl"] / counted if counted > 0 else None
-    ab = tot["abandoned"] / (tot["answered"] + tot["abandoned"]) if (
-        tot["answered"] + tot["abandoned"]) else None
-    return {"service_level": sl, "abandon_rate": ab}
-
-
-def queue_strip(state: dict | None, lang: str, wide: bool = False) -> Text:
+def queue_strip(state: dict | None, lang: str, wide: bool = False,
+                team: str | None = None) -> Text:
     """Calls waiting, longest wait, service level (30 min and today) against the target,
-    abandon rate, occupancy, and agents by state: three short lines (two when wide)."""
+    abandon rate (the site's queues, all together), occupancy and agents by state (of
+    `team` when one is chosen): three short lines (two when wide). Every figure is the
+    service's (`totals`, `floor`, `teams`): nothing is recomputed here."""
     out = Text()
     if not state:
         return out
-    queues = state.get("queues") or {}
+    tot = state.get("totals") or {}
     pol = state.get("policy") or {}
     target = pol.get("service_level_target") or 80
     sl_s = pol.get("service_level_s") or 20
-    waiting = sum(q.get("waiting") or 0 for q in queues.values())
-    longest = max((q.get("longest_wait_s") or 0 for q in queues.values()), default=0)
-    w30 = _sum_windows(queues, lambda q: (q.get("windows") or {}).get("30"))
-    day = _sum_windows(queues, lambda q: q.get("today"))
+    waiting = tot.get("waiting") or 0
+    longest = tot.get("longest_wait_s") or 0
+    w30 = (tot.get("windows") or {}).get("30") or {}
+    day = tot.get("today") or {}
+    scope = ((state.get("teams") or {}).get(team) or {}) if team else (state.get("floor") or {})
     dot = " | "
 
     def sl(x):
@@ -281,20 +275,20 @@ def queue_strip(state: dict | None, lang: str, wide: bool = False) -> Text:
     out.append(dot)
     out.append(f"{t('tui_sl', lang)} ", style="bold")
     out.append(f"{t('tui_30m', lang)} ")
-    out.append_text(sl(w30["service_level"]))
+    out.append_text(sl(w30.get("service_level")))
     out.append(f"  {t('tui_today', lang)} ")
-    out.append_text(sl(day["service_level"]))
+    out.append_text(sl(day.get("service_level")))
     out.append(f"  ({t('tui_target', lang)} {target:.0f}% / {sl_s:.0f}s)", style="dim")
     out.append(dot if wide else "\n")
     out.append(f"{t('tui_abandon', lang)} ", style="bold")
-    out.append(f"{t('tui_30m', lang)} {fmt_pct(w30['abandon_rate'])}  "
-               f"{t('tui_today', lang)} {fmt_pct(day['abandon_rate'])}")
-    occ = (state.get("floor") or {}).get("occupancy")
+    out.append(f"{t('tui_30m', lang)} {fmt_pct(w30.get('abandon_rate'))}  "
+               f"{t('tui_today', lang)} {fmt_pct(day.get('abandon_rate'))}")
+    occ = scope.get("occupancy")
     out.append(dot)
     out.append(f"{t('tui_occupancy', lang)} ", style="bold")
     out.append(fmt_pct(occ))
     out.append("\n")
-    by = (state.get("floor") or {}).get("by_state") or {}
+    by = scope.get("by_state") or {}
     for k, st in enumerate(STATES):
         if k:
             out.append("  ")
@@ -460,6 +454,20 @@ def evidence(d: dict, kpi: dict, day_rank: int, policy: Policy | None, tz: ZoneI
     """Why a deduction was booked, from the ledger row and the month's KPIs."""
     if d.get("evidence"):  # a service that sends its own evidence wins
         return str(d["evidence"])
+    facts = d.get("facts")
+    if facts and d.get("rule") == "busy_over_30" and "threshold_min" in facts:
+        return t("tui_ev_busy", lang, busy=fmt_min(facts.get("counted_busy_s_that_day")),
+                 n=day_rank, mins=f"{facts['threshold_min']:g}",
+                 time=local(d["ts"], tz).strftime("%H:%M:%S"))
+    if facts:  # what the service measured it against (report and alert: the same facts)
+        parts = []
+        for k, v in facts.items():
+            if k == "counted_busy_s_that_day":
+                v = fmt_min(v)
+            elif k == "threshold_min":
+                v = f"{v:g}" if isinstance(v, (int, float)) else v
+            parts.append(f"{t('tui_fact_' + k, lang)} {v}")
+        return "; ".join(parts)
     rule = d.get("rule")
     tm = local(d["ts"], tz).strftime("%H:%M:%S")
     if rule == "busy_over_30":
@@ -637,7 +645,10 @@ class AgentScreen(Screen):
         self._layout(event.size.width)
 
     def _layout(self, width: int) -> None:
-        cols = self.query_one("#a-cols")
+        try:
+            cols = self.query_one("#a-cols")
+        except NoMatches:
+            return
         cols.styles.layout = "horizontal" if width >= WIDE else "vertical"
 
     def action_reload(self) -> None:
@@ -657,11 +668,19 @@ class AgentScreen(Screen):
             self.action_reload()
         if self.agent in ch.agents or ch.kind in ("snapshot", "connected", "disconnected"):
             self.refresh_live()
+            if self.report is not None and ch.kind in ("snapshot", "delta"):
+                self.render_report()  # item scores and score follow the feed live
 
     def tick(self) -> None:
         self.refresh_live()
 
     def refresh_live(self) -> None:
+        try:
+            self._refresh_live()
+        except NoMatches:  # not composed yet, or already popped (a quick Esc/Enter)
+            pass
+
+    def _refresh_live(self) -> None:
         app = self.floor
         lang = app.lang
         e = app.client.agents.get(self.agent) or {"agent": self.agent, "state": "out"}
@@ -717,6 +736,12 @@ class AgentScreen(Screen):
         return Group(head, tab, note)
 
     def render_report(self) -> None:
+        try:
+            self._render_report()
+        except NoMatches:  # the screen is gone (or not built yet): nothing to draw on
+            pass
+
+    def _render_report(self) -> None:
         app = self.floor
         lang, tz, pol = app.lang, app.tz, app.policy
         ledger = self.query_one("#a-ledger", Static)
@@ -733,6 +758,13 @@ class AgentScreen(Screen):
                 w.update(Group(h, msg))
             return
         me = next((a for a in self.report.get("agents", []) if a["agent"] == self.agent), None)
+        me = me or next((a for a in self.report.get("leaders", [])
+                         if a["agent"] == self.agent and "deductions" in a), None)
+        live = app.client.agents.get(self.agent)
+        if me is not None and live and live.get("items") is not None:
+            # the month's item scores as of the feed (the report is as of when it was asked)
+            me = {**me, "items": {**(me.get("items") or {}), **live["items"]},
+                  "score": live.get("score")}
         if me is None:
             ledger.update(Group(head_l, Text(t("tui_no_deductions", lang), style="dim")))
             items.update(head_i)
@@ -763,13 +795,13 @@ class AgentScreen(Screen):
             if d.get("excused"):
                 ev = f"[{t('excused', lang)}] {ev}"
             rows.append(((d.get("day") or "")[5:] + " " + local(d["ts"], tz).strftime("%H:%M:%S"),
-                         t(d["rule"], "zh"), t(d["rule"], "en"), t(d.get("item") or "", lang),
+                         t(d["rule"], lang), "", t(d.get("item") or "", lang),
                          f"{d.get('points'):g}", ev, bool(d.get("excused"))))
         widths = [max(cell_len(r[c]) for r in rows) for c in range(5)]
         out = Text()
         for r in rows:
             style = "dim strike" if r[6] else ""
-            for c in range(4):
+            for c in (0, 1, 3):
                 out.append(r[c] + " " * (widths[c] - cell_len(r[c])) + "  ", style=style)
             out.append(" " * (widths[4] - cell_len(r[4])) + r[4],
                        style=style or f"bold {VERMILION}")
@@ -868,38 +900,22 @@ class TeamScreen(Screen):
 
     def team_rows(self) -> dict[str, tuple]:
         app = self.floor
-        by: dict[str, list[dict]] = {}
-        for e in app.client.agents.values():
-            by.setdefault(e.get("team") or "-", []).append(e)
         teams = (app.client.state or {}).get("teams") or {}
         out = {}
-        for team in sorted(by):
-            rows = by[team]
-            tm = teams.get(team, {})
-            ans = sum((r.get("today") or {}).get("answered", 0) for r in rows)
-            off = sum((r.get("today") or {}).get("offered", 0) for r in rows)
-            talk = sum(((r.get("today") or {}).get("aht_s") or 0)
-                       * (r.get("today") or {}).get("answered", 0) for r in rows)
-            sats = [(r.get("today") or {}).get("satisfaction") for r in rows]
-            sats = [s for s in sats if s is not None]
-            busy = [r.get("busy_today_s") or 0 for r in rows]
+        # every figure is the service's team entry (floorview.teams): nothing summed here
+        for team in sorted(teams):
+            tm = teams[team]
+            today = tm.get("today") or {}
             states = Text()
             for s in STATES:
-                n = sum(r.get("state") == s for r in rows)
+                n = (tm.get("by_state") or {}).get(s, 0)
                 if n:
                     states.append(f"{SYMBOL[s]}{n} ", style=STATE_STYLE[s])
-            scores = [r["score"] for r in rows if r.get("score") is not None]
-            mean = tm.get("mean_score")
-            if mean is None and scores:
-                mean = round(sum(scores) / len(scores), 2)
-            out[team] = (team, str(len(rows)),
-                         str(sum(r.get("state") != "out" for r in rows)), states,
-                         fmt_num(mean, 2), str(ans),
-                         fmt_num(talk / ans if ans else None), fmt_pct(ans / off if off else None),
-                         fmt_pct(sum(sats) / len(sats) if sats else None),
-                         fmt_min(sum(busy) / len(busy) if busy else None),
-                         str(sum((r.get("budget_left_s") or 0) <= 0 for r in rows)),
-                         str(sum(bool(exception_flags(r)) for r in rows)))
+            out[team] = (team, str(tm.get("agents", 0)), str(tm.get("signed_in", 0)), states,
+                         fmt_num(tm.get("score"), 2), str(tm.get("answered_today", 0)),
+                         fmt_num(today.get("aht_s")), fmt_pct(today.get("answer_rate")),
+                         fmt_pct(today.get("satisfaction")), fmt_min(tm.get("busy_mean_s")),
+                         str(tm.get("over_budget", 0)), str(tm.get("attention", 0)))
         return out
 
     def refresh_live(self) -> None:
@@ -937,7 +953,7 @@ class TeamScreen(Screen):
             if team_filter and ld.get("team") != team_filter:
                 continue
             items = ld.get("items") or {}
-            name = (app.client.agents.get(ld["agent"]) or {}).get("name") or ""
+            name = ld.get("name") or (app.client.agents.get(ld["agent"]) or {}).get("name") or ""
             ts = items.get("team_score")
             ta = items.get("team_aht")
             wts = f" (w {pol.leader.team_score_weight:g})" if pol else ""
@@ -1043,9 +1059,10 @@ class FloorApp(App):
                          ("title", "banner", "queues", "status", "main", "floor", "alerts",
                           "alerts-title")}
         al = self.w("alerts")
+        # one language per screen: the rule in the screen's language only
+        rule = ("rule_zh", "rule", 14) if self.lang == "zh" else ("rule_en", "rule", 16)
         for key, label, width in (("time", "time", 11), ("agent", "agent", 6),
-                                  ("name", "name", 6), ("rule_zh", "tui_rule_zh", 14),
-                                  ("rule_en", "tui_rule_en", 16), ("points", "points", 6)):
+                                  ("name", "name", 6), rule, ("points", "points", 6)):
             al.add_column(t(label, self.lang), key=key, width=width)
         self._layout(self.size.width)
         self.refresh_header()
@@ -1078,7 +1095,9 @@ class FloorApp(App):
             self.refresh_queues()
 
     def refresh_queues(self) -> None:
-        self.w("queues").update(queue_strip(self.client.state, self.lang, bool(self._wide)))
+        team = self.team_filter or self.client.team
+        self.w("queues").update(queue_strip(self.client.state, self.lang, bool(self._wide),
+                                            team))
 
     async def on_unmount(self) -> None:
         await self.client.aclose()
@@ -1117,6 +1136,9 @@ class FloorApp(App):
         if ch.kind == "snapshot":
             self._adopt_policy()
             self.sync_rows(self.client.agents.keys(), ch.removed, full=True)
+            now = (self.client.state or {}).get("now")
+            if now is not None and self.client.drop_alerts_after(now):
+                self.schedule_alerts()  # a restarted service: an earlier run's alerts go
             self.fill_alerts_from_report()
         elif ch.kind == "delta":
             self.sync_rows(ch.agents, ch.removed)
@@ -1387,6 +1409,7 @@ class FloorApp(App):
         self.sync_rows(self.client.agents.keys())
         self.apply_sort()
         self.schedule_alerts()
+        self.refresh_queues()  # the state line follows the team filter
 
     # ---------------------------------------------------------------- alerts pane
     def schedule_alerts(self) -> None:
@@ -1410,8 +1433,8 @@ class FloorApp(App):
             when = local(d["ts"], self.tz)
             al.add_row(when.strftime("%H:%M:%S" if when.date().isoformat() == today
                                      else "%m-%d %H:%M"), d.get("agent") or "",
-                       d.get("name") or "", d.get("rule_zh") or t(d.get("rule", ""), "zh"),
-                       d.get("rule_en") or t(d.get("rule", ""), "en"),
+                       d.get("name") or "",
+                       d.get(f"rule_{self.lang}") or t(d.get("rule", ""), self.lang),
                        Text("-" if pts is None else f"{pts:g}", style=style, justify="right"),
                        key=key)
             self._alert_rows[key] = d.get("agent")
@@ -1504,17 +1527,25 @@ class FloorApp(App):
         self.exceptions_only = not self.exceptions_only
         self.rebuild_rows()
 
+    def _user_sort(self) -> None:
+        """A sort the user asked for starts at the top: the first rows of the new order."""
+        self._fresh_rows = True
+        self.apply_sort()
+        table = self.floor
+        table.move_cursor(row=0, animate=False)
+        table.scroll_to(y=0, animate=False)
+        self.refresh_visible()
+        self.refresh_status()
+
     def action_cycle_sort(self) -> None:
         i = SORTABLE.index(self.sort_col)
         self.sort_col = SORTABLE[(i + 1) % len(SORTABLE)]
         self.sort_reverse = False
-        self.apply_sort()
-        self.refresh_status()
+        self._user_sort()
 
     def action_reverse_sort(self) -> None:
         self.sort_reverse = not self.sort_reverse
-        self.apply_sort()
-        self.refresh_status()
+        self._user_sort()
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         if event.data_table.id != "floor":
@@ -1524,8 +1555,7 @@ class FloorApp(App):
             self.sort_reverse = not self.sort_reverse
         else:
             self.sort_col, self.sort_reverse = col, False
-        self.apply_sort()
-        self.refresh_status()
+        self._user_sort()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         key = event.row_key.value

@@ -75,6 +75,8 @@ class Engine:
         self.roll_min = np.full(K.N_ROLL, -(2**62), np.int64)
         self.QROLL = np.zeros((K.N_ROLL, 0, K.Q_K))
         self.QDAY = np.zeros((K.N_DAY_SLOTS, 0, K.Q_K))
+        self.QTR = np.zeros((K.N_TR, 0, K.Q_K))  # quarter-hour buckets: intraday trend
+        self.tr_slot = np.full(K.N_TR, -(2**62), np.int64)
         self.qwait = np.zeros(0, np.int64)
         self._new_call_table(1024)
         self.L = np.zeros((4 * kf.LEDGER_RESERVE, K.L_K))
@@ -139,6 +141,7 @@ class Engine:
         if nq > self.qwait.shape[0]:
             self.QROLL = _grow_axis(self.QROLL, 1, nq, 0.0)
             self.QDAY = _grow_axis(self.QDAY, 1, nq, 0.0)
+            self.QTR = _grow_axis(self.QTR, 1, self.QROLL.shape[1], 0.0)
             self.qwait = _grow_axis(self.qwait, 0, self.QROLL.shape[1], 0)
         nr = len(self.sym.reasons)
         if nr > self.excused_reason.shape[0]:
@@ -189,7 +192,8 @@ class Engine:
                 self.A, self.S, self.BK, self.DACC, self.slot_day, self.MACC,
                 self.slot_month, self.QROLL, self.QDAY, self.AROLL, self.roll_min, self.CKEY,
                 self.CVAL, self.CKEY2, self.CVAL2, self.qwait, self.L, self.X, self.src_seq,
-                self.G, self.P, self.excused_reason, self.tz_utc, self.tz_off, self.INC, j)
+                self.G, self.P, self.excused_reason, self.tz_utc, self.tz_off, self.INC, j,
+                self.QTR, self.tr_slot)
             if need == kf.NEED_NOTHING:
                 break
             self._grow(need)  # then resume at event j, which was not touched yet
@@ -213,7 +217,7 @@ class Engine:
 
     def _new_call_table(self, capacity: int) -> None:
         self.CKEY = np.zeros(capacity, np.int64)
-        self.CVAL = np.zeros((capacity, 2), np.int64)
+        self.CVAL = np.zeros((capacity, K.CV_K), np.int64)
         self.CKEY2 = np.zeros_like(self.CKEY)  # scratch for in-place compaction
         self.CVAL2 = np.zeros_like(self.CVAL)
 

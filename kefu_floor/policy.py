@@ -108,6 +108,13 @@ class FloorLive(_S, kw_only=True):
     short_abandon_s: float = 5
     windows_min: list[int] = msgspec.field(default_factory=lambda: [15, 30, 60])
     service_level_target: float = 80
+    trend_bucket_min: int = 30  # the intraday service-level trend's bucket: 15, 30 or 60
+    # amber / red from these on the boards (calls waiting; the oldest caller's wait)
+    waiting_thresholds: list[float] = msgspec.field(default_factory=lambda: [5, 10])
+    longest_wait_thresholds_s: list[float] = msgspec.field(default_factory=lambda: [20, 60])
+    # the wallboard's ?view=supervisor (named deductions ticker) for a private screen;
+    # off, the public board shows team figures only
+    supervisor_view: bool = True
 
 
 class Quality(_S, kw_only=True):
@@ -411,6 +418,13 @@ def _check(p: Policy, label: str) -> None:
         bad("pay.seniority_pay", "must have one value per pay.seniority_years entry")
     if not 0 <= p.score_decimals <= 6:
         bad("score_decimals", "must be within 0..6")
+    fl = p.floor_live
+    if fl.trend_bucket_min not in (15, 30, 60):
+        bad("floor_live.trend_bucket_min", "must be 15, 30 or 60")
+    for key in ("waiting_thresholds", "longest_wait_thresholds_s"):
+        v = getattr(fl, key)
+        if len(v) != 2 or not 0 <= v[0] <= v[1]:
+            bad(f"floor_live.{key}", "must be [amber, red] with 0 <= amber <= red")
     for reason in p.busy.excused_reasons:
         if not reason:
             bad("busy.excused_reasons", "reason codes must not be empty")

@@ -148,7 +148,7 @@ def read_report(eng: Engine, month: int | None = None) -> dict:
         "policy": eng.policy.name,
         "timezone": eng.policy.timezone,
         "agents": agents,
-        "leaders": _leaders(eng, mv),
+        "leaders": _leaders(eng, mv, ledger_rows),
         "counters": eng.counters(),
     }
 
@@ -268,9 +268,31 @@ def _pay(eng: Engine, mv: MonthView, i: int, star, p) -> dict | None:
     return pay_dict(agent_pay(eng, mv, i, star, p), eng.policy.money.decimals)
 
 
-def _leaders(eng: Engine, mv: MonthView) -> list[dict]:
-    """Shift leaders' items that telemetry can give (POLICY.md §3): team score, team AHT."""
+def _ledger_entries(eng: Engine, rows: list[int], busy: dict) -> tuple[list, list]:
+    """An agent's or leader's ledger rows -> (deductions with facts, manual floor entries)."""
+    L = eng.ledger
+    deds, manual = [], []
+    for r in sorted(rows, key=lambda r: (L[r, K.L_TS], L[r, K.L_RULE], r)):
+        rule = int(L[r, K.L_RULE])
+        e = {"ts": int(L[r, K.L_TS]), "rule": RULES[rule],
+             "item": ITEM_OF_LEDGER[int(L[r, K.L_ITEM])], "points": _num(L[r, K.L_POINTS]),
+             "day": day_str(int(L[r, K.L_DAY]))}
+        if L[r, K.L_EXCUSED]:
+            e["excused"] = True
+        if rule == K.R_FLOOR:
+            e["reason"] = eng.sym.texts.names[int(L[r, K.L_CODE])]
+            manual.append(e)
+        else:
+            e["facts"] = _facts(eng, L[r], busy)
+            deds.append(e)
+    return deds, manual
+
+
+def _leaders(eng: Engine, mv: MonthView, ledger_rows: dict | None = None) -> list[dict]:
+    """Shift leaders' items that telemetry can give (POLICY.md §3): team score, team AHT;
+    and the leader's own deductions (they are alerted like anyone's; ranked with no one)."""
     out = []
+    ledger_rows = ledger_rows or {}
     names = eng.sym.agents.names
     b = eng.policy.bands.aht
     for lid in sorted(mv.leader_ids):
@@ -282,8 +304,18 @@ def _leaders(eng: Engine, mv: MonthView) -> list[dict]:
         talks = float(sum(mv.D[i, K.D_TALKS] for i in members))
         aht = upper_bands(np.array([talk]), np.array([talks * 1000.0]), b.max, b.score,
                           b.above)[0]
-        out.append({"agent": lid, "team": team,
+        i = eng.sym.agents.ids.get(lid)
+        busy = {}
+        if i is not None:
+            for s in sorted(mv.slots, key=lambda s: eng.slot_day[s]):
+                ms = eng.DACC[s, i, K.D_BUSY_MS]
+                if ms > 0:
+                    busy[day_str(eng.slot_day[s])] = _num(ms / 1000.0, 3)
+        deds, manual = _ledger_entries(eng, ledger_rows.get(i, []) if i is not None else [],
+                                       busy)
+        out.append({"agent": lid, "team": team, "name": eng.roster.people[lid].name,
                     "items": {"team_score": _num(np.mean(scores), 2) if scores else None,
                               "team_aht": _num(aht)},
-                    "team_aht_s": round(talk / talks / 1000.0, 3) if talks else None})
+                    "team_aht_s": round(talk / talks / 1000.0, 3) if talks else None,
+                    "deductions": deds, "manual": manual})
     return out

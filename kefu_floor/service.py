@@ -59,6 +59,7 @@ class ServiceConfig:
     durable: DurableConfig = field(default_factory=DurableConfig)
     mqtt_password: str | None = None  # from a file or the environment, never argv
     max_login_refusals: int = 5
+    lang: str | None = None  # the screens' default language (None: from the locale)
     access: FeedAccess = field(default_factory=FeedAccess)  # feed token, origins, limits
     feed_tls_cert: str | None = None  # PEM: serve wss:// and https:// (with feed_tls_key)
     feed_tls_key: str | None = None
@@ -116,7 +117,7 @@ class Service:
         self.cfg = cfg
         self.engines = {site: Engine(s) for site, s in cfg.setups.items()}
         self.ingest = Ingest(self.engines, max_payload=cfg.max_payload)
-        self.views = {site: FloorView(e) for site, e in self.engines.items()}
+        self.views = {site: FloorView(e, cfg.lang) for site, e in self.engines.items()}
         self.hub = FeedHub(self.views, report_fn=self.report, interval=cfg.delta_s,
                            pages=cfg.pages or default_pages(), access=cfg.access)
         self.feed_ssl = feed_ssl_context(cfg.feed_tls_cert, cfg.feed_tls_key)

@@ -189,7 +189,8 @@ def build_config(args):
                          mqtt_password=password, max_login_refusals=args.max_login_refusals,
                          metrics_port=args.metrics_port, metrics_host=args.metrics_host,
                          metrics_per_agent=args.metrics_per_agent, access=access,
-                         feed_tls_cert=args.feed_tls_cert, feed_tls_key=args.feed_tls_key)
+                         feed_tls_cert=args.feed_tls_cert, feed_tls_key=args.feed_tls_key,
+                         lang=getattr(args, "lang", None))
 
 
 def mqtt_password(args) -> str | None:

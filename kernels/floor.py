@@ -22,7 +22,7 @@ from kernels.layout import (
     A_ANSWER_DAY, A_ANSWER_TS, A_BUSY_SINCE, A_CALL, A_CTX_BRK, A_CTX_DAY, A_CURSOR,
     A_FLAGS, A_LAST, A_LAST_OUT, A_NEXTB, A_OFFER_CALL, A_OUT_BUSY_SINCE, A_PHASE,
     A_REASON, A_SH_HI, A_SH_LO, A_SINCE, A_STATE, BK_END, BK_START, CALL_EMPTY,
-    CALL_TOMBSTONE, CV_QUEUE, CV_TS, D_ABSENT_N, D_ANSWERED, D_BUSY_MS, D_BUSY_RAW_MS,
+    CALL_TOMBSTONE, CV_QUEUE, CV_RINGING, CV_TS, D_ABSENT_N, D_ANSWERED, D_BUSY_MS, D_BUSY_RAW_MS,
     D_DISSATISFIED, D_EARLY_N, D_FLOOR_N, D_LATE_N, D_NEUTRAL, D_NO_ANSWER, D_OFFERED,
     D_RETURN_N, D_SALES, D_SATISFIED, D_SIGN_INS, D_SIGNED_MS, D_SITE_PTS, D_SURVEYS,
     D_TALK_MS, D_TALKS, D_UTIL_PTS, EV_ABANDON, EV_ADJUST, EV_ANSWER, EV_BUSY, EV_ENQUEUE,
@@ -41,6 +41,7 @@ from kernels.layout import (
     P_SL_MS, P_STEP_MS, P_STEP_POINTS, Q_ABANDONED, Q_ABANDONED_SHORT, Q_ANSWERED,
     Q_ANSWERED_SL, Q_OFFERED, Q_WAIT_MAX, Q_WAIT_SUM, R_ABSENT, R_ANSWERED, R_BUSY,
     R_EARLY_LEAVE, R_FLOOR, R_LATE_RETURN, R_LATE_SIGN_IN, R_MINUTE, R_TALK_MS, R_TALKS, ST_BUSY,
+    TR_MS,
     ST_OUT, ST_READY, ST_RINGING, ST_TALKING, ST_WRAP, S_ATTENDED, S_BRK_HI, S_BRK_LO,
     S_DAY, S_END, S_FIRED, S_GRACE, S_START, X_AGENT, X_DAY, X_RULE, X_BY, X_REASON,
 )
@@ -119,6 +120,26 @@ def roll_slot(roll_min, QROLL, t):
     if roll_min[s] == minute:
         return s
     return _claim_roll_slot(roll_min, QROLL, minute)
+
+
+@njit(**FAST)
+def _claim_trend_slot(tr_slot, QTR, quarter):
+    s = quarter % QTR.shape[0]
+    if tr_slot[s] > quarter:
+        return -1
+    _clear(QTR, s)
+    tr_slot[s] = quarter
+    return s
+
+
+@njit(**INLINE)
+def trend_slot(tr_slot, QTR, t):
+    """The queues' quarter-hour bucket of t for the intraday trend (cleared when reused)."""
+    quarter = t // TR_MS
+    s = quarter % QTR.shape[0]
+    if tr_slot[s] == quarter:
+        return s
+    return _claim_trend_slot(tr_slot, QTR, quarter)
 
 
 @njit(**INLINE)
@@ -457,7 +478,7 @@ def _call_find(CKEY, key):
 
 
 @njit(**INLINE)
-def _call_insert(CKEY, CVAL, key, ts, queue):
+def _call_insert(CKEY, CVAL, key, ts, queue, ringing):
     mask = CKEY.shape[0] - 1
     h = (key * np.int64(-7046029254386353131)) & mask
     while True:
@@ -466,51 +487,72 @@ def _call_insert(CKEY, CVAL, key, ts, queue):
             CKEY[h] = key
             CVAL[h, CV_TS] = ts
             CVAL[h, CV_QUEUE] = queue
+            CVAL[h, CV_RINGING] = ringing
             return k == CALL_EMPTY
         h = (h + 1) & mask
 
 
 @njit(**FAST)
-def call_table_compact(CKEY, CVAL, CKEY2, CVAL2, G, drop_before):
-    """Rehash the waiting calls (dropping tombstones, and calls queued before drop_before:
-    a caller who neither got answered nor reported abandoned) through the scratch pair."""
+def call_table_compact(CKEY, CVAL, CKEY2, CVAL2, qwait, G, drop_before):
+    """Rehash the calls in the queue (dropping tombstones, and calls queued before
+    drop_before: a caller who neither got answered nor reported abandoned, who then no
+    longer counts as waiting) through the scratch pair."""
     for h in range(CKEY2.shape[0]):
         CKEY2[h] = CALL_EMPTY
     live = 0
     for h in range(CKEY.shape[0]):
         k = CKEY[h]
-        if k != CALL_EMPTY and k != CALL_TOMBSTONE and CVAL[h, CV_TS] >= drop_before:
-            _call_insert(CKEY2, CVAL2, k, CVAL[h, CV_TS], CVAL[h, CV_QUEUE])
+        if k == CALL_EMPTY or k == CALL_TOMBSTONE:
+            continue
+        if CVAL[h, CV_TS] >= drop_before:
+            _call_insert(CKEY2, CVAL2, k, CVAL[h, CV_TS], CVAL[h, CV_QUEUE],
+                         CVAL[h, CV_RINGING])
             live += 1
+        elif CVAL[h, CV_RINGING] == 0 and CVAL[h, CV_QUEUE] >= 0:
+            qwait[CVAL[h, CV_QUEUE]] -= 1
     for h in range(CKEY.shape[0]):
         CKEY[h] = CKEY2[h]
         CVAL[h, CV_TS] = CVAL2[h, CV_TS]
         CVAL[h, CV_QUEUE] = CVAL2[h, CV_QUEUE]
+        CVAL[h, CV_RINGING] = CVAL2[h, CV_RINGING]
     G[G_CALLS_LIVE] = live
     G[G_CALLS_USED] = live
 
 
 @njit(**FAST)
 def call_table_insert_all(CKEY, CVAL, keys, vals, G):
-    """Insert (key, (ts, queue)) rows into an empty table: growth after NEED_CALLS."""
+    """Insert (key, (ts, queue, ringing)) rows into an empty table: growth after NEED_CALLS."""
     for r in range(keys.shape[0]):
-        _call_insert(CKEY, CVAL, keys[r], vals[r, CV_TS], vals[r, CV_QUEUE])
+        _call_insert(CKEY, CVAL, keys[r], vals[r, CV_TS], vals[r, CV_QUEUE], vals[r, CV_RINGING])
     G[G_CALLS_LIVE] = keys.shape[0]
     G[G_CALLS_USED] = keys.shape[0]
 
 
 @njit(**INLINE)
 def call_remove(CKEY, CVAL, qwait, G, key):
-    """Take a call out of the waiting table; returns (enqueue ts, queue) or (NO_TIME, -1)."""
+    """Take a call out of the queue table; returns (enqueue ts, queue) or (NO_TIME, -1)."""
     h = _call_find(CKEY, key)
     if h < 0:
         return NO_TIME, -1
     CKEY[h] = CALL_TOMBSTONE
     q = CVAL[h, CV_QUEUE]
-    if q >= 0:
+    if q >= 0 and CVAL[h, CV_RINGING] == 0:
         qwait[q] -= 1
     G[G_CALLS_LIVE] -= 1
     return CVAL[h, CV_TS], q
+
+
+@njit(**INLINE)
+def call_ringing(CKEY, CVAL, qwait, key, ringing):
+    """An offer (ringing=1) takes a queued call off the waiting count while it rings at a
+    seat; a ring-out (0) puts it back, keeping its enqueue time: the caller still waits."""
+    h = _call_find(CKEY, key)
+    if h < 0 or CVAL[h, CV_RINGING] == ringing:
+        return
+    CVAL[h, CV_RINGING] = ringing
+    q = CVAL[h, CV_QUEUE]
+    if q >= 0:
+        qwait[q] += 1 - 2 * ringing
 
 
 # --------------------------------------------------------------------------- events
@@ -581,7 +623,7 @@ def apply_batch(
     etype, ts, agent, call, queue, code, aux, num, src, seq,
     A, S, BK, DACC, slot_day, MACC, slot_month, QROLL, QDAY, AROLL, roll_min,
     CKEY, CVAL, CKEY2, CVAL2, qwait, L, X, src_seq, G, P, excused_reason, tz_utc, tz_off,
-    INC, start,
+    INC, start, QTR, tr_slot,
 ):
     """Apply events start.. in order. Returns (j, NEED_*): NEED_NOTHING with j = n when
     done, else the array to grow before calling again with start = j."""
@@ -601,7 +643,7 @@ def apply_batch(
             t = G[G_NOW]
         if et == EV_ENQUEUE and G[G_CALLS_USED] * 2 >= CKEY.shape[0]:
             # tombstones are compacted away in place; only live calls make it grow
-            call_table_compact(CKEY, CVAL, CKEY2, CVAL2, G, t - 86_400_000)
+            call_table_compact(CKEY, CVAL, CKEY2, CVAL2, qwait, G, t - 86_400_000)
             if G[G_CALLS_LIVE] * 4 >= CKEY.shape[0]:
                 return j, NEED_CALLS
         if src[j] >= 0:
@@ -624,6 +666,9 @@ def apply_batch(
         G[G_NOW] = t
         G[G_ACCEPTED] += 1
         r = roll_slot(roll_min, QROLL, t)
+        tr = -1
+        if et == EV_ANSWER or et == EV_ENQUEUE or et == EV_ABANDON:
+            tr = trend_slot(tr_slot, QTR, t)
 
         if et == EV_SIGN_IN:
             _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
@@ -667,6 +712,7 @@ def apply_batch(
                 DACC[s, i, D_OFFERED] += 1
             A[i, A_OFFER_CALL] = call[j]
             _set_state(i, t, A, ST_RINGING)
+            call_ringing(CKEY, CVAL, qwait, call[j], 1)
         elif et == EV_ANSWER:
             _wake(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
             s = day_slot(slot_day, DACC, QDAY, A[i, A_CTX_DAY])
@@ -689,10 +735,12 @@ def apply_batch(
                 ds = day_slot(slot_day, DACC, QDAY, calendar_day(G, t, tz_utc, tz_off))
                 _queue_answer(QROLL, r, q, wait, P)
                 _queue_answer(QDAY, ds, q, wait, P)
+                _queue_answer(QTR, tr, q, wait, P)
         elif et == EV_NO_ANSWER:
             s = day_slot(slot_day, DACC, QDAY, A[i, A_CTX_DAY])
             if s >= 0:
                 DACC[s, i, D_NO_ANSWER] += 1
+            call_ringing(CKEY, CVAL, qwait, call[j], 0)
             if A[i, A_STATE] == ST_RINGING:
                 _set_state(i, t, A, ST_READY)
         elif et == EV_HANGUP:
@@ -715,7 +763,7 @@ def apply_batch(
         elif et == EV_ENQUEUE:
             q = queue[j]
             if _call_find(CKEY, call[j]) < 0:
-                fresh = _call_insert(CKEY, CVAL, call[j], t, q)
+                fresh = _call_insert(CKEY, CVAL, call[j], t, q, 0)
                 G[G_CALLS_LIVE] += 1
                 if fresh:
                     G[G_CALLS_USED] += 1
@@ -725,6 +773,8 @@ def apply_batch(
                 QROLL[r, q, Q_OFFERED] += 1
             if ds >= 0:
                 QDAY[ds, q, Q_OFFERED] += 1
+            if tr >= 0:
+                QTR[tr, q, Q_OFFERED] += 1
         elif et == EV_ABANDON:
             call_remove(CKEY, CVAL, qwait, G, call[j])
             q = queue[j]
@@ -732,6 +782,7 @@ def apply_batch(
             ds = day_slot(slot_day, DACC, QDAY, calendar_day(G, t, tz_utc, tz_off))
             _queue_abandon(QROLL, r, q, short)
             _queue_abandon(QDAY, ds, q, short)
+            _queue_abandon(QTR, tr, q, short)
         elif et == EV_SURVEY:
             s = day_slot(slot_day, DACC, QDAY, A[i, A_CTX_DAY])
             if s >= 0:

@@ -170,6 +170,11 @@ Q_ABANDONED_SHORT = 4  # abandoned within the short-abandon threshold (out of SL
 Q_WAIT_SUM = 5  # ms, answered calls
 Q_WAIT_MAX = 6
 Q_K = 7
+# per queue per quarter hour, QTR (N_TR, n_queues, Q_K) with tr_slot (N_TR,) holding each
+# slot's quarter-hour number (t // TR_MS): the intraday trend. Every real time zone's offset
+# is a whole number of quarter hours, so UTC quarter hours are local ones; 192 slots = 2 days
+TR_MS = 15 * MINUTE_MS
+N_TR = 192
 # per agent, AROLL (N_ROLL, n_agents, R_K); each bucket carries its minute (R_MINUTE) and
 # is cleared when that agent next writes to it, so no minute ever sweeps every agent
 R_ANSWERED = 0
@@ -209,11 +214,15 @@ I_AMOUNT = 4  # NaN when absent
 I_POINTS = 5  # NaN when absent
 I_K = 6
 
-# ---- waiting calls: open addressing, CKEY int64 (cap,), CVAL int64 (cap, 2) ----
+# ---- calls in the queue: open addressing, CKEY int64 (cap,), CVAL int64 (cap, CV_K) ----
+# A call is in the table from enqueue to answer/abandon; while it rings at a seat
+# (offer .. answer/no_answer) CV_RINGING is 1 and it is not counted as waiting.
 CALL_EMPTY = 0
 CALL_TOMBSTONE = 1
-CV_TS = 0
+CV_TS = 0  # enqueue time (kept when a seat rings out and the call goes back to the queue)
 CV_QUEUE = 1
+CV_RINGING = 2
+CV_K = 3
 
 # ---- globals G: int64 (G_K,) ----
 G_NOW = 0

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the real services the tests need are installed: mosquitto, redis-server,
-# Prometheus (and promtool), Alertmanager and Chromium, all from Debian.
+# Prometheus (and promtool), Alertmanager, Chromium and a CJK font for it, all from Debian.
 # Idempotent: does nothing when every binary is present; installs only what is missing with
 # apt-get (non-interactively).  The tests start their own instances on free ports; this
 # script never starts or touches the machine's own services.
@@ -14,6 +14,8 @@ have /usr/bin/redis-server /usr/sbin/redis-server || missing+=(redis-server)
 have /usr/bin/prometheus /usr/bin/promtool || missing+=(prometheus)
 have /usr/bin/prometheus-alertmanager || missing+=(prometheus-alertmanager)
 have /usr/bin/chromium || missing+=(chromium)
+# the wallboard is Chinese by default: Chromium needs a CJK font to draw it
+[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "ensure-services: missing ${missing[*]}; installing with apt-get" >&2

@@ -276,3 +276,16 @@ def test_kill_9_mid_file_resumes_with_nothing_lost_or_doubled(tmp_path, mosquitt
     assert sorted(by_seq) == list(range(1, len(expect) + 1))
     assert [by_seq[k] for k in sorted(by_seq)] == expect
     assert len(got) - len(by_seq) <= 100 * 3  # at most one batch of lines is sent twice
+    # the counts, retained on the bridge's own topic for dashboards
+    seen = []
+    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="stats-reader")
+    c.on_connect = lambda c, u, f, rc, p: c.subscribe("kefu/cd1/bridge/pbx1/stats", qos=1)
+    c.on_message = lambda c, u, msg: seen.append(json.loads(msg.payload))
+    c.connect("127.0.0.1", mosquitto.port)
+    c.loop_start()
+    try:
+        _wait(lambda: seen, what="the retained stats")
+    finally:
+        c.loop_stop()
+        c.disconnect()
+    assert sum(seen[0]["events"].values()) == len(expect) and "DID" in seen[0]["ignored"]

@@ -82,7 +82,8 @@ def test_floor_fills_then_changes_cell_by_cell(morning):
         async with app.run_test(size=(120, 40)) as pilot:
             await connected(app, pilot)
             table = app.floor
-            assert table.row_count == 7  # the leader is off the floor until signed in
+            assert table.row_count == 8  # the leader too, shown as such, signed in or not
+            assert cell(app, "L001", "sign") == "leader"
             # this Textual's DataTable has the caches FloorTable.set_cells evicts one by one
             assert table.targeted()
             calls = {"set_cells": 0, "update_cell": 0, "add_row": 0, "clear": 0,
@@ -107,7 +108,7 @@ def test_floor_fills_then_changes_cell_by_cell(morning):
             cols = {c for _, c, _ in written}
             assert "state" in cols and "in_state" in cols and "agent" not in cols
             assert ("A002", "state") in {(a, c) for a, c, _ in written}
-            assert table.row_count == 7
+            assert table.row_count == 8
             assert cell(app, "A001", "state") == "+ ready"
             assert cell(app, "A001", "busy") == "61:00"
             assert cell(app, "A001", "left") == "0:00!!"
@@ -116,11 +117,12 @@ def test_floor_fills_then_changes_cell_by_cell(morning):
             assert cell(app, "A002", "sign") == "!late"
             assert cell(app, "A004", "sign") == "!left early"
             assert cell(app, "A003", "star") == "prob"
-            # the alerts pane: newest first, rule in Chinese and English
+            # the alerts pane: newest first, the rule in the screen's language only
             al = app.w("alerts")
             top = [getattr(c, "plain", c) for c in al.get_row_at(0)]
-            assert top[:5] == ["10:00:00", "A001", "张伟", "示忙超30分钟", "busy over 30 min"]
-            assert top[5] == "-10"
+            assert top[:4] == ["10:00:00", "A001", "张伟", "busy over 30 min"]
+            assert top[4] == "-10"
+            assert [str(c.label) for c in al.columns.values()][3] == "Rule"
             times = [str(al.get_row_at(i)[0]) for i in range(4)]
             assert times == ["10:00:00", "09:45:00", "09:30:00", "08:06:00"]
             strip = plain(app.w("queues").content)
@@ -140,15 +142,17 @@ def test_filters_sort_and_help_keys(morning):
 
             def rows():
                 return [table.get_row_at(i)[0] for i in range(table.row_count)]
-            assert rows() == ["A001", "A002", "A003", "A004", "B001", "B002", "B003"]
+            assert rows() == ["A001", "A002", "A003", "A004", "B001", "B002", "B003", "L001"]
             await pilot.press("x")  # exceptions only
             await settle(app, pilot)
-            assert rows() == ["A001", "A002", "A004", "B002"]
+            # attention now: the current shift only (B002's late return was yesterday's
+            # evening shift; it starts again at 14:30)
+            assert rows() == ["A001", "A002", "A004"]
             assert "exceptions only: on" in plain(app.w("status").content)
             await pilot.press("x")
             await pilot.press("t")  # team T1
             await settle(app, pilot)
-            assert rows() == ["A001", "A002", "A003", "A004"]
+            assert rows() == ["A001", "A002", "A003", "A004", "L001"]
             al = app.w("alerts")
             assert {al.get_row_at(i)[1] for i in range(al.row_count)} <= {"A001", "A002",
                                                                          "A003", "A004"}
@@ -157,7 +161,7 @@ def test_filters_sort_and_help_keys(morning):
             assert rows() == ["B001", "B002", "B003"]
             await pilot.press("t")  # all again
             await settle(app, pilot)
-            assert len(rows()) == 7
+            assert len(rows()) == 8
             # sort: s steps through the columns (agent -> name -> team -> state -> ...)
             for _ in range(3):
                 await pilot.press("s")
@@ -197,7 +201,8 @@ def test_drill_down_timeline_ledger_bands(morning):
             assert ["09:00:00", "=", "busy", "1:01:00"] in lines
             assert ["10:01:00", "+", "ready", "2:20"] in lines
             ledger = plain(scr.query_one("#a-ledger").content)
-            assert ledger.count("示忙超30分钟  busy over 30 min") == 4
+            # one language per screen; the evidence is the report's facts
+            assert ledger.count("busy over 30 min") == 4 and "示忙" not in ledger
             assert "counted busy that day 61:00; crossing 3 (over 60 min) at 10:00:00" in ledger
             assert "counted busy that day 31:00; crossing 1 (over 30 min) at 11:08:00" in ledger
             items = plain(scr.query_one("#a-items").content)
@@ -267,7 +272,7 @@ def test_feed_loss_shows_since_when_keeps_data_and_reconnects(morning):
                         pause=pilot.pause)
             await play(morning, app, pilot, local_ms(4, 9, 10), MORNING_END)
             assert cell(app, "A002", "state") == "= busy toilet"
-            assert app.floor.row_count == 7
+            assert app.floor.row_count == 8
             assert app.client.connects == 2
 
     asyncio.run(main_())
@@ -376,9 +381,109 @@ def test_first_build_starts_at_the_top_however_the_feed_orders_its_agents(mornin
             table = app.floor
             assert str(table.get_row_at(0)[0]) == "A001"
             assert table.cursor_row == 0 and table.scroll_y == 0
-            await pilot.press("down", "down")  # the user picks A003 ...
-            await pilot.press("r")  # ... and it stays picked through a re-sort
+            await pilot.press("down", "down", "down")  # the user is on A004 ...
+            await pilot.press("r")  # ... and reverses the sort: it starts at the top
             await settle(app, pilot)
-            assert str(table.get_row_at(table.cursor_row)[0]) == "A003"
+            assert table.cursor_row == 0 and table.scroll_y == 0
+            assert str(table.get_row_at(0)[0]) == "L001"
+
+    asyncio.run(main_())
+
+
+def test_drill_down_survives_quick_enter_esc_and_resize_at_80x24(morning):
+    """Issue 12: `NoMatches: No nodes match '#a-timeline'` from refresh_live after a resize
+    or a quick Esc/Enter ended the demo. A feed change or tick that reaches the drill-down
+    before it is composed, or after it was popped, draws nothing instead of crashing."""
+    async def main_():
+        app = make_app(morning)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await connected(app, pilot)
+            scr = AgentScreen("A001", "en")
+            app.push_screen(scr)
+            scr.refresh_live()  # before compose: nothing to draw on yet
+            scr.render_report()
+            scr._layout(200)
+            await pilot.pause()
+            await pilot.resize_terminal(100, 30)
+            await pilot.resize_terminal(80, 24)
+            await pilot.press("escape")
+            await pilot.pause()
+            scr.refresh_live()  # popped: its widgets are gone
+            scr.render_report()
+            scr.tick()
+            for _ in range(3):
+                await pilot.press("enter", "escape")
+            await play(morning, app, pilot, MORNING, local_ms(4, 8, 0))
+            assert app.is_running and not isinstance(app.screen, AgentScreen)
+
+    asyncio.run(main_())
+
+
+def test_drill_down_item_scores_follow_the_feed(morning):
+    """The drill-down's item scores update with the feed, not frozen at opening time."""
+    async def main_():
+        app = make_app(morning)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await connected(app, pilot)
+            await pilot.press("enter")  # A001
+            await until(lambda: isinstance(app.screen, AgentScreen)
+                        and app.screen.report is not None, 15, "report", pause=pilot.pause)
+            await settle(app, pilot)
+            scr = app.screen
+            before = plain(scr.query_one("#a-items").content)
+            live = dict(app.client.agents["A001"])
+            live["items"] = {**live["items"], "recording": 12.5}
+            app.client.agents["A001"] = live
+            from dashboards.feedclient import Change
+            app._on_change(Change("delta", {"A001"}, sections={"agents"}))
+            after = plain(scr.query_one("#a-items").content)
+            assert after != before and "12.5" in after
+
+    asyncio.run(main_())
+
+
+def test_team_filter_applies_to_the_state_line(morning):
+    """`--team`/`t` applies to every figure on screen: agents by state and occupancy are
+    the team's (the service's `teams` entry), not the floor's."""
+    async def main_():
+        app = make_app(morning)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await connected(app, pilot)
+            await play(morning, app, pilot, MORNING, MORNING_END)
+            floor = (app.client.state or {})["floor"]["by_state"]
+            await pilot.press("t", "t")  # T2
+            await settle(app, pilot)
+            team = (app.client.state or {})["teams"]["T2"]["by_state"]
+            assert team != floor
+            strip = plain(app.w("queues").content)
+            assert f"+ ready {team['ready']}" in strip and f". signed out {team['out']}" in strip
+
+    asyncio.run(main_())
+
+
+def test_alerts_are_dated_and_a_restart_leaves_none_out_of_order(morning):
+    """Alerts of an earlier run, stamped after the feed's time once the service restarted,
+    are dropped on the new snapshot; an alert of another day shows its date."""
+    async def main_():
+        app = make_app(morning)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await connected(app, pilot)
+            await play(morning, app, pilot, MORNING, MORNING_END)
+            n = len(app.client.alerts)
+            ahead = {"ts": local_ms(4, 20, 0), "agent": "B002", "name": "杨磊", "team": "T2",
+                     "rule": "floor", "rule_zh": "现场违规", "rule_en": "floor rule",
+                     "points": -10, "day": "2026-11-04"}
+            app.client.add_alert(ahead)
+            app.client.add_alert({**ahead, "ts": local_ms(3, 17, 46), "day": "2026-11-03",
+                                  "rule": "late_return", "rule_en": "late return"})
+            from dashboards.feedclient import Change
+            app._on_change(Change("snapshot"))  # the service came back at 10:03
+            await settle(app, pilot)
+            al = app.w("alerts")
+            times = [str(al.get_row_at(i)[0]) for i in range(al.row_count)]
+            assert "20:00:00" not in times and len(app.client.alerts) == n + 1
+            assert "11-03 17:46" in times  # dated: not today
+            ts = [d["ts"] for d in app.client.alerts]
+            assert ts == sorted(ts, reverse=True)
 
     asyncio.run(main_())

@@ -185,17 +185,26 @@ class Mapper:
         # [due ts, agent, call id]: wrap_end waiting for the log to pass its time
         self.wraps: list[list] = s.get("wraps", [])
         self.stats: dict = s.get("stats") or new_stats()
+        # with AMI: what one source sent and the other has not yet said, "origin|key" →
+        # [ts, …] (a multiset: the same key may come several times), and the seats AMI saw
+        # ring ("callid|agent")
+        self.dual: bool = s.get("dual", False)
+        self.pending: dict[str, list[int]] = s.get("pending", {})
+        self.rang: dict[str, int] = s.get("rang", {})
+        self.ami_pause: dict[str, int] = s.get("ami_pause", {})
         self.notices: list[str] = []  # one-time messages for a person (drained by the adapter)
         self._out: list[Event] = []
 
     def state(self) -> dict:
         return {"seq": self.seq, "last_ts": self.last_ts, "agents": self.agents,
-                "calls": self.calls, "wraps": self.wraps, "stats": self.stats}
+                "calls": self.calls, "wraps": self.wraps, "stats": self.stats,
+                "dual": self.dual, "pending": self.pending, "rang": self.rang,
+                "ami_pause": self.ami_pause}
 
     # ------------------------------------------------------------------ counting
     def malformed(self, line: int, m: Malformed) -> None:
         st = self.stats
-        st["lines"] = max(st["lines"], line)
+        st["lines"] += 1
         _bump(st["malformed"], m.reason)
         if len(st["malformed_lines"]) < MALFORMED_KEEP:
             st["malformed_lines"].append([line, m.reason, m.detail])
@@ -335,11 +344,20 @@ class Mapper:
             del self.calls[k]
 
     # ------------------------------------------------------------------ the mapping
-    def feed(self, rec: Record) -> list[Event]:
+    def feed(self, rec: Record, origin: str = "log") -> list[Event]:
+        """Map one record. `origin` "ami" for a record made from an AMI event: with AMI on
+        (`dual`), each event is sent by whichever source says it first, and the other's
+        saying of it is consumed and counted in `seen_twice`."""
         st = self.stats
-        st["records"] += 1
-        st["lines"] = max(st["lines"], rec.line)
-        if rec.ts < self.last_ts:
+        if origin == "log":
+            st["records"] += 1
+            st["lines"] += 1
+        else:
+            _bump(st.setdefault("ami", {}), rec.verb)
+        if self.dual and self._twice(rec, origin):
+            out, self._out = self._out, []
+            return out
+        if rec.ts < self.last_ts and origin == "log" and not self.dual:
             self._note("time_went_back")  # still mapped, in file order
         self.last_ts = max(self.last_ts, rec.ts)
         self._flush_wraps(rec.ts)
@@ -347,8 +365,11 @@ class Mapper:
             self._gc_calls(rec.ts)
         v = rec.verb
         handler = _HANDLERS.get(v)
-        if handler is not None:
-            _bump(st["verbs"], v)
+        if v == "AGENTCALLED":
+            self._ringing(rec)
+        elif handler is not None:
+            if origin == "log":
+                _bump(st["verbs"], v)
             handler(self, rec)
         elif v in IGNORED:
             _bump(st["ignored"], v)
@@ -359,6 +380,123 @@ class Mapper:
                 self.notices.append(f"event {v!r} is not an app_queue event the bridge knows: "
                                     "counted and skipped")
             _bump(st["unknown_verbs"], v)
+        out, self._out = self._out, []
+        return out
+
+    # ------------------------------------------------------------------ log and AMI
+    def _key(self, rec: Record) -> str | None:
+        """What makes a log line and an AMI event the same happening: the caller's uniqueid
+        and the agent for call events, the agent and queue for member events."""
+        v = rec.verb
+        agent = self.tables.agent(rec.member) if rec.member not in ("", "NONE") else None
+        if v == "ENTERQUEUE":
+            return f"E|{rec.callid}"
+        if v in ("ABANDON",):
+            return f"A|{rec.callid}"
+        if agent is None:
+            return None
+        if v == "CONNECT":
+            return f"C|{rec.callid}|{agent}"
+        if v in ("RINGNOANSWER", "AGENTDUMP"):
+            return f"R|{rec.callid}|{agent}"
+        if v in ENDS:
+            return f"H|{rec.callid}|{agent}"
+        if v in ("PAUSE", "UNPAUSE"):
+            return f"P|{agent}|{rec.queue}|{v}"
+        if v in ("ADDMEMBER", "REMOVEMEMBER"):
+            return f"M|{agent}|{rec.queue}|{v}"
+        if v in ("AGENTLOGIN", "AGENTLOGOFF"):
+            return f"L|{agent}|{v}"
+        return None
+
+    def _twice(self, rec: Record, origin: str) -> bool:
+        """True if the other source already sent this record's happening (consumed now)."""
+        if origin == "log" and rec.verb in ("PAUSEALL", "UNPAUSEALL"):
+            # AMI has no PAUSEALL: its per-queue QueueMemberPause events carried it
+            agent = self.tables.agent(rec.member)
+            t = self.ami_pause.get(agent) if agent else None
+            if t is not None and abs(t - rec.ts) <= 3000:
+                _bump(self.stats.setdefault("seen_twice", {}), rec.verb)
+                return True
+            return False
+        key = self._key(rec)
+        if key is None:
+            return False
+        other = self.pending.get(("ami|" if origin == "log" else "log|") + key)
+        if other:
+            other.pop(0)
+            if not other:
+                del self.pending[("ami|" if origin == "log" else "log|") + key]
+            _bump(self.stats.setdefault("seen_twice", {}), rec.verb)
+            return True
+        self.pending.setdefault(f"{origin}|{key}", []).append(rec.ts)
+        if origin == "ami" and rec.verb in ("PAUSE", "UNPAUSE"):
+            agent = self.tables.agent(rec.member)
+            if agent:
+                self.ami_pause[agent] = rec.ts
+        return False
+
+    def prune(self, now_ms: int, keep_ms: int = 600_000) -> None:
+        """Forget what the other source never confirmed within `keep_ms` (bounded state)."""
+        for k in list(self.pending):
+            v = [t for t in self.pending[k] if now_ms - t <= keep_ms]
+            if v:
+                self.pending[k] = v
+            else:
+                del self.pending[k]
+        for d in (self.rang, self.ami_pause):
+            for k in [k for k, t in d.items() if now_ms - t > keep_ms]:
+                del d[k]
+
+    def _ringing(self, rec: Record) -> None:
+        """AMI AgentCalled: the seat rings now (queue_log never says so)."""
+        got = self._call(rec)
+        ag = self._agent(rec)
+        if got is None or ag is None:
+            return
+        cid, c = got
+        q = self._queue(rec, c)
+        if q is None:
+            return
+        agent, st = ag
+        self._working(agent, st, rec.ts)
+        self._emit("offer", rec.ts, agent=agent, call=cid, queue=q)
+        self.rang[f"{rec.callid}|{agent}"] = rec.ts
+
+    def resync(self, members: list[dict], now_ms: int) -> list[Event]:
+        """AMI QueueStatus on (re)connect: the members' state now. An agent the bridge has
+        out who is a member is signed in; paused in any queue → busy, in none → ready; an
+        agent the bridge has in who is in no queue and not an agent login is signed out.
+        What AMI missed while disconnected, the log says (it is read all along)."""
+        seen: dict[str, dict] = {}
+        for m in members:
+            name = m.get("Name", "")
+            agent = self.tables.agent(name) or self.tables.agent(m.get("Location", ""))
+            if agent is None:
+                continue
+            s = seen.setdefault(agent, {"paused": False, "reason": ""})
+            if m.get("Paused") == "1":
+                s["paused"] = True
+                s["reason"] = m.get("PausedReason", "") or s["reason"]
+        n0 = self.seq
+        for agent, s in seen.items():
+            st = self.agents.get(agent)
+            if st is None:
+                st = self.agents[agent] = {"st": "?", "busy": False, "reason": None,
+                                           "queues": [], "login": False, "pall": -1}
+            if st["st"] != "in":
+                self._sign_in(agent, st, now_ms)
+            if s["paused"]:
+                code, _ = self.tables.reason(s["reason"])
+                if not st["busy"] or code != st["reason"]:
+                    self._busy(agent, st, now_ms, s["reason"], False)
+            elif st["busy"]:
+                self._ready(agent, st, now_ms)
+        for agent, st in self.agents.items():
+            if agent not in seen and st["st"] == "in" and not st["login"]:
+                st["queues"] = []
+                self._sign_out(agent, st, now_ms)
+        _bump(self.stats.setdefault("resync", {}), "events", self.seq - n0)
         out, self._out = self._out, []
         return out
 
@@ -430,7 +568,8 @@ class Mapper:
         # the offer goes with the answer: the engine counts an answer without an offer as
         # offered only if the call had no offer at all, and a caller who rang out at this
         # seat before (RINGNOANSWER) did
-        self._emit("offer", rec.ts, agent=agent, call=cid, queue=q)
+        if self.rang.pop(f"{rec.callid}|{agent}", None) is None:
+            self._emit("offer", rec.ts, agent=agent, call=cid, queue=q)
         self._emit("answer", rec.ts, agent=agent, call=cid, queue=q, **kw)
         c.update(agent=agent, talk=True, open=True)
 
@@ -451,7 +590,8 @@ class Mapper:
             return
         agent, st = ag
         self._working(agent, st, rec.ts)
-        self._emit("offer", rec.ts, agent=agent, call=cid, queue=q)
+        if self.rang.pop(f"{rec.callid}|{agent}", None) is None:
+            self._emit("offer", rec.ts, agent=agent, call=cid, queue=q)
         self._emit("no_answer", rec.ts, agent=agent, call=cid, queue=q)
 
     def _end(self, rec: Record) -> None:

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kefu_floor.errors import ConfigError
 
+STATS_EVERY_S = 5.0  # how often the counts are published (retained) while running
+
 ASTERISK_HELP = """\
 Read Asterisk app_queue's queue_log and send what it says as kefu-floor telemetry: to the
 broker (kefu/SITE/telemetry, QoS 1, each event with src = --id and a strictly increasing
@@ -38,8 +40,13 @@ exit codes: 0 every line placed; 1 a file or flag is unusable; 2 the command lin
 """
 
 FREESWITCH_HELP = """\
-Convert a recorded FreeSWITCH event-socket log (plain format) of mod_callcenter's
-callcenter::info events into kefu-floor telemetry (--out JSONL, or --broker).
+FreeSWITCH mod_callcenter's callcenter::info events as kefu-floor telemetry: from a
+recorded event-socket log (plain format), or live from the event socket (--esl), to the
+broker (--broker, with --state) or a JSON Lines file (--out).
+
+  kefu-floor bridge freeswitch --esl 127.0.0.1:8021 --esl-password-file /etc/kefu/esl \\
+      --site cd1 --id fs1 --members members.csv --state /var/lib/kefu/fs1.json \\
+      --broker mqtt://127.0.0.1:1883
 """
 
 
@@ -115,6 +122,13 @@ def register(sub, common) -> None:
     a.add_argument("--wrap-s", type=_nonneg, default=0.0, metavar="S",
                    help="after-call work the queue gives (queues.conf wrapuptime; default 0): "
                         "wrap_end is sent this long after each hangup")
+    a.add_argument("--ami", metavar="HOST:PORT",
+                   help="with --follow: also read live state from Asterisk's manager "
+                        "interface (user with read = agent); the log stays the source of "
+                        "truth and nothing said by both is sent twice")
+    a.add_argument("--ami-user", metavar="USER", help="manager.conf user for --ami")
+    a.add_argument("--ami-secret-file", metavar="FILE",
+                   help="file holding that user's secret (or env KEFU_AMI_SECRET)")
     a.add_argument("--min-ring-ms", type=_nonneg, default=0.0, metavar="MS",
                    help="a RINGNOANSWER shorter than this (a seat that was busy or "
                         "unreachable at once) is not counted as offered (default 0)")
@@ -123,8 +137,13 @@ def register(sub, common) -> None:
     f = bs.add_parser("freeswitch", help="FreeSWITCH mod_callcenter recorded events",
                       description=FREESWITCH_HELP,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    f.add_argument("events_log", metavar="EVENTS.log",
-                   help="event-socket plain events, one after another")
+    f.add_argument("events_log", metavar="EVENTS.log", nargs="?",
+                   help="event-socket plain events, one after another (or --esl)")
+    f.add_argument("--esl", metavar="HOST:PORT", help="live: FreeSWITCH's event socket "
+                                                      "(mod_event_socket, port 8021)")
+    f.add_argument("--esl-password-file", metavar="FILE",
+                   help="file holding the event socket password (or env KEFU_ESL_PASSWORD)")
+    f.add_argument("--poll-s", type=_nonneg, default=0.2, metavar="S", help=argparse.SUPPRESS)
     _outputs(f)
     f.set_defaults(func=cmd_freeswitch)
 
@@ -138,7 +157,7 @@ def _sink(args, src: str, append: bool):
     if args.out:
         return JsonlSink(Path(args.out), append)
     url = parse_broker_url(args.broker, args.tls_ca, args.tls_cert, args.tls_key)
-    return MqttSink(url, args.site, f"kefu-bridge-{src}")
+    return MqttSink(url, args.site, f"kefu-bridge-{src}", src)
 
 
 def _tables(args):
@@ -153,7 +172,8 @@ def summary(stats: dict, src: str) -> str:
     for key, label in (("malformed", "malformed"), ("unknown_verbs", "unknown events"),
                        ("ignored", "ignored events"), ("unmapped_members", "unmapped members"),
                        ("unmapped_reasons", "unmapped pause reasons"),
-                       ("unplaced", "not placed"), ("adjusted", "placed with an adjustment")):
+                       ("unplaced", "not placed"), ("adjusted", "placed with an adjustment"),
+                       ("seen_twice", "said by both log and AMI, sent once")):
         d = stats.get(key) or {}
         if d:
             items = ", ".join(f"{k or '(empty)'} {n}" for k, n in sorted(d.items()))
@@ -170,8 +190,10 @@ def problems(stats: dict) -> bool:
 
 
 async def run_bridge(source, mapper, sink, args, src: str, state_path: Path | None,
-                     follow: bool) -> None:
-    """The loop shared by the bridges: read → map → send → record."""
+                     follow: bool, live=None) -> None:
+    """The loop shared by the bridges: read → map → send → record. `live(on_event,
+    on_resync)` makes a client (AMI, event socket) whose events are mapped by the same
+    mapper between log batches."""
     from kefu_floor.bridge.asterisk import Malformed
     from kefu_floor.bridge.follow import save_state
 
@@ -183,6 +205,7 @@ async def run_bridge(source, mapper, sink, args, src: str, state_path: Path | No
         except (NotImplementedError, RuntimeError):
             pass
     stats_path = Path(args.stats) if args.stats else None
+    stats_sent = [-1e9]
 
     def tell() -> None:
         for n in getattr(source, "notices", []) + mapper.notices:
@@ -201,10 +224,32 @@ async def run_bridge(source, mapper, sink, args, src: str, state_path: Path | No
             tmp.replace(stats_path)
 
     await sink.start()
+    wake = asyncio.Event()
+    inbox: list = []
+    live_task = None
+    if live is not None:
+        def on_event(item) -> None:
+            inbox.append(("event", item))
+            wake.set()
+
+        def on_resync(rows: list[dict], now: int) -> None:
+            inbox.append(("resync", rows, now))
+            wake.set()
+
+        mapper.dual = True
+        live_task = asyncio.create_task(live(on_event, on_resync).run())
     try:
         while not stop.is_set():
-            batch = source.read(args.batch_lines)
             events = []
+            while inbox:  # AMI first: it is the earlier word on what it says
+                item = inbox.pop(0)
+                if item[0] == "event":
+                    events.extend(mapper.feed(item[1], "ami"))
+                else:
+                    events.extend(mapper.resync(item[1], item[2]))
+            if live is not None and hasattr(mapper, "prune"):
+                mapper.prune(mapper.last_ts)  # event time: the same clock as the keys
+            batch = source.read(args.batch_lines)
             for n, item in batch:
                 if isinstance(item, Malformed):
                     mapper.malformed(n, item)
@@ -218,15 +263,28 @@ async def run_bridge(source, mapper, sink, args, src: str, state_path: Path | No
             await sink.send(events)
             if batch or events:
                 record()
-            if not batch:
+                if loop.time() - stats_sent[0] >= STATS_EVERY_S:
+                    stats_sent[0] = loop.time()
+                    await sink.stats(mapper.stats)
+            if not batch and not inbox:
                 if not follow:
                     break
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=args.poll_s)
-                except TimeoutError:
-                    pass
+                wake.clear()
+                stopper = asyncio.ensure_future(stop.wait())
+                waker = asyncio.ensure_future(wake.wait())
+                await asyncio.wait({stopper, waker}, timeout=args.poll_s,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                stopper.cancel()
+                waker.cancel()
         record()
+        await sink.stats(mapper.stats)
     finally:
+        if live_task is not None:
+            live_task.cancel()
+            try:
+                await live_task
+            except asyncio.CancelledError:
+                pass
         await sink.close()
         source.close()
 
@@ -236,6 +294,55 @@ def _run(coro) -> None:
         asyncio.run(coro)
     except KeyboardInterrupt:
         pass
+
+
+def _put(on_event, rec) -> None:
+    if rec is not None:
+        on_event(rec)
+
+
+def _secret(path: str | None, env: str, what: str) -> str:
+    import os
+
+    secret = os.environ.get(env)
+    if path:
+        try:
+            secret = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise ConfigError(f"{what} {path}: cannot read it ({e.strerror})") from None
+    return secret or ""
+
+
+def _hostport(value: str, flag: str, example: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(f"{flag} {value!r}: expected HOST:PORT, e.g. {example}")
+    return host, int(port)
+
+
+def _ami(args):
+
+    if not args.ami:
+        if args.ami_user or args.ami_secret_file:
+            raise ConfigError("--ami-user and --ami-secret-file go with --ami HOST:PORT")
+        return None
+    if not args.follow:
+        raise ConfigError("--ami gives live state: it goes with --follow")
+    host, port = _hostport(args.ami, "--ami", "127.0.0.1:5038")
+    if not args.ami_user:
+        raise ConfigError("--ami needs --ami-user (a manager.conf user with read = agent)")
+    secret = _secret(args.ami_secret_file, "KEFU_AMI_SECRET", "--ami-secret-file")
+    if not secret:
+        raise ConfigError("--ami needs the user's secret: --ami-secret-file FILE or the "
+                          "environment variable KEFU_AMI_SECRET")
+    return host, port, args.ami_user, secret
+
+
+def _need_state(args) -> None:
+    if args.broker and not args.state:
+        raise ConfigError("--broker needs --state FILE: the engine drops a source's seq it "
+                          "has seen, so the bridge keeps its seq (and its place) there; "
+                          "running again then sends only what is new")
 
 
 def cmd_asterisk(args) -> int:
@@ -254,6 +361,7 @@ def cmd_asterisk(args) -> int:
         raise ConfigError(f"--db-tz {args.db_tz!r}: not a time zone (e.g. Asia/Shanghai, "
                           "UTC)") from None
     tables = _tables(args)
+    _need_state(args)
     state_path = Path(args.state) if args.state else None
     st = load_state(state_path, src)
     pos = (st or {}).get("position", {})
@@ -274,27 +382,74 @@ def cmd_asterisk(args) -> int:
         source = CsvTable(path, tz, pos.get("row", 0))
     else:
         source = SqliteTable(path, args.table, tz, pos.get("rowid", 0))
+    ami = _ami(args)
+    live = None
+    if ami is not None:
+        from kefu_floor.bridge.ami import AmiClient, to_record
+
+        def live(on_event, on_resync):
+            return AmiClient(*ami, on_event=lambda m, now: _put(on_event, to_record(
+                m, tables, now)), on_resync=on_resync)
     sink = _sink(args, src, append=st is not None)
-    _run(run_bridge(source, mapper, sink, args, src, state_path, args.follow))
+    _run(run_bridge(source, mapper, sink, args, src, state_path, args.follow, live))
     print(summary(mapper.stats, src), file=sys.stderr)
     return 3 if problems(mapper.stats) else 0
 
 
+class _Idle:
+    """The source of a live-only bridge: no file, only the client's events."""
+
+    def __init__(self):
+        self.notices: list[str] = []
+
+    def read(self, n: int) -> list:
+        return []
+
+    def position(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
 def cmd_freeswitch(args) -> int:
-    from kefu_floor.bridge.freeswitch import EventLog, FsMapper
+    from kefu_floor.bridge.follow import load_state
+    from kefu_floor.bridge.freeswitch import EslClient, EventLog, FsMapper
 
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     src = args.src or "freeswitch"
-    path = Path(args.events_log)
-    if not path.is_file():
-        raise ConfigError(f"events log {path}: no such file")
-    args.input_path = path
+    if bool(args.events_log) == bool(args.esl):
+        raise ConfigError("give one of EVENTS.log (a recorded event-socket log) or --esl "
+                          "HOST:PORT (live)")
     tables = _tables(args)
-    mapper = FsMapper(tables, args.site, src)
-    source = EventLog(path)
-    sink = _sink(args, src, append=False)
-    _run(run_bridge(source, mapper, sink, args, src, Path(args.state) if args.state else None,
-                    False))
+    state_path = Path(args.state) if args.state else None
+    _need_state(args)
+    st = load_state(state_path, src)
+    mapper = FsMapper(tables, args.site, src, state=(st or {}).get("mapper"))
+    live = None
+    if args.esl:
+        if state_path is None:
+            raise ConfigError("--esl needs --state FILE: the bridge's seq must keep "
+                              "increasing across restarts")
+        host, port = _hostport(args.esl, "--esl", "127.0.0.1:8021")
+        password = _secret(args.esl_password_file, "KEFU_ESL_PASSWORD",
+                           "--esl-password-file")
+        if not password:
+            raise ConfigError("--esl needs the event socket password: --esl-password-file "
+                              "FILE or the environment variable KEFU_ESL_PASSWORD")
+        args.input_path = Path(args.esl)
+        source = _Idle()
+
+        def live(on_event, on_resync):
+            return EslClient(host, port, password, on_event=on_event, on_resync=on_resync)
+    else:
+        path = Path(args.events_log)
+        if not path.is_file():
+            raise ConfigError(f"events log {path}: no such file")
+        args.input_path = path
+        source = EventLog(path, skip=(st or {}).get("position", {}).get("event", 0))
+    sink = _sink(args, src, append=st is not None)
+    _run(run_bridge(source, mapper, sink, args, src, state_path, live is not None, live))
     print(summary(mapper.stats, src), file=sys.stderr)
     return 3 if problems(mapper.stats) else 0

@@ -30,6 +30,10 @@ queue_log the times are exact. The wire form of one event on the socket:
 """
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -38,6 +42,7 @@ from kefu_floor.bridge.tables import Tables
 from kefu_floor.errors import ConfigError
 from kefu_floor.schema import Event
 
+log = logging.getLogger("kefu_floor.bridge.freeswitch")
 SUBCLASS = "callcenter::info"
 IGNORED = frozenset({"members-count", "agent-add", "agent-contact-change",
                      "agent-max-no-answer", "agent-state-change"})
@@ -65,7 +70,7 @@ class EventLog:
     """A recorded event-socket stream: Content-Length framed events (what `nc` or an ESL
     client saved), or plain header blocks separated by blank lines."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, skip: int = 0):
         self.path = Path(path)
         try:
             self.data = self.path.read_bytes().decode("utf-8", errors="replace")
@@ -74,6 +79,8 @@ class EventLog:
         self.pos = 0
         self.n = 0
         self.notices: list[str] = []
+        while self.n < skip and self._next() is not None:  # resume after a --state
+            self.n += 1
 
     def position(self) -> dict:
         return {"path": str(self.path), "event": self.n}
@@ -149,7 +156,7 @@ class FsMapper:
 
     def malformed(self, n: int, m: Malformed) -> None:
         _bump(self.stats["malformed"], m.reason)
-        self.stats["lines"] = max(self.stats["lines"], n)
+        self.stats["lines"] += 1
         if len(self.stats["malformed_lines"]) < 200:
             self.stats["malformed_lines"].append([n, m.reason, m.detail])
 
@@ -177,15 +184,35 @@ class FsMapper:
             return None
         return a, self.agents.setdefault(a, {"st": "?", "wrap": None})
 
-    def feed(self, h: dict) -> list[Event]:
+    def resync(self, rows: list[dict], now_ms: int) -> list[Event]:
+        """`callcenter_config agent list` on (re)connect: each agent's status now, applied
+        as an agent-status-change would be (nothing sent where the bridge agrees)."""
+        for r in rows:
+            name, status = r.get("name", ""), r.get("status", "")
+            if not name or self.tables.agent(name) is None:
+                continue
+            agent = self.tables.agent(name)
+            st = self.agents.get(agent, {"st": "?"})
+            if (status == "Logged Out" and st["st"] == "out") or \
+                    (status.startswith("Available") and st["st"] == "in") or \
+                    (status == "On Break" and st["st"] == "busy"):
+                continue
+            self._status({"CC-Agent": name, "CC-Agent-Status": status}, now_ms)
+        _bump(self.stats.setdefault("resync", {}), "events", len(self._out))
+        out, self._out = self._out, []
+        return out
+
+    def feed(self, h: dict, origin: str = "log") -> list[Event]:
         st = self.stats
         st["records"] += 1
+        st["lines"] += 1
         if h.get("Event-Subclass") != SUBCLASS:
             _bump(st["ignored"], h.get("Event-Subclass") or h.get("Event-Name") or "?")
             return []
         try:
             ts = int(h["Event-Date-Timestamp"]) // 1000
         except (KeyError, ValueError):
+            st["lines"] -= 1  # counted again as malformed
             self.malformed(st["records"], Malformed("bad_time", "no Event-Date-Timestamp"))
             return []
         action = h.get("CC-Action", "")
@@ -317,3 +344,145 @@ _ACTIONS = {
     "member-queue-resume": FsMapper._enqueue,
     "member-queue-end": FsMapper._leave,
 }
+
+
+class EslParser:
+    """Bytes from an event socket → (outer headers, body) frames: a header block, and when
+    it has a Content-Length, that many bytes of body (an event in plain format)."""
+
+    def __init__(self):
+        self.buf = b""
+        self.bad = 0  # header blocks skipped (no usable Content-Length)
+
+    def feed(self, data: bytes) -> list[tuple[dict[str, str], str]]:
+        self.buf += data
+        out = []
+        while True:
+            end = self.buf.find(b"\n\n")
+            if end < 0:
+                return out
+            try:
+                head = parse_block(self.buf[:end].decode("utf-8", "replace"))
+            except Malformed:
+                self.bad += 1
+                self.buf = self.buf[end + 2:]
+                continue
+            n = head.get("Content-Length")
+            if n is None:
+                self.buf = self.buf[end + 2:]
+                out.append((head, ""))
+                continue
+            try:
+                size = int(n)
+            except ValueError:
+                # framing resumes at the next header block; the frames around it stand
+                self.bad += 1
+                self.buf = self.buf[end + 2:]
+                continue
+            if len(self.buf) < end + 2 + size:
+                return out
+            body = self.buf[end + 2:end + 2 + size].decode("utf-8", "replace")
+            self.buf = self.buf[end + 2 + size:]
+            out.append((head, body))
+
+
+def agent_list_rows(text: str) -> list[dict[str, str]]:
+    """`api callcenter_config agent list`: a `|`-separated table with a header row, then
+    `+OK`."""
+    lines = [x for x in text.splitlines() if x.strip() and not x.startswith("+OK")]
+    if not lines:
+        return []
+    cols = lines[0].split("|")
+    return [dict(zip(cols, x.split("|"))) for x in lines[1:] if x.count("|") == len(cols) - 1]
+
+
+class EslClient:
+    """Inbound event-socket client: auth, `event plain CUSTOM callcenter::info`, a resync
+    from `api callcenter_config agent list` on every (re)connect, then every event to
+    `on_event`; reconnects with backoff."""
+
+    def __init__(self, host: str, port: int, password: str,
+                 on_event: Callable[[dict], None],
+                 on_resync: Callable[[list[dict], int], None],
+                 backoff: tuple[float, float] = (0.5, 15.0)):
+        self.host, self.port, self.password = host, port, password
+        self.on_event = on_event
+        self.on_resync = on_resync
+        self.backoff = backoff
+        self.connects = 0
+
+    async def run(self) -> None:
+        delay = self.backoff[0]
+        while True:
+            try:
+                await self._session()
+                delay = self.backoff[0]
+            except EslError as e:
+                log.error("event socket %s:%d: %s; retrying in %.0fs", self.host, self.port,
+                          e, delay)
+            except (OSError, ConnectionError, Malformed) as e:
+                log.warning("event socket %s:%d unreachable (%s); retrying in %.1fs",
+                            self.host, self.port, e, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.backoff[1])
+
+    async def _session(self) -> None:
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        parser = EslParser()
+        frames: list[tuple[dict, str]] = []
+
+        async def frame() -> tuple[dict, str]:
+            while not frames:
+                data = await reader.read(65536)
+                if not data:
+                    raise ConnectionError("closed by FreeSWITCH")
+                frames.extend(parser.feed(data))
+            return frames.pop(0)
+
+        def event(body: str) -> None:
+            try:
+                h = parse_block(body)
+            except Malformed as m:
+                parser.bad += 1
+                log.warning("event socket: an event skipped (%s)", m)
+                return
+            self.on_event(h)
+
+        async def reply(kind: str) -> tuple[dict, str]:
+            while True:
+                h, body = await frame()
+                if h.get("Content-Type") == kind:
+                    return h, body
+                if h.get("Content-Type") == "text/event-plain":
+                    event(body)
+
+        try:
+            h, _ = await frame()
+            if h.get("Content-Type") != "auth/request":
+                raise EslError(f"not an event socket (got {h.get('Content-Type')!r})")
+            writer.write(f"auth {self.password}\n\n".encode())
+            h, _ = await reply("command/reply")
+            if not h.get("Reply-Text", "").startswith("+OK"):
+                raise EslError(f"auth refused ({h.get('Reply-Text')}): check the password "
+                               "(event_socket.conf.xml)")
+            writer.write(b"event plain CUSTOM callcenter::info\n\n")
+            h, _ = await reply("command/reply")
+            if not h.get("Reply-Text", "").startswith("+OK"):
+                raise EslError(f"event subscription refused ({h.get('Reply-Text')})")
+            writer.write(b"api callcenter_config agent list\n\n")
+            _, body = await reply("api/response")
+            self.connects += 1
+            log.info("event socket connected to %s:%d", self.host, self.port)
+            self.on_resync(agent_list_rows(body), int(time.time() * 1000))
+            while True:
+                h, body = await frame()
+                if h.get("Content-Type") == "text/event-plain":
+                    event(body)
+                elif h.get("Content-Type") == "text/disconnect-notice":
+                    raise ConnectionError("FreeSWITCH said goodbye")
+        finally:
+            writer.close()
+
+
+class EslError(Exception):
+    pass

@@ -35,6 +35,9 @@ class JsonlSink:
             self.f.flush()
             os.fsync(self.f.fileno())
 
+    async def stats(self, stats: dict) -> None:
+        pass
+
     async def close(self) -> None:
         self.f.close()
 
@@ -44,10 +47,12 @@ class MqttSink:
     acknowledged every message (PUBACK); if the broker goes away it reconnects with backoff
     and sends the whole batch again — the engine drops the repeats by `seq`."""
 
-    def __init__(self, url: BrokerURL, site: str, client_id: str,
+    def __init__(self, url: BrokerURL, site: str, client_id: str, src: str = "bridge",
                  backoff: tuple[float, float] = (0.2, 10.0)):
         self.url = url
         self.topic = f"kefu/{site}/telemetry"
+        # the bridge's data-quality counts, retained, for dashboards and alerts
+        self.stats_topic = f"kefu/{site}/bridge/{src}/stats"
         self.client_id = client_id
         self.backoff = backoff
         self._client: aiomqtt.Client | None = None
@@ -87,6 +92,16 @@ class MqttSink:
             except aiomqtt.MqttError as e:
                 log.warning("publish to %s failed (%s); reconnecting", self.url.display, e)
                 await self._drop()
+
+    async def stats(self, stats: dict) -> None:
+        """Best effort: a count that does not reach the broker is sent again next time."""
+        if self._client is None:
+            return
+        body = _enc.encode({k: v for k, v in stats.items() if k != "malformed_lines"})
+        try:
+            await self._client.publish(self.stats_topic, body, qos=1, retain=True)
+        except aiomqtt.MqttError as e:
+            log.warning("stats to %s not sent (%s)", self.url.display, e)
 
     async def _drop(self) -> None:
         c, self._client = self._client, None
