@@ -366,3 +366,31 @@ def test_read_report_never_ticks():
     assert len(eng.ledger) == before[2]
     time.sleep(0)
     assert rep["site"] == SITE and rep == read_report(eng, 2026 * 12 + 10)
+
+
+def test_wallboard_runs_under_its_csp_in_chromium(mosquitto):
+    """The served page works with its own Content-Security-Policy enforced: no violation
+    reported, and its script draws the board from the feed."""
+    from playwright.async_api import async_playwright
+
+    async def main():
+        async with Service(config(mosquitto.url)) as svc:
+            async with async_playwright() as pw:
+                browser = await pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                                   headless=True)
+                try:
+                    page = await browser.new_page()
+                    console: list[str] = []
+                    page.on("console", lambda m: console.append(m.text))
+                    page.on("pageerror", lambda e: console.append(str(e)))
+                    await page.goto(f"http://127.0.0.1:{svc.ws_port}/wallboard")
+                    # drawn by the page's script (isolated-world query: not under CSP)
+                    await page.wait_for_selector("body:not(.connecting)",
+                                                 timeout=20_000)
+                    await asyncio.sleep(1.0)
+                    return console, (await page.content())
+                finally:
+                    await browser.close()
+
+    console, html = asyncio.run(main())
+    assert not [m for m in console if "Content Security Policy" in m], console
