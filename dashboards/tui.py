@@ -630,6 +630,9 @@ class AgentScreen(Screen):
                 with Vertical(classes="col", id="a-left"):
                     yield Static(id="a-timeline", classes="section")
                     yield Static(id="a-star", classes="section")
+                    scheme = Static(id="a-scheme", classes="section")
+                    scheme.display = False  # shown for team-80-20 / taobao-30pt (_scheme)
+                    yield scheme
                 with Vertical(classes="col", id="a-right"):
                     yield Static(id="a-ledger", classes="section")
                     yield Static(id="a-items", classes="section")
@@ -771,11 +774,55 @@ class AgentScreen(Screen):
         else:
             ledger.update(Group(head_l, self._ledger(me, pol, tz, lang)))
             items.update(Group(head_i, self._items(me, pol, lang)))
+        self._scheme(me)
         if pol is None:
             star.update(Group(head_s, Text(t("tui_no_policy", lang, name=app.policy_name),
                                            style="dim")))
         else:
             star.update(Group(head_s, star_text(pol, self.report, self.agent, lang)))
+
+    def _scheme(self, me: dict | None) -> None:
+        """The preset's own figures from the server's report (`close`, the month so far):
+        taobao-30pt points, place, ladder and points ledger; team-80-20 the 80/20 projection
+        and gold standing. chengdu-2014's pay is the items above: nothing more to show."""
+        box = self.query_one("#a-scheme", Static)
+        scheme = (self.report or {}).get("scheme")
+        c = (me or {}).get("close")
+        if scheme not in ("taobao-30pt", "team-80-20") or not c:
+            box.display = False
+            return
+        box.display = True
+        app = self.floor
+        lang, tz = app.lang, app.tz
+        head = Text(t("tui_scheme", lang, policy=self.report.get("policy") or scheme),
+                    style="bold underline")
+        tab = Table(box=None, padding=(0, 1), show_edge=False, show_header=False)
+        tab.add_column()
+        tab.add_column(justify="right")
+        yes = lambda b: t("yes", lang) if b else t("no", lang)  # noqa: E731
+        if scheme == "taobao-30pt":
+            tab.add_row(t("tui_points", lang), Text(f"{c.get('points'):g}", style="bold"))
+            tab.add_row(t("tui_place", lang), str(c.get("place") or "—"))
+            tab.add_row(t("tui_gold", lang), yes(c.get("gold")))
+            tab.add_row(t("tui_ladder", lang), (c.get("ladder") or {}).get("state", "—"))
+        else:
+            tab.add_row(t("tui_bonus_b", lang), f"{c.get('bonus_base') or 0:,.2f}")
+            tab.add_row(t("tui_gold", lang), yes(c.get("gold")))
+            tab.add_row(t("tui_gold_run", lang), str(c.get("gold_run") or 0))
+        for k, v in (c.get("pay") or {}).items():
+            style = "bold" if k == "total" else ""
+            tab.add_row(Text(t(f"pay_{k}", lang), style=style), Text(f"{v:,.2f}", style=style))
+        if c.get("flags"):
+            tab.add_row(t("tui_flags", lang), Text(", ".join(c["flags"]), style=f"bold {VERMILION}"))
+        parts = [head, tab]
+        if scheme == "taobao-30pt" and c.get("points_ledger"):
+            led = Text(t("tui_points_ledger", lang) + "\n", style="bold")
+            for e in c["points_ledger"]:
+                led.append(f"{local(e['ts'], tz):%m-%d %H:%M}  {t(e['kind'], lang)}  "
+                           f"{e['points']:+g}\n")
+            led.rstrip()
+            parts.append(led)
+        box.update(Group(*parts))
 
     @staticmethod
     def _ledger(me: dict, pol, tz, lang):

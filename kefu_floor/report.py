@@ -140,7 +140,24 @@ def read_report(eng: Engine, month: int | None = None) -> dict:
         if p is None and not (mv.has_data(i) or i in ledger_rows):
             continue
         agents.append(_agent_entry(eng, mv, i, ledger_rows.get(i, [])))
+    # the month so far as the close would pay it (the live drill-down shows the preset's
+    # own figures: taobao points, the 80/20 projection, gold standing)
+    from kefu_floor.close import build_close
+
+    close = build_close(eng, month, mv=mv)
+    by_agent = {r["agent"]: r for r in close["agents"]}
+    skip = ("agent", "name", "team")
+    for entry in agents:
+        row = by_agent.get(entry["agent"])
+        if row is not None:
+            entry["close"] = {k: v for k, v in row.items() if k not in skip}
+    leaders = _leaders(eng, mv, ledger_rows)
+    for entry in leaders:
+        row = by_agent.get(entry["agent"])
+        if row is not None:
+            entry["close"] = {k: v for k, v in row.items() if k not in skip}
     return {
+        "scheme": eng.policy.scheme,
         "schema": SCHEMA,
         "site": eng.site,
         "month": month_str(month),
@@ -148,7 +165,7 @@ def read_report(eng: Engine, month: int | None = None) -> dict:
         "policy": eng.policy.name,
         "timezone": eng.policy.timezone,
         "agents": agents,
-        "leaders": _leaders(eng, mv, ledger_rows),
+        "leaders": leaders,
         "counters": eng.counters(),
     }
 

@@ -54,11 +54,13 @@ class ServiceConfig:
     metrics_port: int | None = None  # Prometheus exporter off unless given (0 = any port)
     metrics_host: str = "127.0.0.1"
     metrics_per_agent: bool = False
-    metrics_interval_s: float = 1.0  # how often the exporter's figures are refreshed
+    metrics_max_age_s: float = 0.5  # scrapes closer together share one set of figures
     store: str = "memory"  # memory | redis://… | rediss://…
     durable: DurableConfig = field(default_factory=DurableConfig)
     mqtt_password: str | None = None  # from a file or the environment, never argv
     max_login_refusals: int = 5
+    archive: str | None = None  # folder for the site-days' gzip JSON Lines
+    lease_ms: int = 3000  # standby lease TTL (a store other than memory)
     lang: str | None = None  # the screens' default language (None: from the locale)
     access: FeedAccess = field(default_factory=FeedAccess)  # feed token, origins, limits
     feed_tls_cert: str | None = None  # PEM: serve wss:// and https:// (with feed_tls_key)
@@ -128,7 +130,21 @@ class Service:
         self._tasks: list[asyncio.Task] = []
         self.subscriber: Subscriber | None = None
         self.store = open_store(cfg.store)
-        self.durable = Durable(self.store, self.engines, self._on_batch, cfg.durable)
+        archive = None
+        if cfg.archive:
+            from kefu_floor.store.archive import Archive
+
+            archive = Archive(cfg.archive, self.engines)
+        self.durable = Durable(self.store, self.engines, self._on_batch, cfg.durable, archive)
+        self.lease = None
+        if cfg.store != "memory":  # a shared store: one active process per site, a standby
+            from kefu_floor.store.standby import Lease
+
+            self.lease = Lease(self.store, list(self.engines), cfg.lease_ms)
+            self.durable.may_write = self.lease.may_write
+        self.takeover_wait_s = 0.0
+        for v in self.views.values():
+            v.store_status = lambda: self.durable.status.as_dict()
         self.exporter = None  # kefu_floor.metrics.Exporter while --metrics-port is on
         # site -> is the state store up? (kefu_store_up; None: no such series)
         self.store_health: Callable[[str], bool] | None = lambda site: self.durable.status.ok
@@ -155,6 +171,14 @@ class Service:
         took = await asyncio.to_thread(warm_kernels)
         if took > 2.0:
             log.info("kernels ready in %.1f s", took)
+        lease_task = None
+        if self.lease is not None:
+            self.takeover_wait_s = await self.lease.acquire()  # the standby waits here
+            self._stack.push_async_callback(self.lease.release)
+            # renewing from now on: restoring a big site can take longer than the TTL
+            lease_task = asyncio.create_task(self.lease.keep(), name="lease")
+            self._stack.callback(lease_task.cancel)
+        self._stack.push_async_callback(self._final_checkpoint)
         # state first (checkpoint + journal tail), then the feed, then the broker's backlog
         await self.durable.recover()
         try:
@@ -174,8 +198,18 @@ class Service:
         if cfg.metrics_port is not None:
             from kefu_floor.metrics import Exporter
 
+            loop = asyncio.get_running_loop()
+
+            async def build() -> None:
+                self.publish_metrics()
+
+            def refresh() -> None:  # from the exporter's HTTP thread: build on the loop
+                # under Prometheus' default 10 s scrape timeout
+                asyncio.run_coroutine_threadsafe(build(), loop).result(timeout=8)
+
             try:
-                self.exporter = Exporter(cfg.metrics_host, cfg.metrics_port).start()
+                self.exporter = Exporter(cfg.metrics_host, cfg.metrics_port, refresh,
+                                         cfg.metrics_max_age_s).start()
             except (OSError, OverflowError) as e:
                 raise ConfigError(f"--metrics-port {cfg.metrics_port}: cannot listen on "
                                   f"{cfg.metrics_host} ({getattr(e, 'strerror', None) or e}); "
@@ -185,16 +219,25 @@ class Service:
         self.subscriber = Subscriber(self.broker_url, sites,
                                      cfg.client_id or f"kefu-floor-{'-'.join(sites)}",
                                      self.durable.handle, self.ingest.take_dead,
-                                     max_refusals=cfg.max_login_refusals)
+                                     max_refusals=cfg.max_login_refusals,
+                                     manual_ack=cfg.store != "memory")
         self._tasks = [asyncio.create_task(self.subscriber.run(), name="mqtt"),
                        asyncio.create_task(self._ticker(), name="ticker"),
                        asyncio.create_task(self.hub.run(), name="feed")]
+        if lease_task is not None:
+            self._tasks.append(lease_task)
         if self.exporter is not None:
-            self.publish_metrics()
-            self._tasks.append(asyncio.create_task(self._metrics_loop(), name="metrics"))
+            self.publish_metrics()  # a first set, for a scrape the busy loop cannot answer
         self._stack.push_async_callback(self._cancel_tasks)
         log.info("serving sites %s from %s; store %s; live feed on %s",
                  ", ".join(sites), self.broker_url.display, redact(cfg.store), self.feed_url)
+
+    async def _final_checkpoint(self) -> None:
+        """On a clean stop, a last checkpoint (and archive flush): a restart has no tail."""
+        try:
+            await asyncio.wait_for(self.durable.checkpoint(), 10)
+        except (TimeoutError, OSError) as e:
+            log.warning("no final checkpoint (%s); the journal has everything", e)
 
     async def _cancel_tasks(self) -> None:
         for t in self._tasks:
@@ -234,26 +277,29 @@ class Service:
             else:
                 await self.durable.tick(site, t)
         await self.durable.after_change()
+        await self.durable.health()
         self.hub.alerts()
 
     def publish_metrics(self) -> None:
-        """Hand the exporter a fresh immutable set of figures from the read model (the
-        exporter's HTTP thread reads only that)."""
+        """Hand the exporter a fresh immutable set of figures from the read model (on the
+        loop, at scrape time; the exporter's HTTP thread reads only that set)."""
         from kefu_floor.metrics import SiteInput, figures
 
         connected = self.subscriber is not None and self.subscriber.connected.is_set()
         clients = Counter(c.site for c in self.hub.clients)
         store = self.store_health
+        def snapshot(site: str, view: FloorView) -> dict:
+            # the feed's own latest snapshot when it keeps one (at most one delta interval
+            # old, built on this loop too), else the read model's incremental snapshot
+            if clients[site] and site in self.hub.last:
+                return self.hub.last[site]
+            return view.snapshot(incremental=True)
+
         self.exporter.publish(figures({
-            site: SiteInput(view.snapshot(incremental=True),
+            site: SiteInput(snapshot(site, view),
                             tuple(self.engines[site].batch_hist.tolist()), connected,
                             clients[site], store(site) if store else None)
             for site, view in self.views.items()}, self.cfg.metrics_per_agent))
-
-    async def _metrics_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.cfg.metrics_interval_s)
-            self.publish_metrics()
 
     async def _ticker(self) -> None:
         while True:

@@ -124,6 +124,13 @@ def register(sub, common) -> None:
                     help="write a checkpoint at most this often (default 10)")
     st.add_argument("--checkpoint-events", type=int, default=500_000, metavar="N",
                     help="... or after this many journaled messages (default 500000)")
+    st.add_argument("--lease-ms", type=int, default=3000, metavar="MS",
+                    help="with a Redis store, one serve per site holds a lease of this TTL "
+                         "and a second one (same --site and --client-id) waits as the hot "
+                         "standby, taking over this long after the first dies (default 3000)")
+    st.add_argument("--archive", metavar="DIR",
+                    help="also write each site-day's accepted events to "
+                         "DIR/SITE/YYYY-MM-DD.jsonl.gz (replay format; `replay` reads .gz)")
     st.add_argument("--mqtt-password-file", metavar="FILE",
                     help="the broker password, first line of FILE (or set KEFU_MQTT_PASSWORD); "
                          "never in --broker, where `ps` would show it")
@@ -172,6 +179,8 @@ def build_config(args):
     sites = args.sites or ["default"]
     if args.checkpoint_s <= 0 or args.checkpoint_events <= 0:
         raise ConfigError("--checkpoint-s and --checkpoint-events must be above 0")
+    if args.lease_ms < 300:
+        raise ConfigError("--lease-ms must be at least 300")
     if args.max_login_refusals < 1:
         raise ConfigError("--max-login-refusals must be at least 1")
     password = mqtt_password(args)
@@ -187,6 +196,7 @@ def build_config(args):
                          durable=DurableConfig(checkpoint_s=args.checkpoint_s,
                                                checkpoint_events=args.checkpoint_events),
                          mqtt_password=password, max_login_refusals=args.max_login_refusals,
+                         archive=args.archive, lease_ms=args.lease_ms,
                          metrics_port=args.metrics_port, metrics_host=args.metrics_host,
                          metrics_per_agent=args.metrics_per_agent, access=access,
                          feed_tls_cert=args.feed_tls_cert, feed_tls_key=args.feed_tls_key,
