@@ -17,8 +17,12 @@ are from the Okabe-Ito palette. Times are in the site's time zone (the policy's)
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
+import signal
+import sys
 import time
 from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
@@ -626,6 +630,9 @@ class AgentScreen(Screen):
                 with Vertical(classes="col", id="a-left"):
                     yield Static(id="a-timeline", classes="section")
                     yield Static(id="a-star", classes="section")
+                    scheme = Static(id="a-scheme", classes="section")
+                    scheme.display = False  # shown for team-80-20 / taobao-30pt (_scheme)
+                    yield scheme
                 with Vertical(classes="col", id="a-right"):
                     yield Static(id="a-ledger", classes="section")
                     yield Static(id="a-items", classes="section")
@@ -767,11 +774,55 @@ class AgentScreen(Screen):
         else:
             ledger.update(Group(head_l, self._ledger(me, pol, tz, lang)))
             items.update(Group(head_i, self._items(me, pol, lang)))
+        self._scheme(me)
         if pol is None:
             star.update(Group(head_s, Text(t("tui_no_policy", lang, name=app.policy_name),
                                            style="dim")))
         else:
             star.update(Group(head_s, star_text(pol, self.report, self.agent, lang)))
+
+    def _scheme(self, me: dict | None) -> None:
+        """The preset's own figures from the server's report (`close`, the month so far):
+        taobao-30pt points, place, ladder and points ledger; team-80-20 the 80/20 projection
+        and gold standing. chengdu-2014's pay is the items above: nothing more to show."""
+        box = self.query_one("#a-scheme", Static)
+        scheme = (self.report or {}).get("scheme")
+        c = (me or {}).get("close")
+        if scheme not in ("taobao-30pt", "team-80-20") or not c:
+            box.display = False
+            return
+        box.display = True
+        app = self.floor
+        lang, tz = app.lang, app.tz
+        head = Text(t("tui_scheme", lang, policy=self.report.get("policy") or scheme),
+                    style="bold underline")
+        tab = Table(box=None, padding=(0, 1), show_edge=False, show_header=False)
+        tab.add_column()
+        tab.add_column(justify="right")
+        yes = lambda b: t("yes", lang) if b else t("no", lang)  # noqa: E731
+        if scheme == "taobao-30pt":
+            tab.add_row(t("tui_points", lang), Text(f"{c.get('points'):g}", style="bold"))
+            tab.add_row(t("tui_place", lang), str(c.get("place") or "—"))
+            tab.add_row(t("tui_gold", lang), yes(c.get("gold")))
+            tab.add_row(t("tui_ladder", lang), (c.get("ladder") or {}).get("state", "—"))
+        else:
+            tab.add_row(t("tui_bonus_b", lang), f"{c.get('bonus_base') or 0:,.2f}")
+            tab.add_row(t("tui_gold", lang), yes(c.get("gold")))
+            tab.add_row(t("tui_gold_run", lang), str(c.get("gold_run") or 0))
+        for k, v in (c.get("pay") or {}).items():
+            style = "bold" if k == "total" else ""
+            tab.add_row(Text(t(f"pay_{k}", lang), style=style), Text(f"{v:,.2f}", style=style))
+        if c.get("flags"):
+            tab.add_row(t("tui_flags", lang), Text(", ".join(c["flags"]), style=f"bold {VERMILION}"))
+        parts = [head, tab]
+        if scheme == "taobao-30pt" and c.get("points_ledger"):
+            led = Text(t("tui_points_ledger", lang) + "\n", style="bold")
+            for e in c["points_ledger"]:
+                led.append(f"{local(e['ts'], tz):%m-%d %H:%M}  {t(e['kind'], lang)}  "
+                           f"{e['points']:+g}\n")
+            led.rstrip()
+            parts.append(led)
+        box.update(Group(*parts))
 
     @staticmethod
     def _ledger(me: dict, pol, tz, lang):
@@ -972,7 +1023,9 @@ class FloorApp(App):
                 Binding("s", "cycle_sort", "tui_k_sort"),
                 Binding("r", "reverse_sort", "tui_k_reverse"),
                 Binding("v", "team_view", "tui_k_teams"),
-                Binding("q", "quit", "tui_k_quit")]
+                Binding("q", "quit", "tui_k_quit"),
+                # Ctrl-C quits in every view, like SIGINT and SIGTERM (see on_mount)
+                Binding("ctrl+c", "quit", show=False, priority=True)]
     CSS = """
     #title { height: 1; background: $panel; padding: 0 1; }
     #banner { height: auto; background: #d55e00; color: #ffffff; text-style: bold;
@@ -992,13 +1045,17 @@ class FloorApp(App):
                  lang: str = "en", *, policy: Policy | str | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time, tick_s: float = 1.0,
-                 backoff_initial: float = 0.5, backoff_max: float = 10.0):
+                 backoff_initial: float = 0.5, backoff_max: float = 10.0,
+                 token: str | None = None, ssl=None, wallboard: str | None = None):
         super().__init__()
         self.lang = lang
         self.clock = clock
         self.tick_s = tick_s
         self.client = FeedClient(url, site, team, listener=self._on_change, wall=wall,
-                                 backoff_initial=backoff_initial, backoff_max=backoff_max)
+                                 backoff_initial=backoff_initial, backoff_max=backoff_max,
+                                 token=token, ssl=ssl)
+        self.wallboard = wallboard  # its URL on the status line (the demo's own board)
+        self.stopped_by: str | None = None  # the signal that ended the app, if one did
         self._policy_arg = policy
         self.policy: Policy | None = policy if isinstance(policy, Policy) else None
         self.policy_name: str | None = None
@@ -1060,6 +1117,16 @@ class FloorApp(App):
         self.set_interval(self.tick_s, self.tick)
         self.run_worker(self.client.run(), name="feed", group="feed", exit_on_error=False)
         self.w("floor").focus()
+        # the terminal is in raw mode, so Ctrl-C is a key (bound above); SIGINT and SIGTERM
+        # from outside end the app cleanly too, restoring the terminal
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._signalled, sig)
+
+    def _signalled(self, sig: signal.Signals) -> None:
+        self.stopped_by = sig.name
+        self.exit()
 
     def on_resize(self, event) -> None:
         if self._widgets:
@@ -1470,6 +1537,9 @@ class FloorApp(App):
         s.append(f"  {t('tui_sort', lang)}: ", style="bold")
         s.append(f"{t(label, lang)} ({t('tui_desc' if self.sort_reverse else 'tui_asc', lang)})")
         s.append("  " + t("tui_shown", lang, n=len(self._rows), total=len(self.client.agents)))
+        if self.wallboard:
+            s.append(f"  {t('wallboard', lang)} ", style="bold")
+            s.append(self.wallboard)
         self.w("status").update(s)
 
     def tick(self) -> None:
@@ -1549,6 +1619,9 @@ class FloorApp(App):
 
 
 def run(url: str, site: str | None = None, team: str | None = None, lang: str = "en",
-        policy: str | Policy | None = None) -> None:
-    """Run the dashboard in this terminal until the user quits (also used by `demo`)."""
-    FloorApp(url, site, team, lang, policy=policy).run()
+        policy: str | Policy | None = None, token: str | None = None, ssl=None) -> None:
+    """Run the dashboard in this terminal until the user quits or a signal stops it."""
+    app = FloorApp(url, site, team, lang, policy=policy, token=token, ssl=ssl)
+    app.run()
+    if app.stopped_by:
+        print(t("stopped_by", lang, sig=app.stopped_by), file=sys.stderr)

@@ -84,9 +84,13 @@ def cmd_replay(args) -> int:
     if args.format == "json":
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
     else:
+        from kefu_floor.close import build_close
+        from kefu_floor.localtime import parse_month
         from kefu_floor.table import render_table
 
-        sys.stdout.write(render_table(report, args.lang))
+        # the month's pay sheet of the policy's scheme, as the close computes it
+        close = build_close(engine, parse_month(report["month"]))
+        sys.stdout.write(render_table(report, args.lang, close=close))
     if res.rejected:
         print(t("rejected_lines", args.lang, n=len(res.rejected)), file=sys.stderr)
         return EXIT_REJECTED

@@ -123,6 +123,8 @@ def _team_today(rows: list[dict]) -> dict:
 class FloorView:
     def __init__(self, eng: Engine, lang: str | None = None):
         self.eng = eng
+        # set by the live service: the durable store's health, sent as the optional "store"
+        self.store_status = None
         self.lang = lang or default_lang()  # the service's language: a screen's default
         self._agents: dict[str, dict] | None = None  # last entries, for incremental updates
 
@@ -406,23 +408,29 @@ class FloorView:
         eng = self.eng
         dirty = eng.take_dirty() if incremental else None
         if eng.now is None:
-            return {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": None,
+            snap = {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": None,
                     "lang": self.lang, "agents": {}, "teams": {}, "queues": {},
                     "floor": self.floor({}), "counters": eng.counters(),
                     "policy": self.policy_info(), "quality": self.quality()}
+            if self.store_status is not None:
+                snap["store"] = self.store_status()
+            return snap
         mv = self.month_view()
         agents = self.agents(mv, dirty)
         teams = self.teams(agents)
         for team, by_rule in self.deductions_by_team().items():
             if team in teams:
                 teams[team] = {**teams[team], "deductions": by_rule}
-        return {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": eng.now,
+        snap = {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": eng.now,
                 "lang": self.lang,
                 "month": f"{mv.month // 12:04d}-{mv.month % 12 + 1:02d}",
                 "policy": self.policy_info(), "agents": agents, "teams": teams,
                 "queues": self.queues(), "totals": self.totals(), "trend": self.trend(),
                 "floor": self.floor(agents), "counters": eng.counters(),
                 "quality": self.quality(), "recent": self.recent()}
+        if self.store_status is not None:  # optional: {"ok", "since"[, "detail"]}
+            snap["store"] = self.store_status()
+        return snap
 
     def recent(self, n: int = 20) -> list[dict]:
         """The newest deductions of today (newest first): what a ticker shows on connect,
@@ -532,7 +540,8 @@ def diff(old: dict, new: dict) -> dict | None:
                         "reset": ot.get("day") != nt.get("day"),
                         "buckets": {k: v for k, v in nt.get("buckets", {}).items()
                                     if ob.get(k) != v}}
-    for section in ("floor", "counters", "month", "totals", "recent", "quality"):
+    for section in ("floor", "counters", "month", "totals", "recent", "quality",
+                    "store"):
         if old.get(section) != new.get(section):
             out[section] = new.get(section)
     if not out and old.get("now") == new.get("now"):
@@ -555,7 +564,8 @@ def apply_delta(snap: dict, delta: dict) -> dict:
         old = {} if d.get("reset") else (out.get("trend") or {}).get("buckets", {})
         out["trend"] = {**{k: v for k, v in d.items() if k not in ("buckets", "reset")},
                         "buckets": dict(sorted({**old, **d["buckets"]}.items()))}
-    for section in ("floor", "counters", "month", "now", "totals", "recent", "quality"):
+    for section in ("floor", "counters", "month", "now", "totals", "recent", "quality",
+                    "store"):
         if section in delta:
             out[section] = delta[section]
     return out

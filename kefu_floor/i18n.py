@@ -33,7 +33,37 @@ LABELS: dict[str, tuple[str, str]] = {
     "busy_today": ("今日示忙", "Busy today"), "flags": ("提示", "Flags"),
     "in_break": ("休息中", "on break"), "late_return_flag": ("休息迟归", "late back"),
     "missing": ("未签入", "missing"), "late": ("迟到", "late"), "left_early": ("早退", "left early"),
+    # the month close (kefu_floor/close)
+    "lunch_over_35": ("午餐示忙超时", "lunch over 35 min"),
+    "sign_out_in_shift": ("班中签出", "sign-out in shift"), "fines": ("罚款", "Fines"),
+    "pay_sheet": ("{month} 工资表({policy})", "{month} pay sheet ({policy})"),
+    "tui_scheme": ("{policy} 本月至今", "{policy}: the month so far"),
+    "tui_points": ("积分", "Points"), "tui_points_ledger": ("积分明细", "Points ledger"),
+    "tui_gold": ("金牌", "Gold"), "tui_gold_run": ("连续金牌月", "Gold months running"),
+    "tui_pay": ("工资预估", "Pay so far"), "tui_place": ("销售名次", "Sales place"),
+    "tui_ladder": ("处分阶梯", "Ladder"), "tui_bonus_b": ("个人奖金 B", "Bonus B"),
+    "tui_team_share": ("团队 20%", "Team 20 %"), "tui_flags": ("标记", "Flags"),
+    "yes": ("是", "yes"), "no": ("否", "no"),
+    "pay_individual": ("个人 80%", "Individual 80 %"), "pay_team_share": ("团队 20%", "Team 20 %"),
+    "pay_gold": ("金牌奖", "Gold"), "pay_gold_quarter": ("连续金牌奖", "Gold quarter"),
+    "pay_mentor": ("师徒奖", "Mentor"), "pay_penalties": ("扣款", "Penalties"),
+    "pay_bonus": ("月度奖金", "Bonus"), "pay_fines": ("罚款", "Fines"),
+    "pay_commission": ("提成", "Commission"), "pay_total": ("合计", "Total"),
 }
+
+# Starting and stopping (`demo`, `tui`): what the person at the terminal is told.
+LABELS.update({
+    "stopped_by": ("已停止({sig})", "stopped ({sig})"),
+    "wallboard": ("大屏", "wallboard"),
+    "demo_day_over": ("模拟的一天已结束:共发布 {n} 条事件。按 q 退出。",
+                      "The simulated day is over: {n} events published. Press q to quit."),
+    "demo_day_over_line": ("模拟的一天已结束:共发布 {n} 条事件,演示结束。",
+                           "The simulated day is over: {n} events published; the demo stops."),
+    "demo_pub_lost": ("模拟器与消息服务器断开({error}),{s:.0f} 秒后重连",
+                      "the simulator lost the broker ({error}); reconnecting in {s:.0f} s"),
+    "demo_pub_back": ("模拟器已重新连接消息服务器", "the simulator is connected to the broker again"),
+    "demo_logs": ("日志写入 {path}", "logs go to {path}"),
+})
 
 # Shift leader's terminal dashboard (dashboards/tui.py). Column headings are short on purpose:
 # the floor table has to stay readable at 80 columns.

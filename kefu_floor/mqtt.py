@@ -103,7 +103,7 @@ class Subscriber:
                  handle: Callable[[list], Awaitable[None]],
                  take_dead: Callable[[], list[DeadLetter]],
                  backoff: tuple[float, float] = (0.05, 1.0), max_refusals: int = 5,
-                 max_dead_pending: int = 10_000):
+                 max_dead_pending: int = 10_000, manual_ack: bool = True):
         self.url = url
         self.sites = sites
         self.client_id = client_id
@@ -112,6 +112,9 @@ class Subscriber:
         self.backoff = backoff  # first retry, cap (each with jitter)
         self.max_refusals = max_refusals
         self.max_dead_pending = max_dead_pending
+        # False with the in-process store: nothing outlives the process anyway, so paho
+        # acknowledges on receipt as before (a shorter round trip per inflight window)
+        self.manual_ack = manual_ack
         self.connected = asyncio.Event()
         self.connects = 0
         self.received = 0
@@ -122,7 +125,7 @@ class Subscriber:
     def _client(self) -> aiomqtt.Client:
         client = self.url.client(self.client_id, clean=False, max_queued_incoming_messages=0)
         paho = client._client
-        paho.manual_ack_set(True)
+        paho.manual_ack_set(self.manual_ack)
         paho.on_message = _msg_with_dup(client._queue)
         return client
 

@@ -1,6 +1,7 @@
 """Replay a recorded day: JSON Lines events through the same engine as the live feed."""
 from __future__ import annotations
 
+import gzip
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,18 +30,22 @@ class ReplayResult:
 def read_events(path: Path) -> Iterator[tuple[int, Event | Rejected]]:
     """(line number, checked event or its rejection); blank and # lines are skipped."""
     try:
-        f = open(path, "rb")
+        # .gz: the audit archive of `serve --archive`
+        f = gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
     except OSError as e:
         raise ConfigError(f"events file {path}: cannot open it ({e.strerror})") from None
     with f:
-        for n, raw in enumerate(f, 1):
-            s = raw.strip()
-            if not s or s.startswith(b"#"):
-                continue
-            try:
-                yield n, decode_event(s)
-            except Rejected as r:
-                yield n, r
+        try:
+            for n, raw in enumerate(f, 1):
+                s = raw.strip()
+                if not s or s.startswith(b"#"):
+                    continue
+                try:
+                    yield n, decode_event(s)
+                except Rejected as r:
+                    yield n, r
+        except (EOFError, gzip.BadGzipFile) as e:
+            raise ConfigError(f"events file {path}: not a complete gzip file ({e})") from None
 
 
 def replay(engine: Engine, path: Path, on_reject: Callable[[LineRejection], None] | None = None,

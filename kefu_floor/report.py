@@ -1,10 +1,14 @@
 """The month score report (DESIGN.md §3.3), read from an engine's arrays.
 
+`read_report(engine, month)` sums the month's day slots and scores them; it only reads.
 `build_report(engine, month)` first brings every agent up to engine time (so deadlines due
-by the last event are booked), then sums the month's day slots and scores them.
+by the last event are booked) and then reads: what a replay wants at the end of a file.
+The live service ticks on its event loop, takes `frozen_copy(engine)` there (a few ms)
+and runs `read_report` on the copy in a worker thread, so a report never stalls ingest.
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 
@@ -85,8 +89,36 @@ class MonthView:
         return bool(self.present[i] or self.site_data[i] or self.D[i].any() or self.M[i].any())
 
 
+def frozen_copy(eng: Engine) -> Engine:
+    """The engine as it is now, for reading elsewhere while the original moves on: every
+    array and container copied (the kernels update arrays in place), nothing shared that
+    ingest may change. Not for feeding."""
+    c = _copied(eng)
+    c.sym = _copied(eng.sym)
+    for k, v in vars(eng.sym).items():  # the interners: names and ids grow as ids appear
+        setattr(c.sym, k, _copied(v))
+    return c
+
+
+def _copied(obj):
+    c = copy.copy(obj)
+    for k, v in vars(obj).items():
+        if isinstance(v, np.ndarray):
+            setattr(c, k, v.copy())
+        elif isinstance(v, (dict, list, set)):
+            setattr(c, k, copy.copy(v))
+    return c
+
+
 def build_report(eng: Engine, month: int | None = None) -> dict:
+    """Tick to engine time, then `read_report` (replay's end of file, tests)."""
     eng.tick()
+    return read_report(eng, month)
+
+
+def read_report(eng: Engine, month: int | None = None) -> dict:
+    """The month's report (default: engine time's month) from the engine as it is; reads
+    only, so it may run on a `frozen_copy` in another thread."""
     as_of = eng.now  # None until the first event: a live service may be asked that early
     if month is None:
         month = month_of(as_of if as_of is not None else int(time.time() * 1000),
@@ -108,7 +140,24 @@ def build_report(eng: Engine, month: int | None = None) -> dict:
         if p is None and not (mv.has_data(i) or i in ledger_rows):
             continue
         agents.append(_agent_entry(eng, mv, i, ledger_rows.get(i, [])))
+    # the month so far as the close would pay it (the live drill-down shows the preset's
+    # own figures: taobao points, the 80/20 projection, gold standing)
+    from kefu_floor.close import build_close
+
+    close = build_close(eng, month, mv=mv)
+    by_agent = {r["agent"]: r for r in close["agents"]}
+    skip = ("agent", "name", "team")
+    for entry in agents:
+        row = by_agent.get(entry["agent"])
+        if row is not None:
+            entry["close"] = {k: v for k, v in row.items() if k not in skip}
+    leaders = _leaders(eng, mv, ledger_rows)
+    for entry in leaders:
+        row = by_agent.get(entry["agent"])
+        if row is not None:
+            entry["close"] = {k: v for k, v in row.items() if k not in skip}
     return {
+        "scheme": eng.policy.scheme,
         "schema": SCHEMA,
         "site": eng.site,
         "month": month_str(month),
@@ -116,7 +165,7 @@ def build_report(eng: Engine, month: int | None = None) -> dict:
         "policy": eng.policy.name,
         "timezone": eng.policy.timezone,
         "agents": agents,
-        "leaders": _leaders(eng, mv, ledger_rows),
+        "leaders": leaders,
         "counters": eng.counters(),
     }
 

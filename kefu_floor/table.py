@@ -20,7 +20,38 @@ def _fmt(v, nd=1) -> str:
     return str(v)
 
 
-def render_table(report: dict, lang: str, width: int | None = None) -> str:
+def _one_lang(header: str, lang: str) -> str:
+    """The pay sheet's "中文 / English" header in the screen's one language."""
+    zh, _, en = header.partition(" / ")
+    return zh if lang == "zh" else (en or zh)
+
+
+def pay_table(close: dict, lang: str) -> Table:
+    """The month close's pay sheet (the same columns as paysheet.csv)."""
+    from kefu_floor.close.writer import cell, columns, header
+
+    cols = columns(close)
+    tab = Table(title=t("pay_sheet", lang, month=close["month"], policy=close["policy"]),
+                header_style="bold")
+    for c in cols:
+        tab.add_column(_one_lang(header(c), lang), no_wrap=True,
+                       justify="right" if c[0] == "p" or c[1] in ("score", "points") else "left")
+    for row in close["agents"]:
+        vals = []
+        for c in cols:
+            v = cell(row, c)
+            if c[0] == "p":
+                vals.append("—" if v is None else f"{v:,.2f}")
+            elif c[1] == "gold":
+                vals.append(t("yes", lang) if row.get("gold") else "")
+            else:
+                vals.append(_fmt(v, 2))
+        tab.add_row(*vals)
+    return tab
+
+
+def render_table(report: dict, lang: str, width: int | None = None,
+                 close: dict | None = None) -> str:
     tz = ZoneInfo(report.get("timezone", "Asia/Shanghai"))
     as_of = local_dt(report["as_of"], tz).strftime("%Y-%m-%d %H:%M")
     title = t("report_title", lang, site=report["site"], month=report["month"], as_of=as_of)
@@ -54,4 +85,6 @@ def render_table(report: dict, lang: str, width: int | None = None) -> str:
     con.print(tab)
     if ded.row_count:
         con.print(ded)
+    if close is not None:
+        con.print(pay_table(close, lang))
     return buf.getvalue()

@@ -345,3 +345,31 @@ def test_seq_strictly_increases_and_src_is_the_bridge():
         evs += m.feed(parse_line(f"{T0 + k}|NONE|q|SIP/8001|{'PAUSE' if k % 2 == 0 else 'UNPAUSE'}|"))
     assert [e.seq for e in evs] == list(range(1, len(evs) + 1))
     assert {e.src for e in evs} == {"pbx1"} and {e.site for e in evs} == {"cd1"}
+
+
+def test_agentdump_syscompat_and_callback_agents():
+    evs = run(mapper(), """
+        +0|u1|q|NONE|ENTERQUEUE||138|1
+        +3|u1|q|SIP/8001|AGENTDUMP|
+        +9|u1|q|PJSIP/8002|SYSCOMPAT|
+        +10|NONE|NONE|Agent/3004|AGENTCALLBACKLOGIN|3004@from-internal
+        +90|NONE|NONE|Agent/3004|AGENTCALLBACKLOGOFF|3004@from-internal|80|Autologoff
+    """)
+    # the agent hung up on the caller before the bridge: offered, not answered; a
+    # channel-compatibility failure drops the caller unanswered (its wait from ENTERQUEUE)
+    assert [(e["type"], e.get("agent"), e["ts"] // 1000) for e in evs] == [
+        ("enqueue", None, 0), ("offer", "A001", 3), ("no_answer", "A001", 3),
+        ("abandon", None, 9), ("sign_in", "A004", 10), ("sign_out", "A004", 90)]
+    assert evs[3]["wait_ms"] == 9_000
+
+
+def test_an_exit_after_the_connect_is_not_an_abandon():
+    m = mapper()
+    evs = run(m, """
+        +0|u1|q|NONE|ENTERQUEUE||138|1
+        +2|u1|q|SIP/8001|CONNECT|2|x|1
+        +5|u1|q|NONE|ABANDON|1|1|5
+        +60|u1|q|SIP/8001|COMPLETECALLER|2|58|1
+    """)
+    assert types(evs) == ["enqueue", "offer", "answer", "hangup", "wrap_end"]
+    assert m.stats["unplaced"] == {"abandon_after_connect": 1}

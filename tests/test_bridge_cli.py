@@ -123,3 +123,18 @@ def test_missing_queue_log_is_one_line(tmp_path, capsys):
     rc = main(["bridge", "asterisk", str(tmp_path / "none"), "--site", "cd1",
                "--members-as-ids", "--out", str(tmp_path / "o.jsonl")])
     assert rc == 1 and "no such file" in capsys.readouterr().err
+
+
+def test_a_state_file_belongs_to_its_log(tmp_path, capsys):
+    a, b = tmp_path / "a_log", tmp_path / "b_log"
+    a.write_text(MESSY)
+    b.write_text(MESSY)
+    st = tmp_path / "st.json"
+    common = ["--site", "cd1", "--members", _members(tmp_path), "--state", str(st)]
+    assert main(["bridge", "asterisk", str(a), *common, "--out", str(tmp_path / "1.jsonl")]) == 3
+    # the same again: everything was sent already, nothing new goes out
+    assert main(["bridge", "asterisk", str(a), *common, "--out", str(tmp_path / "1.jsonl")]) == 3
+    assert len((tmp_path / "1.jsonl").read_text().splitlines()) == 13
+    capsys.readouterr()
+    assert main(["bridge", "asterisk", str(b), *common, "--out", str(tmp_path / "2.jsonl")]) == 1
+    assert "is the position in" in capsys.readouterr().err

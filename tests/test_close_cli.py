@@ -240,3 +240,36 @@ def test_excuse_to_a_file_then_the_close_lists_who_approved_it(tmp_path):
     bad = excuse("--site", "default", "--agent", "A1", "--rule", "late_sign_in", "--day",
                  "2026-11-31", "--reason", "x", "--by", "L1", "--out", ev)
     assert bad.returncode == 1 and bad.stderr.startswith("kefu-floor: error: --day")
+
+
+def test_replay_table_shows_the_pay_sheet(tmp_path):
+    f, events = _scenario()
+    ev, ro, sc = _files(tmp_path, f, events)
+    cmd = [sys.executable, "-m", "kefu_floor", "replay", str(ev), "--roster", str(ro),
+           "--schedule", str(sc), "--policy", "team-80-20", "--month", "2026-11",
+           "--format", "table", "--lang", "en"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "2026-11 pay sheet (team-80-20)" in r.stdout
+    a1 = next(line for line in r.stdout.splitlines() if "│ A1 " in line and "2,800.00" in line)
+    assert "3,800.00" in a1 and "Individual" in r.stdout and "个人" not in r.stdout
+
+
+def test_a_closed_month_is_kept_when_other_inputs_change(tmp_path):
+    # the same November events, a roster that now gives A2 five products: the close of
+    # November already in --out is not rewritten
+    f, events = _scenario()
+    ev, ro, sc = _files(tmp_path, f, events)
+    out = tmp_path / "out"
+    args = [ev, "--roster", ro, "--schedule", sc, "--policy", "chengdu-2014", "--month",
+            "2026-11", "--out", out]
+    assert close(*args).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    ro.write_text(ro.read_text("utf-8").replace("A2,张三,T1,agent,2020-01-01,false,3",
+                                                "A2,张三,T1,agent,2020-01-01,false,5"), "utf-8")
+    r = close(*args)
+    assert r.returncode == 0 and "kept as it was" in r.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    r = close(*args[:-1], tmp_path / "fresh")
+    doc = json.loads((tmp_path / "fresh" / "close.json").read_text("utf-8"))
+    assert next(a for a in doc["agents"] if a["agent"] == "A2")["pay"]["subsidy"] == 300

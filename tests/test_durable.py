@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import connect
 
 from kefu_floor.engine import Engine, Setup
 from kefu_floor.localtime import month_of, month_str
@@ -81,8 +82,9 @@ def replayed(folder: Path, engine: bool = False):
 class Serve:
     """`kefu-floor serve` processes, one after another, each with its own log."""
 
-    def __init__(self, tmp: Path, folder: Path, broker: str, store: str, *extra: str):
-        self.tmp, self.n = tmp, 0
+    def __init__(self, tmp: Path, folder: Path, broker: str, store: str, *extra: str,
+                 name: str = "serve"):
+        self.tmp, self.n, self.name = tmp, 0, name
         self.args = [sys.executable, "-m", "kefu_floor", "serve", "--ws-port", "0",
                      "--site", SITE, "--roster", str(folder / "roster.csv"),
                      "--schedule", str(folder / "schedule.csv"), "--broker", broker,
@@ -92,7 +94,7 @@ class Serve:
 
     @property
     def log(self) -> Path:
-        return self.tmp / f"serve{self.n}.log"
+        return self.tmp / f"{self.name}{self.n}.log"
 
     def start(self) -> None:
         self.n += 1
@@ -124,7 +126,8 @@ class Serve:
                 self.proc.kill()
 
     def logs(self) -> str:
-        return "\n".join((self.tmp / f"serve{i}.log").read_text() for i in range(1, self.n + 1))
+        return "\n".join((self.tmp / f"{self.name}{i}.log").read_text()
+                         for i in range(1, self.n + 1))
 
 
 async def publish(url, batches, rate: float, gate: asyncio.Event | None = None) -> None:
@@ -206,7 +209,7 @@ def test_kill9_serve_three_times_loses_nothing(day, tmp_path, redis_url):
 def test_redis_killed_and_broker_restarted_mid_stream(day, tmp_path):
     folder, batches, n = day
     with MosquittoServer(extra_config=BROKER_CONF) as mq, RedisServer() as rs:
-        serve = Serve(tmp_path, folder, mq.url, rs.url)
+        serve = Serve(tmp_path, folder, mq.url, rs.url, "--archive", str(tmp_path / "arch"))
 
         async def main():
             serve.start()
@@ -216,7 +219,15 @@ def test_redis_killed_and_broker_restarted_mid_stream(day, tmp_path):
             pub = asyncio.create_task(publish(parse_broker_url(mq.url), batches, 400, gate))
             await asyncio.sleep(1.5)
             rs.kill()  # kill -9 of redis-server: AOF keeps what it acknowledged
-            await asyncio.sleep(2.0)
+            feed = await serve.subscribed()
+            t0 = time.monotonic()
+            while True:  # the feed stays up and says the store is down
+                async with connect(feed + "?site=" + SITE, max_size=None) as ws:
+                    snap = json.loads(await ws.recv())
+                if snap.get("store", {}).get("ok") is False or time.monotonic() - t0 > 5:
+                    break
+                await asyncio.sleep(0.3)
+            assert snap["store"]["ok"] is False and snap["store"]["since"] > 0, snap.get("store")
             assert serve.proc.poll() is None  # the service stays up, not acknowledging
             rs.start()
             await asyncio.sleep(2.0)
@@ -237,3 +248,47 @@ def test_redis_killed_and_broker_restarted_mid_stream(day, tmp_path):
         logs = serve.logs()
         assert "store down" in logs and "store back" in logs
         check(live, folder, rs.url, n)
+        # the audit archive (written by the clean stop's last checkpoint at the latest)
+        days = sorted((tmp_path / "arch" / SITE).glob("*.jsonl.gz"))
+        assert days
+        eng = Engine(_setup(folder))
+        for d in days:
+            replay(eng, d)
+        ref, month = replayed(folder)
+        assert comparable(build_report(eng, month_of(eng.now, eng.policy.tz))) == comparable(ref)
+
+
+def test_standby_takes_over_after_kill9(day, tmp_path, redis_url):
+    """Two serve processes, same site and client id: the second waits on the lease, takes
+    over when the active one is killed, and the day still equals replay."""
+    folder, batches, n = day
+    with MosquittoServer(extra_config=BROKER_CONF) as mq:
+        active = Serve(tmp_path, folder, mq.url, redis_url, "--lease-ms", "2000", name="a")
+        standby = Serve(tmp_path, folder, mq.url, redis_url, "--lease-ms", "2000", name="b")
+
+        async def main():
+            active.start()
+            await active.subscribed()
+            standby.start()
+            t0 = time.monotonic()
+            while "standby: the lease" not in standby.log.read_text():
+                assert time.monotonic() - t0 < 60, standby.log.read_text()
+                await asyncio.sleep(0.05)
+            pub = asyncio.create_task(publish(parse_broker_url(mq.url), batches, 400))
+            await asyncio.sleep(random.uniform(1.0, 3.0))
+            active.kill9()
+            t_kill = time.monotonic()
+            feed = await standby.subscribed()
+            takeover = time.monotonic() - t_kill
+            await pub
+            return await settle(feed, n, replayed(folder)[1]), takeover
+
+        try:
+            live, takeover = asyncio.run(main())
+        finally:
+            active.stop()
+            standby.stop()
+        print(f"standby takeover after kill -9: {takeover:.2f} s (lease TTL 2 s)")
+        assert "took over the lease" in standby.logs()
+        assert takeover < 15
+        check(live, folder, redis_url, n)

@@ -369,6 +369,9 @@ def cmd_asterisk(args) -> int:
                     min_ring_ms=round(args.min_ring_ms), state=(st or {}).get("mapper"))
     path = Path(args.queue_log)
     args.input_path = path
+    if pos.get("path") and Path(pos["path"]).resolve() != path.resolve():
+        raise ConfigError(f"state file {state_path} is the position in {pos['path']}, not "
+                          f"{path}: give that file, or another --state file")
     if args.input == "file":
         counts = mapper.stats.setdefault("source", {})
         source = LogFile(path, args.follow, pos.get("inode"), pos.get("offset", 0),

@@ -40,8 +40,9 @@ def known_kinds(pol) -> set[str]:
 
 
 def build_close(eng: Engine, month: int, calendar: DayKinds | None = None,
-                history: dict[int, dict] | None = None) -> dict:
-    cv = CloseView(eng, month, calendar, history)
+                history: dict[int, dict] | None = None, mv=None) -> dict:
+    """`mv`: the report's MonthView of the same month, reused rather than rebuilt."""
+    cv = CloseView(eng, month, calendar, history, mv)
     agents, teams = SCHEMES[eng.policy.scheme].close_rows(cv)
     known = known_kinds(eng.policy)
     unknown: set[str] = set()

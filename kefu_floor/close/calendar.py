@@ -24,10 +24,17 @@ class DayKinds:
                  fixed: tuple[tuple[int, int], ...] = FIXED_STATUTORY):
         self.overrides = overrides or {}
         self.fixed = set(fixed)
+        self._seen: dict[dt.date, str] = {}  # the package validates every call: slow
 
     def kind(self, d: dt.date) -> str:
         if d in self.overrides:
             return self.overrides[d]
+        k = self._seen.get(d)
+        if k is None:
+            k = self._seen[d] = self._official(d)
+        return k
+
+    def _official(self, d: dt.date) -> str:
         import chinese_calendar as cc
 
         try:

@@ -46,8 +46,10 @@ def agent_pay(eng, mv, i: int, star, p, calendar: DayKinds | None = None) -> dic
     ot = eng.policy.overtime
     hourly = base / ot.month_days / ot.day_hours
     cal = calendar or DayKinds()
-    for k, sh in enumerate(eng.shifts):
-        if sh.agent != p.agent or not mv.day_lo <= sh.day < mv.day_hi:
+    lo, hi = (int(eng.A[i, K.A_SH_LO]), int(eng.A[i, K.A_SH_HI])) if 0 <= i < mv.n else (0, 0)
+    for k in range(lo, hi):  # the agent's rows of S (sorted by agent), aligned with shifts
+        sh = eng.shifts[k]
+        if not mv.day_lo <= sh.day < mv.day_hi:
             continue
         attended = S[k, K.S_ATTENDED] == 1
         if attended and sh.ends_local == pay.night_shift_end:

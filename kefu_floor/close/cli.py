@@ -146,6 +146,14 @@ def cmd_close(args) -> int:
         engine.feed(good[k:k + 20_000])
     doc = build_close(engine, month, calendar, history)
     doc["inputs"] = {"events": len(lines), "sha256": _digest(lines)}
+    if old is not None and doc != old:
+        # the month's events are the same, but something else moved (roster, schedule,
+        # policy, history, events of other months): a closed month stays as it was closed
+        print(f"kefu-floor close: {args.month} is already closed in {out} and is kept as it "
+              "was; the same events now give a different close (roster, schedule, policy, "
+              "history or other months' events changed): close into another folder to see "
+              "it", file=sys.stderr)
+        return EXIT_OK
     write_close(doc, out)
     print(f"closed {args.month} ({doc['policy']}): {len(doc['agents'])} rows in {out}",
           file=sys.stderr)

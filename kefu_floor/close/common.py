@@ -61,12 +61,12 @@ class CloseView:
     """One month of one engine, as the close sees it."""
 
     def __init__(self, eng: Engine, month: int, calendar: DayKinds | None = None,
-                 history: dict[int, dict] | None = None):
+                 history: dict[int, dict] | None = None, mv: MonthView | None = None):
         eng.tick()
         self.eng = eng
         self.pol = eng.policy
         self.month = month
-        self.mv = MonthView(eng, month)
+        self.mv = mv if mv is not None and mv.month == month else MonthView(eng, month)
         self.calendar = calendar or DayKinds()
         self.history = history or {}
         self.names = eng.sym.agents.names
@@ -75,6 +75,10 @@ class CloseView:
         self.decimals = self.pol.money.decimals
         self.day_lo, self.day_hi = month_days(month)
         self._incidents = self._read_incidents()
+        L = eng.ledger
+        self._ledger: dict[int, list[int]] = {}
+        for r in np.nonzero((L[:, K.L_DAY] >= self.day_lo) & (L[:, K.L_DAY] < self.day_hi))[0]:
+            self._ledger.setdefault(int(L[r, K.L_AGENT]), []).append(int(r))
 
     # ---- who
     def rows(self) -> list[str]:
@@ -157,17 +161,16 @@ class CloseView:
         return out
 
     def _ledger_rows(self, i: int) -> list[int]:
-        L = self.eng.ledger
-        sel = ((L[:, K.L_AGENT] == i) & (L[:, K.L_DAY] >= self.day_lo)
-               & (L[:, K.L_DAY] < self.day_hi))
-        return np.nonzero(sel)[0].tolist()
+        return self._ledger.get(i, [])
 
     def shifts(self, agent: str) -> list[int]:
         """Rows of the engine's shift table S for the agent's shifts dated in the month."""
         i = self.i(agent)
+        if not 0 <= i < self.mv.n:
+            return []
         S = self.eng.S
-        return [k for k in range(len(S)) if S[k, K.S_AGENT] == i
-                and self.day_lo <= S[k, K.S_DAY] < self.day_hi]
+        lo, hi = int(self.eng.A[i, K.A_SH_LO]), int(self.eng.A[i, K.A_SH_HI])
+        return [k for k in range(lo, hi) if self.day_lo <= S[k, K.S_DAY] < self.day_hi]
 
     # ---- appeals (seeds 000/002)
     def appeals(self, agent: str) -> tuple[list[dict], list[dict]]:

@@ -23,10 +23,11 @@ def ranking(cv, agents: list[str]) -> dict[str, int]:
         lost = sum(1 for x in cv.incidents(a) if x.kind == kind)
         return (-Fraction(repr(cv.sales(a))), -conv, lost)
 
-    placed = sorted((a for a in agents if cv.sales(a) > 0), key=lambda a: (key(a), a))
+    keys = {a: key(a) for a in agents if cv.sales(a) > 0}
+    placed = sorted(keys, key=lambda a: (keys[a], a))
     out: dict[str, int] = {}
     for n, a in enumerate(placed):
-        if n and key(a) == key(placed[n - 1]):
+        if n and keys[a] == keys[placed[n - 1]]:
             out[a] = out[placed[n - 1]]
         else:
             out[a] = n + 1

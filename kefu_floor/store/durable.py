@@ -95,8 +95,10 @@ class _Window:
 
 class Durable:
     def __init__(self, store: Store, engines: dict, apply: Callable[[list[tuple[str, bytes]]], None],
-                 cfg: DurableConfig | None = None):
+                 cfg: DurableConfig | None = None, archive=None):
         self.store = store
+        self.archive = archive  # kefu_floor.store.archive.Archive or None
+        self.may_write: Callable[[], bool] = lambda: True  # the standby lease's fence
         self.engines = engines
         self.apply = apply
         self.cfg = cfg or DurableConfig()
@@ -123,6 +125,15 @@ class Durable:
             log.warning("store back after %.1fs: journaling and acknowledging again",
                         (time.time() * 1000 - self.status.since_ms) / 1000)
             self.status = StoreStatus(True)
+
+    async def health(self) -> None:
+        """Ask the store (once a tick), so the feed says "store down" even when idle."""
+        try:
+            await self.store.ping()
+        except StoreDown as e:
+            self._down(e)
+            return
+        self._up()
 
     async def _retrying(self, what, fn):
         while True:
@@ -207,6 +218,8 @@ class Durable:
             n += 1
         if msgs:
             self.apply(msgs)
+            if self.archive is not None:
+                self.archive.add(site, [p for _, p in msgs])
         return n
 
     # ---------------------------------------------------------------- live path
@@ -237,6 +250,8 @@ class Durable:
                    for s, ms in per_site.items()}
         for es in entries.values():
             es[-1][b"b"] = batch_id
+        while not self.may_write():  # lease unconfirmed: another process may be active
+            await asyncio.sleep(self.cfg.retry_s)
         ids = await self._retrying("journal", lambda: self._append_once(entries, batch_id))
         flat = []
         for site, ms in per_site.items():
@@ -246,6 +261,8 @@ class Durable:
             self.last_id[site] = ids[site][-1]
             flat.extend((t, p) for t, p, _ in ms)
             self._since_ckpt += len(ms)
+            if self.archive is not None:
+                self.archive.add(site, [p for _, p, _ in ms])
         self.apply(flat)
         await self.after_change()
 
@@ -274,6 +291,8 @@ class Durable:
     async def tick(self, site: str, t: int) -> None:
         """Journal a clock tick of site `site` to `t`, then apply it (skipped, not retried,
         while the store is down: the next tick will move the clock)."""
+        if not self.may_write():
+            return
         try:
             got = await self.store.journal_append(
                 {site: [{b"k": b"tick", b"t": str(int(t)).encode()}]})
@@ -315,6 +334,8 @@ class Durable:
         """Write every site's state with the journal position it covers, then trim the
         journal behind it. False if the store was down (tried again later)."""
         self._ckpt_at = time.monotonic()
+        if self.archive is not None:
+            self.archive.flush()  # the archive covers at least what the checkpoint covers
         for site, eng in self.engines.items():
             if self.last_id[site] is None:
                 continue
