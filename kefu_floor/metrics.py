@@ -1,11 +1,12 @@
 """Prometheus exporter of the live floor (`serve --metrics-port`).
 
 Every figure comes from the read model the screens use (`FloorView.snapshot()`), so a
-number on Grafana is the number on the wallboard. The service's event loop turns the
-snapshots into an immutable `Figures` object about once a second and swaps it in
-(`Exporter.publish`); the client library's HTTP thread only ever reads the latest
-`Figures`, never an engine array the loop may be mutating, and a scrape costs the engine
-nothing.
+number on Grafana is the number on the wallboard. The figures are built at scrape time, on
+the service's event loop (between batches, so every number is of one consistent state):
+the client library's HTTP thread asks the loop for a fresh immutable `Figures` object
+(`Collector.refresh`) and renders only that, never an engine array the loop may be
+mutating. Nobody scraping costs nothing; scrapes closer together than `max_age_s` share
+one set; a loop too busy to answer in time gets the last set served.
 
 Names follow Prometheus conventions: base units (seconds, ratios 0–1), counters end in
 `_total` and come from the engine's own counts (so they continue across a restart when a
@@ -15,8 +16,11 @@ and labels: the README, the rules and the Grafana dashboard are checked against 
 """
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
                                     HistogramMetricFamily)
@@ -25,6 +29,8 @@ from prometheus_client.registry import CollectorRegistry
 from kefu_floor.floorview import STATES
 from kefu_floor.schema import RULES
 from kefu_floor.stats import BATCH_BUCKETS_S
+
+log = logging.getLogger("kefu_floor.metrics")
 
 # rejection reasons always exported (at 0 until one happens), so rate() sees them start
 REJECT_REASONS = ("bad_json", "unknown_type", "missing_field", "wrong_type", "invalid_value",
@@ -229,17 +235,28 @@ def _cumulative(bounds, counts) -> tuple:
 
 
 class Collector:
-    """prometheus_client collector over the latest published `Figures`."""
+    """prometheus_client collector over the latest published `Figures`.
 
-    def __init__(self):
-        self._current = Figures()
+    `refresh` (called from the HTTP thread) must get a new set published, e.g. by running
+    the build on the service's loop and waiting for it; without one, only `publish` does."""
+
+    def __init__(self, refresh: Callable[[], None] | None = None, max_age_s: float = 0.5):
+        self.refresh = refresh
+        self.max_age_s = max_age_s
+        self._current: tuple[Figures, float] = (Figures(), float("-inf"))
         self.scrapes = 0
 
     def publish(self, figs: Figures) -> None:
-        self._current = figs  # one reference swap: a scrape sees the old set or the new
+        # one reference swap: a scrape sees the old set or the new, never a mix
+        self._current = (figs, time.monotonic())
 
     def collect(self):
-        figs = self._current
+        if self.refresh is not None and time.monotonic() - self._current[1] > self.max_age_s:
+            try:
+                self.refresh()
+            except Exception as e:  # a busy or stopping loop: serve the last set
+                log.warning("metrics: serving the last figures (%s)", e or type(e).__name__)
+        figs = self._current[0]
         self.scrapes += 1
         for fam in figs.families:
             kind, labels, doc = METRICS[fam.name]
@@ -262,9 +279,10 @@ class Exporter:
     """The HTTP endpoint: `/metrics` in the Prometheus text format, served by the client
     library's own thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 9464):
+    def __init__(self, host: str = "127.0.0.1", port: int = 9464,
+                 refresh: Callable[[], None] | None = None, max_age_s: float = 0.5):
         self.host, self.port = host, port
-        self.collector = Collector()
+        self.collector = Collector(refresh, max_age_s)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
         self._server = None

@@ -95,9 +95,10 @@ def bench_roster(n_agents: int) -> Roster:
 
 
 async def drain_service(port: int, client_id: str, n_events: int, n_agents: int,
-                        metrics: bool = False) -> float:
+                        metrics: bool = False, scrape_s: float = 1.0) -> float:
     """Seconds for the service to take n_events; with `metrics`, the exporter is on and
-    scraped every second meanwhile (as a Prometheus with a 1 s scrape interval would)."""
+    scraped every `scrape_s` meanwhile (as a Prometheus with that scrape interval would),
+    starting at once."""
     pol = load_policy("chengdu-2014")
     cfg = ServiceConfig(setups={SITE: Setup(pol, bench_roster(n_agents), [], SITE)},
                         broker=f"mqtt://127.0.0.1:{port}", client_id=client_id, ws_port=0,
@@ -111,8 +112,10 @@ async def drain_service(port: int, client_id: str, n_events: int, n_agents: int,
             import urllib.request
 
             def scraper():
-                while not stop.wait(1.0):
-                    urllib.request.urlopen(svc.exporter.url, timeout=10).read()
+                while True:
+                    urllib.request.urlopen(svc.exporter.url, timeout=30).read()
+                    if stop.wait(scrape_s):
+                        return
 
             threading.Thread(target=scraper, daemon=True).start()
         t0 = time.perf_counter()
@@ -135,7 +138,8 @@ def warm_up(n_agents: int) -> None:
     eng.tick()
 
 
-def throughput(broker: MosquittoServer, events: list[dict], batch: int, n_agents: int) -> dict:
+def throughput(broker: MosquittoServer, events: list[dict], batch: int, n_agents: int,
+               scrape_s: float = 1.0) -> dict:
     data = payloads(events, batch)
     tag = f"{batch}-{random.randrange(1 << 30)}"
     preload(broker.port, f"raw-{tag}", data)
@@ -143,7 +147,8 @@ def throughput(broker: MosquittoServer, events: list[dict], batch: int, n_agents
     preload(broker.port, f"svc-{tag}", data)
     svc_s = asyncio.run(drain_service(broker.port, f"svc-{tag}", len(events), n_agents))
     preload(broker.port, f"met-{tag}", data)
-    met_s = asyncio.run(drain_service(broker.port, f"met-{tag}", len(events), n_agents, True))
+    met_s = asyncio.run(drain_service(broker.port, f"met-{tag}", len(events), n_agents, True,
+                                      scrape_s))
     return {"batch": batch, "messages": len(data), "events": len(events),
             "raw_events_s": len(events) / raw_s, "service_events_s": len(events) / svc_s,
             "ratio": raw_s / svc_s, "metrics_events_s": len(events) / met_s,

@@ -131,7 +131,7 @@ def test_sla_breach_pages_and_resolves(mosquitto):
         nonlocal prom
         cfg = ServiceConfig(setups={SITE: setup()}, broker=mosquitto.url, ws_port=0,
                             client_id=f"test-alerting-{random.random()}", clock=LiveClock(),
-                            metrics_port=0, metrics_interval_s=0.2)
+                            metrics_port=0)
         async with Service(cfg) as svc:
             await svc.wait_connected()
             prom = PrometheusServer(

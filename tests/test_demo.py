@@ -128,8 +128,13 @@ def test_demo_starts_serves_the_wallboard_and_stops_on_ctrl_c(tmp_path):
         assert rep["counters"]["accepted"] > 100 and rep["site"] == "demo"
         # the demo's Prometheus exporter, at the URL it printed
         metrics = re.search(r"metrics\s+(http://\S+/metrics)", log.read_text()).group(1)
-        body = urllib.request.urlopen(metrics, timeout=10).read().decode()
-        assert re.search(r'kefu_events_total\{outcome="accepted",site="demo"\} [1-9]', body)
+        accepted = r'kefu_events_total\{outcome="accepted",site="demo"\} [1-9]'
+        for _ in range(10):  # a loop too busy to answer in time gets the last set served
+            body = urllib.request.urlopen(metrics, timeout=30).read().decode()
+            if re.search(accepted, body):
+                break
+            time.sleep(1)
+        assert re.search(accepted, body), body[-2000:]
     finally:
         p.send_signal(signal.SIGINT)
         rc = p.wait(timeout=60)

@@ -208,15 +208,15 @@ def test_serve_exports_the_read_model(mosquitto):
                 if eng.counters()["accepted"] == len(lines):
                     break
                 await asyncio.sleep(0.05)
-            svc.publish_metrics()
+            await asyncio.sleep(svc.cfg.metrics_max_age_s)
             before = await asyncio.to_thread(scrape, svc.exporter.url)
             snap = FloorView(eng).snapshot()
-            # the exporter reads the published figures only: more events change nothing
-            # until the loop publishes again
+            # a scrape within max_age_s shares the last figures; a later one is rebuilt on
+            # the loop, from the read model as it is then
             eng.feed([ev(type="abandon", ts=eng.now, call="zz", queue="billing",
                          wait_ms=1000)])
             again = await asyncio.to_thread(scrape, svc.exporter.url)
-            svc.publish_metrics()
+            await asyncio.sleep(svc.cfg.metrics_max_age_s)
             after = await asyncio.to_thread(scrape, svc.exporter.url)
             return before, again, after, snap
 
@@ -274,3 +274,39 @@ def test_a_bad_metrics_port_is_one_clear_error(mosquitto):
         port = s.getsockname()[1]
         with pytest.raises(ConfigError, match=f"--metrics-port {port}: cannot listen"):
             asyncio.run(run(port))
+
+
+def test_exported_counters_continue_from_a_checkpoint():
+    """A store restores the engine from a checkpoint of its arrays: the exporter's counters
+    (queue totals, the wait histogram, telemetry health) carry on from where they were."""
+    from kefu_floor.store.state import capture, restore
+
+    eng = Engine(setup())
+    eng.feed([decode_event(x) for x in hw_lines()])
+    before = figures({SITE: SiteInput(FloorView(eng).snapshot())})
+    again = Engine(setup())
+    restore(again, capture(eng))
+    after = figures({SITE: SiteInput(FloorView(again).snapshot())})
+    counters = {n for n, (kind, _, _) in METRICS.items() if kind in ("counter", "histogram")}
+    got = {f.name: f.samples for f in after.families if f.name in counters}
+    want = {f.name: f.samples for f in before.families if f.name in counters}
+    assert got == want and got["kefu_queue_calls_answered_total"]
+
+
+def test_a_scrape_the_loop_cannot_answer_gets_the_last_figures():
+    from kefu_floor.metrics import Collector, Family, Figures
+
+    old = Figures((Family("kefu_mqtt_connected", ((("s",), 1),)),))
+
+    def busy():
+        raise TimeoutError
+
+    c = Collector(busy, max_age_s=0.0)
+    c.publish(old)
+    fams = list(c.collect())
+    assert [(f.name, [s.value for s in f.samples]) for f in fams] == [("kefu_mqtt_connected", [1])]
+    calls = []
+    fresh = Collector(lambda: calls.append(1) or fresh.publish(Figures()), max_age_s=60)
+    list(fresh.collect())
+    list(fresh.collect())
+    assert calls == [1]  # the second scrape, within max_age_s, shared the first's figures
