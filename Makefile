@@ -12,7 +12,9 @@ export PIP_NO_INPUT := 1
 
 .PHONY: venv services test bench demo replay-example fuzz bench-hostile
 
-venv: $(STAMP)
+KERNELS := $(VENV)/.kernels
+
+venv: $(STAMP) $(KERNELS)
 
 # Re-install only when pyproject.toml is newer than the stamp (or the venv is missing).
 $(STAMP): pyproject.toml
@@ -20,6 +22,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $(STAMP)
+
+# Compile the numba kernels into their cache at set-up (about 30 s once, and again when a
+# kernel changes), so the first `make demo` only loads them (about 1 s).
+$(KERNELS): $(STAMP) $(wildcard kernels/*.py)
+	$(PY) -m kefu_floor.warmup
+	@touch $(KERNELS)
 
 services:
 	bash scripts/ensure-services.sh
@@ -31,7 +39,7 @@ bench: venv
 	$(PY) -m simulators.bench
 
 demo: venv
-	$(VENV)/bin/kefu-floor demo
+	$(VENV)/bin/kefu-floor demo $(ARGS)
 
 replay-example: venv
 	$(VENV)/bin/kefu-floor replay examples/day/events.jsonl --roster examples/day/roster.csv --schedule examples/day/schedule.csv --policy chengdu-2014 --format table

@@ -26,16 +26,28 @@ def register(sub, common) -> None:
                     help="the service's feed address (kefu-floor serve prints it)")
     common(tp, site=True)
     tp.add_argument("--team", help="show only this team (the service filters the feed)")
+    from kefu_floor.service_cli import add_client_flags
+
+    add_client_flags(tp)
+    tp.add_argument("--log-file", metavar="FILE",
+                    help="where the dashboard's own log lines go while it owns the terminal "
+                         "(default: kefu-floor-tui.log in the temp folder)")
     tp.set_defaults(func=cmd_tui)
 
 
 def cmd_tui(args) -> int:
     from dashboards.feedclient import feed_url
     from dashboards.tui import run
+    from kefu_floor.logs import log_to_file
+    from kefu_floor.service_cli import client_ssl, read_token
 
     try:
         feed_url(args.connect)
     except ValueError as e:
         raise ConfigError(f"--connect: {e}") from None
-    run(args.connect, site=args.site, team=args.team, lang=args.lang, policy=args.policy)
+    token = read_token(args.token_file, "--token-file")
+    ctx = client_ssl(args.connect, args.feed_ca)
+    log_to_file(args.log_file, "kefu-floor-tui.log")  # never drawn over the screen
+    run(args.connect, site=args.site, team=args.team, lang=args.lang, policy=args.policy,
+        token=token, ssl=ctx)
     return 0

@@ -68,8 +68,12 @@ class FeedClient:
                  listener: Callable[[Change], None] | None = None,
                  wall: Callable[[], float] = time.time,
                  backoff_initial: float = 0.5, backoff_max: float = 10.0,
-                 open_timeout: float = 10.0, max_alerts: int = MAX_ALERTS):
+                 open_timeout: float = 10.0, max_alerts: int = MAX_ALERTS,
+                 token: str | None = None, ssl=None):
         self.url = feed_url(url, site, team)
+        # the feed's access token (sent as a header, never in the URL) and TLS for wss://
+        self.headers = {"Authorization": f"Bearer {token}"} if token else None
+        self.ssl = ssl
         self.site = site
         self.team = team
         self.listener = listener
@@ -191,8 +195,10 @@ class FeedClient:
         while not self._stop:
             cancelled = False
             try:
+                tls = {"ssl": self.ssl} if self.ssl is not None else {}
                 async with connect(self.url, max_size=None, open_timeout=self.open_timeout,
-                                   close_timeout=2) as ws:
+                                   close_timeout=2, additional_headers=self.headers,
+                                   **tls) as ws:
                     self._ws = ws
                     async for raw in ws:
                         if not self.connected:  # the feed flows: connected from now on

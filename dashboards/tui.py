@@ -17,8 +17,12 @@ are from the Okabe-Ito palette. Times are in the site's time zone (the policy's)
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
+import signal
+import sys
 import time
 from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
@@ -1019,7 +1023,9 @@ class FloorApp(App):
                 Binding("s", "cycle_sort", "tui_k_sort"),
                 Binding("r", "reverse_sort", "tui_k_reverse"),
                 Binding("v", "team_view", "tui_k_teams"),
-                Binding("q", "quit", "tui_k_quit")]
+                Binding("q", "quit", "tui_k_quit"),
+                # Ctrl-C quits in every view, like SIGINT and SIGTERM (see on_mount)
+                Binding("ctrl+c", "quit", show=False, priority=True)]
     CSS = """
     #title { height: 1; background: $panel; padding: 0 1; }
     #banner { height: auto; background: #d55e00; color: #ffffff; text-style: bold;
@@ -1039,13 +1045,17 @@ class FloorApp(App):
                  lang: str = "en", *, policy: Policy | str | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time, tick_s: float = 1.0,
-                 backoff_initial: float = 0.5, backoff_max: float = 10.0):
+                 backoff_initial: float = 0.5, backoff_max: float = 10.0,
+                 token: str | None = None, ssl=None, wallboard: str | None = None):
         super().__init__()
         self.lang = lang
         self.clock = clock
         self.tick_s = tick_s
         self.client = FeedClient(url, site, team, listener=self._on_change, wall=wall,
-                                 backoff_initial=backoff_initial, backoff_max=backoff_max)
+                                 backoff_initial=backoff_initial, backoff_max=backoff_max,
+                                 token=token, ssl=ssl)
+        self.wallboard = wallboard  # its URL on the status line (the demo's own board)
+        self.stopped_by: str | None = None  # the signal that ended the app, if one did
         self._policy_arg = policy
         self.policy: Policy | None = policy if isinstance(policy, Policy) else None
         self.policy_name: str | None = None
@@ -1107,6 +1117,16 @@ class FloorApp(App):
         self.set_interval(self.tick_s, self.tick)
         self.run_worker(self.client.run(), name="feed", group="feed", exit_on_error=False)
         self.w("floor").focus()
+        # the terminal is in raw mode, so Ctrl-C is a key (bound above); SIGINT and SIGTERM
+        # from outside end the app cleanly too, restoring the terminal
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._signalled, sig)
+
+    def _signalled(self, sig: signal.Signals) -> None:
+        self.stopped_by = sig.name
+        self.exit()
 
     def on_resize(self, event) -> None:
         if self._widgets:
@@ -1517,6 +1537,9 @@ class FloorApp(App):
         s.append(f"  {t('tui_sort', lang)}: ", style="bold")
         s.append(f"{t(label, lang)} ({t('tui_desc' if self.sort_reverse else 'tui_asc', lang)})")
         s.append("  " + t("tui_shown", lang, n=len(self._rows), total=len(self.client.agents)))
+        if self.wallboard:
+            s.append(f"  {t('wallboard', lang)} ", style="bold")
+            s.append(self.wallboard)
         self.w("status").update(s)
 
     def tick(self) -> None:
@@ -1596,6 +1619,9 @@ class FloorApp(App):
 
 
 def run(url: str, site: str | None = None, team: str | None = None, lang: str = "en",
-        policy: str | Policy | None = None) -> None:
-    """Run the dashboard in this terminal until the user quits (also used by `demo`)."""
-    FloorApp(url, site, team, lang, policy=policy).run()
+        policy: str | Policy | None = None, token: str | None = None, ssl=None) -> None:
+    """Run the dashboard in this terminal until the user quits or a signal stops it."""
+    app = FloorApp(url, site, team, lang, policy=policy, token=token, ssl=ssl)
+    app.run()
+    if app.stopped_by:
+        print(t("stopped_by", lang, sig=app.stopped_by), file=sys.stderr)

@@ -63,6 +63,20 @@ LABELS: dict[str, tuple[str, str]] = {
     "pay_commission": ("提成", "Commission"), "pay_total": ("合计", "Total"),
 }
 
+# Starting and stopping (`demo`, `tui`): what the person at the terminal is told.
+LABELS.update({
+    "stopped_by": ("已停止({sig})", "stopped ({sig})"),
+    "wallboard": ("大屏", "wallboard"),
+    "demo_day_over": ("模拟的一天已结束:共发布 {n} 条事件。按 q 退出。",
+                      "The simulated day is over: {n} events published. Press q to quit."),
+    "demo_day_over_line": ("模拟的一天已结束:共发布 {n} 条事件,演示结束。",
+                           "The simulated day is over: {n} events published; the demo stops."),
+    "demo_pub_lost": ("模拟器与消息服务器断开({error}),{s:.0f} 秒后重连",
+                      "the simulator lost the broker ({error}); reconnecting in {s:.0f} s"),
+    "demo_pub_back": ("模拟器已重新连接消息服务器", "the simulator is connected to the broker again"),
+    "demo_logs": ("日志写入 {path}", "logs go to {path}"),
+})
+
 # Shift leader's terminal dashboard (dashboards/tui.py). Column headings are short on purpose:
 # the floor table has to stay readable at 80 columns.
 LABELS.update({

@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 
 class JsonFormatter(logging.Formatter):
@@ -26,3 +28,23 @@ def setup_logging(fmt: str = "text", level: str = "info") -> None:
     root.setLevel(level.upper())
     for noisy in ("amqtt", "transitions", "websockets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def log_to_file(path: str | None, default_name: str, level: str = "info") -> Path:
+    """While a full-screen view owns the terminal, log lines go to a file instead of being
+    drawn over it: `path`, or `default_name` in the temp folder. Returns the file."""
+    from kefu_floor.errors import ConfigError
+
+    p = Path(path) if path else Path(tempfile.gettempdir()) / default_name
+    try:
+        h = logging.FileHandler(p, encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"log file {p}: cannot write it ({e.strerror or e})") from None
+    h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [h]
+    root.setLevel(level.upper())
+    for noisy in ("amqtt", "transitions", "websockets"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.captureWarnings(True)  # Python's warnings too: they would print to stderr
+    return p

@@ -1,10 +1,14 @@
 """The month score report (DESIGN.md §3.3), read from an engine's arrays.
 
+`read_report(engine, month)` sums the month's day slots and scores them; it only reads.
 `build_report(engine, month)` first brings every agent up to engine time (so deadlines due
-by the last event are booked), then sums the month's day slots and scores them.
+by the last event are booked) and then reads: what a replay wants at the end of a file.
+The live service ticks on its event loop, takes `frozen_copy(engine)` there (a few ms)
+and runs `read_report` on the copy in a worker thread, so a report never stalls ingest.
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 
@@ -85,10 +89,38 @@ class MonthView:
         return bool(self.present[i] or self.site_data[i] or self.D[i].any() or self.M[i].any())
 
 
+def frozen_copy(eng: Engine) -> Engine:
+    """The engine as it is now, for reading elsewhere while the original moves on: every
+    array and container copied (the kernels update arrays in place), nothing shared that
+    ingest may change. Not for feeding."""
+    c = _copied(eng)
+    c.sym = _copied(eng.sym)
+    for k, v in vars(eng.sym).items():  # the interners: names and ids grow as ids appear
+        setattr(c.sym, k, _copied(v))
+    return c
+
+
+def _copied(obj):
+    c = copy.copy(obj)
+    for k, v in vars(obj).items():
+        if isinstance(v, np.ndarray):
+            setattr(c, k, v.copy())
+        elif isinstance(v, (dict, list, set)):
+            setattr(c, k, copy.copy(v))
+    return c
+
+
 def build_report(eng: Engine, month: int | None = None) -> dict:
+    """Tick to engine time, then `read_report` (replay's end of file, tests)."""
     if not eng.live:
         eng.settle()  # a replay's report is the end of its input
     eng.tick()
+    return read_report(eng, month)
+
+
+def read_report(eng: Engine, month: int | None = None) -> dict:
+    """The month's report (default: engine time's month) from the engine as it is; reads
+    only, so it may run on a `frozen_copy` in another thread."""
     as_of = eng.now  # None until the first event: a live service may be asked that early
     if month is None:
         month = month_of(as_of if as_of is not None else int(time.time() * 1000),

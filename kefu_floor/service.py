@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import mimetypes
+import ssl
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from kefu_floor.broker import EmbeddedBroker
@@ -23,10 +27,11 @@ from kefu_floor.floorview import FloorView
 from kefu_floor.ingest import Ingest, LiveClock
 from kefu_floor.localtime import parse_month
 from kefu_floor.mqtt import BrokerURL, Subscriber, parse_broker_url
-from kefu_floor.report import build_report
+from kefu_floor.report import frozen_copy, read_report
 from kefu_floor.store import open_store, redact
 from kefu_floor.store.durable import Durable, DurableConfig
-from kefu_floor.wsfeed import FeedHub
+from kefu_floor.warmup import warm_kernels
+from kefu_floor.wsfeed import FeedAccess, FeedHub
 
 log = logging.getLogger("kefu_floor.service")
 
@@ -60,29 +65,54 @@ class ServiceConfig:
     archive: str | None = None  # folder for the site-days' gzip JSON Lines
     lease_ms: int = 3000  # standby lease TTL (a store other than memory)
     lang: str | None = None  # the screens' default language (None: from the locale)
+    access: FeedAccess = field(default_factory=FeedAccess)  # feed token, origins, limits
+    feed_tls_cert: str | None = None  # PEM: serve wss:// and https:// (with feed_tls_key)
+    feed_tls_key: str | None = None
 
 
-STATIC_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
-                ".js": "text/javascript; charset=utf-8", ".png": "image/png",
-                ".svg": "image/svg+xml"}
+# what a page may be; anything else in the folder is served as bytes
+_TEXT = {".html": "text/html", ".js": "text/javascript", ".css": "text/css",
+         ".json": "application/json", ".svg": "image/svg+xml", ".txt": "text/plain"}
 
 
 def default_pages() -> dict[str, tuple[str, bytes]]:
-    """The wallboard page (and its /static/ files) from `dashboards` when it is installed
-    (it is a separate layer: looked up, not imported)."""
+    """Every file of `dashboards/static/` when the dashboards are installed (a separate
+    layer: looked up, not imported), under /static/NAME and /NAME; `/` and `/wallboard` are
+    wallboard.html."""
     import importlib.util
-    from pathlib import Path
 
     spec = importlib.util.find_spec("dashboards")
     folders = list(spec.submodule_search_locations or []) if spec else []
-    static = next((Path(f) / "static" for f in folders
-                   if (Path(f) / "static" / "wallboard.html").is_file()), None)
-    if static is None:
-        return {}
-    pages = {f"/static/{p.name}": (STATIC_TYPES[p.suffix], p.read_bytes())
-             for p in sorted(static.iterdir()) if p.suffix in STATIC_TYPES}
-    pages["/wallboard"] = pages["/static/wallboard.html"]
+    root = next((Path(f) / "static" for f in folders if (Path(f) / "static").is_dir()), None)
+    pages: dict[str, tuple[str, bytes]] = {}
+    if root is None:
+        return pages
+    for f in sorted(root.rglob("*")):
+        if not f.is_file() or any(p.startswith(".") for p in f.relative_to(root).parts):
+            continue
+        rel = f.relative_to(root).as_posix()
+        ext = f.suffix.lower()
+        ctype = (f"{_TEXT[ext]}; charset=utf-8" if ext in _TEXT else
+                 mimetypes.guess_type(f.name)[0] or "application/octet-stream")
+        page = (ctype, f.read_bytes())
+        pages[f"/static/{rel}"] = pages[f"/{rel}"] = page
+    if "/wallboard.html" in pages:
+        pages["/"] = pages["/wallboard"] = pages["/wallboard.html"]
     return pages
+
+
+def feed_ssl_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ConfigError("--feed-tls-cert and --feed-tls-key go together")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"--feed-tls-cert {cert} / --feed-tls-key {key}: cannot use them "
+                          f"({e}); give a PEM certificate and its unencrypted key") from None
+    return ctx
 
 
 class Service:
@@ -97,7 +127,8 @@ class Service:
         self.ingest = Ingest(self.engines, max_payload=cfg.max_payload, wall_ahead_ms=ahead)
         self.views = {site: FloorView(e, cfg.lang) for site, e in self.engines.items()}
         self.hub = FeedHub(self.views, report_fn=self.report, interval=cfg.delta_s,
-                           pages=cfg.pages or default_pages())
+                           pages=cfg.pages or default_pages(), access=cfg.access)
+        self.feed_ssl = feed_ssl_context(cfg.feed_tls_cert, cfg.feed_tls_key)
         self.clock = cfg.clock
         self.broker_url: BrokerURL | None = None
         self.ws_port: int | None = None
@@ -136,6 +167,16 @@ class Service:
     async def _start(self) -> None:
         cfg = self.cfg
         self._stack.push_async_callback(self.store.close)
+        if cfg.broker != "embedded":
+            self.broker_url = parse_broker_url(cfg.broker, cfg.tls_ca, cfg.tls_cert, cfg.tls_key,
+                                               cfg.mqtt_password)
+        # before anything runs the kernels (the journal's replay, the subscription): a cold
+        # cache compiles for ~30 s, and the event loop must not be the one waiting (a
+        # thread shares it; serve and demo warm up before their loop starts, so this is
+        # then a no-op)
+        took = await asyncio.to_thread(warm_kernels)
+        if took > 2.0:
+            log.info("kernels ready in %.1f s", took)
         lease_task = None
         if self.lease is not None:
             self.takeover_wait_s = await self.lease.acquire()  # the standby waits here
@@ -146,14 +187,20 @@ class Service:
         self._stack.push_async_callback(self._final_checkpoint)
         # state first (checkpoint + journal tail), then the feed, then the broker's backlog
         await self.durable.recover()
+        try:
+            server = await self._stack.enter_async_context(
+                self.hub.serve(cfg.ws_host, cfg.ws_port, ssl=self.feed_ssl))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise ConfigError(f"--ws-port {cfg.ws_port}: {cfg.ws_host}:{cfg.ws_port} is "
+                                  "already in use (another kefu-floor?); stop it or choose "
+                                  "another port with --ws-port (0 = any free one)") from None
+            raise ConfigError(f"--ws-host {cfg.ws_host} --ws-port {cfg.ws_port}: cannot "
+                              f"listen there ({e.strerror or e})") from None
+        self.ws_port = next(iter(server.sockets)).getsockname()[1]
         if cfg.broker == "embedded":
             broker = await self._stack.enter_async_context(EmbeddedBroker())
             self.broker_url = parse_broker_url(broker.url)
-        else:
-            self.broker_url = parse_broker_url(cfg.broker, cfg.tls_ca, cfg.tls_cert, cfg.tls_key,
-                                               cfg.mqtt_password)
-        server = await self._stack.enter_async_context(self.hub.serve(cfg.ws_host, cfg.ws_port))
-        self.ws_port = next(iter(server.sockets)).getsockname()[1]
         if cfg.metrics_port is not None:
             from kefu_floor.metrics import Exporter
 
@@ -188,9 +235,8 @@ class Service:
         if self.exporter is not None:
             self.publish_metrics()  # a first set, for a scrape the busy loop cannot answer
         self._stack.push_async_callback(self._cancel_tasks)
-        log.info("serving sites %s from %s; store %s; live feed on ws://%s:%d/",
-                 ", ".join(sites), self.broker_url.display, redact(cfg.store), cfg.ws_host,
-                 self.ws_port)
+        log.info("serving sites %s from %s; store %s; live feed on %s",
+                 ", ".join(sites), self.broker_url.display, redact(cfg.store), self.feed_url)
 
     async def _final_checkpoint(self) -> None:
         """On a clean stop, a last checkpoint (and archive flush): a restart has no tail."""
@@ -266,9 +312,24 @@ class Service:
             await asyncio.sleep(self.cfg.tick_s)
             await self.tick()
 
-    def report(self, site: str, month: str | None) -> dict:
+    @property
+    def feed_url(self) -> str:
+        host = "127.0.0.1" if self.cfg.ws_host in ("0.0.0.0", "") else self.cfg.ws_host
+        return f"{'wss' if self.feed_ssl else 'ws'}://{host}:{self.ws_port}/"
+
+    @property
+    def page_url(self) -> str:
+        return self.feed_url.replace("ws", "http", 1) + "wallboard"
+
+    async def report(self, site: str, month: str | None) -> dict:
+        """The month's report as of now: what is due by engine time booked here (moving no
+        clock), then read from a copy in a worker thread."""
         try:
             mid = parse_month(month) if month else None
         except ValueError as e:
             raise ConfigError(f"month: {e}") from None
-        return build_report(self.engines[site], mid)
+        eng = self.engines[site]
+        eng.tick()
+        self.hub.alerts()
+        frozen = frozen_copy(eng)
+        return await asyncio.to_thread(read_report, frozen, mid)

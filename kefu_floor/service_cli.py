@@ -4,7 +4,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
 import signal
+import ssl
 import sys
 
 from kefu_floor.errors import ConfigError
@@ -26,7 +29,56 @@ Stop with Ctrl-C (SIGINT) or SIGTERM; state is kept in memory while the broker i
 the service reconnects by itself. With --store redis://… every accepted message is journaled
 in Redis before the broker gets its acknowledgement, and a restart resumes from the last
 checkpoint plus the journal.
+
+The live feed and the wallboard carry names and scores: on anything but 127.0.0.1 give them
+an access token (--feed-token-file, or the KEFU_FEED_TOKEN environment variable; never on
+the command line, where `ps` shows it) and, across networks, TLS (--feed-tls-cert/-key).
 """
+TOKEN_ENV = "KEFU_FEED_TOKEN"
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{16,}")
+
+
+def read_token(path: str | None, flag: str) -> str | None:
+    """The feed's access token: from the file `path` (first line) or $KEFU_FEED_TOKEN."""
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{flag} {path}: cannot read it "
+                              f"({getattr(e, 'strerror', None) or e})") from None
+        if not text.strip():
+            raise ConfigError(f"{flag} {path}: the file is empty; put the token on its "
+                              "first line")
+        token = text.strip().splitlines()[0].strip()
+        where = f"{flag} {path}"
+    else:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+        where = f"${TOKEN_ENV}"
+        if not token:
+            return None
+    if not _TOKEN.fullmatch(token):
+        raise ConfigError(f"{where}: the token must be 16 or more of A-Z a-z 0-9 . _ ~ + / = - "
+                          "(e.g. made by `openssl rand -hex 16`)")
+    return token
+
+
+def client_ssl(url: str, ca: str | None) -> ssl.SSLContext | None:
+    """TLS for a wss:// feed: the system's CAs, or the PEM given (a private CA)."""
+    if not url.startswith("wss://"):
+        return None
+    try:
+        return ssl.create_default_context(cafile=ca)
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"--feed-ca {ca}: cannot use it ({e})") from None
+
+
+def add_client_flags(p) -> None:
+    """Flags of the feed's clients (`report --connect`, `tui`)."""
+    p.add_argument("--token-file", metavar="FILE",
+                   help=f"the feed's access token (first line); default ${TOKEN_ENV}")
+    p.add_argument("--feed-ca", metavar="PEM",
+                   help="CA certificate of a wss:// feed (default: the system's)")
 
 
 def register(sub, common) -> None:
@@ -84,6 +136,19 @@ def register(sub, common) -> None:
                          "never in --broker, where `ps` would show it")
     st.add_argument("--max-login-refusals", type=int, default=5, metavar="N",
                     help="exit after the broker refuses the login N times in a row (default 5)")
+    sp.add_argument("--feed-token-file", metavar="FILE",
+                    help="access token for the feed and the pages, first line of FILE "
+                         f"(default ${TOKEN_ENV}; unset: open to anyone who can reach it)")
+    sp.add_argument("--feed-origin", action="append", default=[], metavar="ORIGIN",
+                    help="a browser origin allowed to open the feed besides the service's "
+                         "own pages, e.g. https://board.example (repeat; * = any)")
+    sp.add_argument("--feed-tls-cert", metavar="PEM",
+                    help="serve the feed and pages over TLS (wss://, https://) with this "
+                         "certificate chain")
+    sp.add_argument("--feed-tls-key", metavar="PEM", help="the --feed-tls-cert's key")
+    sp.add_argument("--report-per-min", type=float, default=30.0, metavar="N",
+                    help="report requests a feed client may make per minute (burst 5; "
+                         "default 30)")
     sp.set_defaults(func=cmd_serve)
 
     rp = sub.add_parser("report", help="print a running service's current score report")
@@ -92,6 +157,7 @@ def register(sub, common) -> None:
     rp.add_argument("--site", help="site (default: the service's first)")
     rp.add_argument("--month", metavar="YYYY-MM", help="month (default: current)")
     rp.add_argument("--timeout", type=float, default=30.0)
+    add_client_flags(rp)
     rp.set_defaults(func=cmd_report)
 
 
@@ -118,8 +184,17 @@ def check_serve_flags(args) -> None:
 def build_config(args):
     from kefu_floor.cli import _setup
     from kefu_floor.ingest import LiveClock
+    from kefu_floor.mqtt import parse_broker_url
     from kefu_floor.service import ServiceConfig
     from kefu_floor.store.durable import DurableConfig
+    from kefu_floor.wsfeed import FeedAccess
+
+    if args.broker != "embedded":  # a wrong URL is said before anything starts
+        parse_broker_url(args.broker, args.tls_ca, args.tls_cert, args.tls_key)
+    if not args.report_per_min > 0:
+        raise ConfigError(f"--report-per-min {args.report_per_min:g}: give a number > 0")
+    access = FeedAccess(token=read_token(args.feed_token_file, "--feed-token-file"),
+                        origins=tuple(args.feed_origin), report_per_min=args.report_per_min)
 
     check_serve_flags(args)
     sites = args.sites or ["default"]
@@ -144,7 +219,8 @@ def build_config(args):
                          mqtt_password=password, max_login_refusals=args.max_login_refusals,
                          archive=args.archive, lease_ms=args.lease_ms,
                          metrics_port=args.metrics_port, metrics_host=args.metrics_host,
-                         metrics_per_agent=args.metrics_per_agent,
+                         metrics_per_agent=args.metrics_per_agent, access=access,
+                         feed_tls_cert=args.feed_tls_cert, feed_tls_key=args.feed_tls_key,
                          lang=getattr(args, "lang", None))
 
 
@@ -193,15 +269,26 @@ async def run_until_signal(make_service, on_ready=None) -> None:
 
 
 def cmd_serve(args) -> int:
+    import logging
+
     from kefu_floor.logs import setup_logging
-    from kefu_floor.service import Service
+    from kefu_floor.service import Service, feed_ssl_context
+    from kefu_floor.warmup import warm_kernels
 
     setup_logging(args.log_format)
     cfg = build_config(args)
+    feed_ssl_context(cfg.feed_tls_cert, cfg.feed_tls_key)  # a bad file: said before waiting
+    if cfg.access.token is None and cfg.ws_host not in ("127.0.0.1", "localhost", "::1"):
+        logging.getLogger("kefu_floor.service").warning(
+            "the live feed on %s has no access token: anyone who can reach the port sees "
+            "names and scores; set --feed-token-file or $%s", cfg.ws_host, TOKEN_ENV)
+    say = (lambda s: print(s, file=sys.stderr, flush=True)) if args.log_format == "text" \
+        else (lambda s: logging.getLogger("kefu_floor.service").info("%s", s))
+    warm_kernels(say)  # before the event loop exists: nothing to keep alive yet
 
     def ready(svc):
         print(f"kefu-floor: broker {svc.broker_url.display}; live feed "
-              f"ws://{cfg.ws_host}:{svc.ws_port}/ (sites: {', '.join(cfg.setups)})"
+              f"{svc.feed_url} (sites: {', '.join(cfg.setups)})"
               + (f"; metrics {svc.exporter.url}" if svc.exporter else ""),
               file=sys.stderr, flush=True)
 
@@ -212,12 +299,16 @@ def cmd_serve(args) -> int:
     return 0
 
 
-async def fetch_report(url: str, site: str | None, month: str | None, timeout: float) -> dict:
+async def fetch_report(url: str, site: str | None, month: str | None, timeout: float,
+                       token: str | None = None, ssl_ctx: ssl.SSLContext | None = None) -> dict:
     from websockets.asyncio.client import connect
 
     q = f"?site={site}" if site else ""
+    headers = {"Authorization": f"Bearer {token}"} if token else None
     async with asyncio.timeout(timeout):
-        async with connect(url.rstrip("/") + "/" + q, max_size=None) as ws:
+        tls = {"ssl": ssl_ctx} if ssl_ctx is not None else {}
+        async with connect(url.rstrip("/") + "/" + q, max_size=None, additional_headers=headers,
+                           **tls) as ws:
             await ws.recv()  # the snapshot
             await ws.send(json.dumps({"type": "report", "month": month}))
             async for raw in ws:
@@ -230,8 +321,18 @@ async def fetch_report(url: str, site: str | None, month: str | None, timeout: f
 
 
 def cmd_report(args) -> int:
+    from websockets.exceptions import InvalidStatus
+
+    token = read_token(args.token_file, "--token-file")
+    ctx = client_ssl(args.connect, args.feed_ca)
     try:
-        rep = asyncio.run(fetch_report(args.connect, args.site, args.month, args.timeout))
+        rep = asyncio.run(fetch_report(args.connect, args.site, args.month, args.timeout,
+                                       token, ctx))
+    except InvalidStatus as e:
+        code = e.response.status_code
+        why = {401: f"the feed needs its access token (--token-file or ${TOKEN_ENV})",
+               403: "the feed refused this client"}.get(code, f"HTTP {code}")
+        raise ConfigError(f"{args.connect}: {why}") from None
     except (OSError, TimeoutError) as e:
         raise ConfigError(f"cannot reach {args.connect}: {e or 'timed out'}") from None
     sys.stdout.write(json.dumps(rep, ensure_ascii=False) + "\n")

@@ -119,6 +119,9 @@ def register(sub, common) -> None:
     from kefu_floor.i18n import default_lang
 
     dp.add_argument("--lang", choices=("zh", "en"), default=default_lang())
+    dp.add_argument("--log-file", metavar="FILE",
+                    help="log lines while the dashboard owns the terminal (default: "
+                         "kefu-floor-demo.log in the temp folder)")
     dp.set_defaults(func=cmd_demo)
 
 
@@ -248,11 +251,21 @@ def cmd_load(args) -> int:
 def cmd_demo(args) -> int:
     import asyncio
 
-    from kefu_floor.logs import setup_logging
+    from kefu_floor.i18n import t
+    from kefu_floor.logs import log_to_file, setup_logging
+    from kefu_floor.warmup import warm_kernels
     from simulators.demo import pick_view, run_demo
 
-    setup_logging("text", "warning")
     view = pick_view(args.view)
+    say = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    log_file = None
+    if view == "tui":  # the dashboard owns the terminal: nothing may draw over it
+        log_file = str(log_to_file(args.log_file, "kefu-floor-demo.log", "warning"))
+    else:
+        setup_logging("text", "warning")
+    # before the event loop exists: the embedded broker and the simulator's connection
+    # would otherwise wait out a first run's compile, and drop
+    warm_kernels(say)
     done = {}
 
     async def main():
@@ -260,14 +273,21 @@ def cmd_demo(args) -> int:
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal(sig):
+            done["stopped_by"] = sig.name
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        done.update(await run_demo(args.agents, args.speed, args.seed, args.ws_port, view,
-                                   args.lang, args.duration, stop=stop,
-                                   announce=lambda s: print(s, file=sys.stderr)))
+            loop.add_signal_handler(sig, on_signal, sig)
+        done.update({k: v for k, v in (await run_demo(
+            args.agents, args.speed, args.seed, args.ws_port, view, args.lang, args.duration,
+            stop=stop, announce=say, log_file=log_file)).items() if v is not None})
 
     asyncio.run(main())
-    if done:
-        print(f"demo finished: {done['events']} events scored, {done['deductions']} "
-              f"deductions booked", file=sys.stderr)
+    if done.get("stopped_by"):
+        say(t("stopped_by", args.lang, sig=done["stopped_by"]))
+    if "events" in done:
+        say(f"demo finished: {done['events']} events scored, {done['deductions']} "
+            f"deductions booked")
     return 0

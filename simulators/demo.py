@@ -3,7 +3,14 @@
 An embedded MQTT broker, the live service, and a simulated floor published to it
 accelerated (200 agents, 60x by default), with the best live view there is: the Textual
 dashboard when `dashboards.tui` is installed and stdout is a terminal, else a refreshing
-table; `--headless` runs without a view (tests, CI). Ctrl-C stops everything cleanly.
+table; `--view none` runs without a view (tests, CI).
+
+The kernels are loaded (compiled on the very first run) before anything starts. The
+wallboard's address is on the dashboard's status line; while the dashboard owns the
+terminal, log lines go to a file (--log-file; default kefu-floor-demo.log in the temp
+folder). The simulator reconnects to the broker by itself and says so. When the simulated
+day is over the demo says so: without a view it stops, the dashboard stays until you quit.
+Ctrl-C, SIGINT or SIGTERM stop everything cleanly in every view; so does q on the dashboard.
 """
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from kefu_floor.engine import Setup
+from kefu_floor.i18n import t
 from kefu_floor.policy import load_policy
 from kefu_floor.roster import load_roster, load_schedule
 from kefu_floor.service import Service, ServiceConfig
@@ -45,9 +53,10 @@ def demo_setup(floor: Floor, folder: Path, policy: str = "chengdu-2014") -> Setu
 async def run_demo(agents: int = 200, speed: float = 60.0, seed: int = 1, ws_port: int = 8765,
                    view: str = "auto", lang: str = "zh", duration: float | None = None,
                    announce=print, stop: asyncio.Event | None = None,
-                   metrics_port: int = 0) -> dict:
-    """Run until the simulated day is over, `duration` seconds passed, or `stop` is set
-    (Ctrl-C); then shut down in order and say what was scored."""
+                   log_file: str | None = None, metrics_port: int = 0) -> dict:
+    """Run until the simulated day is over (the dashboard: until it is quit), `duration`
+    seconds passed, or `stop` is set (a signal); then shut down in order and say what was
+    scored. `log_file` is named in the banner when the dashboard hides stderr."""
     stop = stop or asyncio.Event()
     with tempfile.TemporaryDirectory(prefix="kefu-demo-") as tmp:
         pol = load_policy("chengdu-2014")
@@ -58,19 +67,54 @@ async def run_demo(agents: int = 200, speed: float = 60.0, seed: int = 1, ws_por
                             wall_ahead_ms=None)  # the simulated day runs ahead of the clock
         async with Service(cfg) as svc:
             await svc.wait_connected()
-            feed = f"ws://127.0.0.1:{svc.ws_port}/"
+            feed = svc.feed_url
+            logs = f"\n  {t('demo_logs', lang, path=log_file)}" if log_file else ""
             announce(f"kefu-floor demo: {agents} agents at {speed:g}x, broker "
                      f"{svc.broker_url.display}\n  live feed  {feed}\n  wallboard  "
-                     f"http://127.0.0.1:{svc.ws_port}/wallboard\n  metrics    "
+                     f"{svc.page_url}\n  metrics    "
                      f"{svc.exporter.url}\n  dashboard  "
-                     f"kefu-floor tui --connect {feed}\n  Ctrl-C stops the demo.")
-            pub = asyncio.create_task(publish_floor(floor, svc.broker_url, SITE, speed))
+                     f"kefu-floor tui --connect {feed}\n  Ctrl-C stops the demo.{logs}")
+            app = None
+
+            def on_status(kind: str, error: str, retry_s: float) -> None:
+                msg = (t("demo_pub_lost", lang, error=error, s=retry_s) if kind == "lost"
+                       else t("demo_pub_back", lang))
+                if app is not None:
+                    app.notify(msg, severity="warning" if kind == "lost" else "information",
+                               timeout=8)
+                else:
+                    announce(msg)
+
+            pub = asyncio.create_task(publish_floor(floor, svc.broker_url, SITE, speed,
+                                                    reconnect=True, on_status=on_status))
+            stopped_by = None
             try:
                 if view == "tui":
                     from dashboards.tui import FloorApp
 
                     # the dashboard is a feed client like any other; quitting it ends the demo
-                    await FloorApp(feed, SITE, None, lang, policy="chengdu-2014").run_async()
+                    app = FloorApp(feed, SITE, None, lang, policy="chengdu-2014",
+                                   wallboard=svc.page_url)
+
+                    def day_over(task: asyncio.Task) -> None:
+                        if task.cancelled():
+                            return
+                        if task.exception() is not None:
+                            app.notify(f"{type(task.exception()).__name__}: "
+                                       f"{task.exception()}", severity="error", timeout=3600)
+                        else:
+                            app.notify(t("demo_day_over", lang, n=task.result()),
+                                       timeout=24 * 3600)
+
+                    pub.add_done_callback(day_over)
+                    # a signal before the app has taken the terminal (it then handles its own)
+                    stopper = asyncio.create_task(stop.wait())
+                    stopper.add_done_callback(lambda _: app.exit())
+                    try:
+                        await app.run_async()
+                    finally:
+                        stopper.cancel()
+                    stopped_by = app.stopped_by
                 else:
                     shown = (asyncio.create_task(_table(svc, pub, lang)) if view == "table"
                              else pub)
@@ -81,12 +125,17 @@ async def run_demo(agents: int = 200, speed: float = 60.0, seed: int = 1, ws_por
                     if shown is not pub:
                         shown.cancel()
                         await asyncio.gather(shown, return_exceptions=True)
+                    if pub.done() and not pub.cancelled() and pub.exception() is None:
+                        announce(t("demo_day_over_line", lang, n=pub.result()))
             finally:
                 pub.cancel()
-                await asyncio.gather(pub, return_exceptions=True)
+                # bounded: a publish waiting for an acknowledgement must not hold the exit
+                await asyncio.wait({pub}, timeout=5)
+                if pub.done() and not pub.cancelled():
+                    pub.exception()  # retrieved: said on screen already, if it was one
             eng = svc.engines[SITE]
             return {"events": eng.counters()["accepted"], "deductions": len(eng.ledger),
-                    "agents": agents}
+                    "agents": agents, "stopped_by": stopped_by}
 
 
 async def _table(svc: Service, pub: asyncio.Task, lang: str) -> None:
@@ -105,7 +154,6 @@ def render_floor(snap: dict, lang: str, rows: int = 20):
     from rich.console import Group
     from rich.table import Table
 
-    from kefu_floor.i18n import t
     from kefu_floor.localtime import local_dt
 
     tz = ZoneInfo(snap.get("policy", {}).get("timezone", "Asia/Shanghai"))

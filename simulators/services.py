@@ -354,8 +354,34 @@ class _Server:
         return f"<{type(self).__name__} {self.url} {state} dir={self.tmpdir}>"
 
 
+PRODUCTION_CONF = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto.conf"
+
+
+def durability_lines(conf: Path = PRODUCTION_CONF) -> list[str]:
+    """The durability section of the production mosquitto config (persistence, autosave,
+    session expiry, queue limits), so the tests run the broker the way production does."""
+    try:
+        text = conf.read_text()
+    except OSError as e:
+        raise ServiceError(f"{conf}: cannot read the production mosquitto config ({e})")
+    lines, inside = [], False
+    for line in text.splitlines():
+        if line.startswith("# --- durability: begin"):
+            inside = True
+        elif line.startswith("# --- durability: end"):
+            break
+        elif inside and line.strip() and not line.lstrip().startswith("#"):
+            lines.append(line.strip())
+    if not lines:
+        raise ServiceError(f"{conf}: no '# --- durability: begin/end' section")
+    return lines
+
+
 class MosquittoServer(_Server):
-    """A real mosquitto broker with persistence in its temp dir.
+    """A real mosquitto broker configured like production (deploy/mosquitto.conf's
+    durability section: persistence, autosave, session expiry, queue limits), with its
+    persistence in the temp dir. ``production=False`` leaves mosquitto's defaults
+    (a 1,000-message queue; persistence still on, so restarts keep sessions).
 
     ``extra_config`` lines are appended to the generated mosquitto.conf.
     """
@@ -364,9 +390,11 @@ class MosquittoServer(_Server):
     scheme = "mqtt"
     binary_name = "mosquitto"
 
-    def __init__(self, port: int | None = None, tmpdir=None, extra_config: str = ""):
+    def __init__(self, port: int | None = None, tmpdir=None, extra_config: str = "",
+                 production: bool = True):
         super().__init__(port, tmpdir)
         self.extra_config = extra_config
+        self.production = production
 
     @property
     def config_path(self) -> Path:
@@ -377,12 +405,13 @@ class MosquittoServer(_Server):
         return self.tmpdir / "mosquitto.log"
 
     def _prepare(self) -> None:
+        durable = (durability_lines() if self.production
+                   else ["persistence true", "persistence_file mosquitto.db"])
         lines = [
             f"listener {self.port} {HOST}",
             "allow_anonymous true",
-            "persistence true",
+            *durable,
             f"persistence_location {self.tmpdir}/",
-            "persistence_file mosquitto.db",
             f"log_dest file {self.log_path}",
             "log_type all",
             "connection_messages true",

@@ -79,6 +79,9 @@ def test_wallboard_in_chromium(mosquitto, tmp_path):
     async def main():
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+            # bypass_csp: the page's own Content-Security-Policy refuses string eval, which
+            # Playwright's wait_for_function uses; the page itself runs under its CSP in
+            # tests/test_feed_security.py::test_wallboard_runs_under_its_csp_in_chromium
             svc = make_service()
             await svc.__aenter__()
             try:
@@ -90,7 +93,7 @@ def test_wallboard_in_chromium(mosquitto, tmp_path):
                 base = f"http://127.0.0.1:{port}/wallboard"
 
                 # ---- the public board, in the service's language (zh), at 1920x1080
-                page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+                page = await browser.new_page(viewport={"width": 1920, "height": 1080}, bypass_csp=True)
                 errors = []
                 page.on("pageerror", lambda e: errors.append(str(e)))
                 await page.goto(base)
@@ -118,7 +121,7 @@ def test_wallboard_in_chromium(mosquitto, tmp_path):
                 await page.screenshot(path=str(shots / "wallboard-1080.png"))
 
                 # ---- a markup agent id is text, never markup
-                agents = await browser.new_page(viewport={"width": 1920, "height": 1080})
+                agents = await browser.new_page(viewport={"width": 1920, "height": 1080}, bypass_csp=True)
                 await agents.goto(base + "?view=agents&lang=en")
                 await agents.wait_for_function(
                     "document.querySelectorAll('#agents .ag').length === 5", timeout=10_000)
@@ -131,7 +134,7 @@ def test_wallboard_in_chromium(mosquitto, tmp_path):
                 assert "◆" in await leader.text_content()
 
                 # ---- supervisor ticker: a new deduction shows within a second
-                sup = await browser.new_page(viewport={"width": 1920, "height": 1080})
+                sup = await browser.new_page(viewport={"width": 1920, "height": 1080}, bypass_csp=True)
                 await sup.goto(base + "?view=supervisor&lang=en&team=T1")
                 await sup.wait_for_function(ANSWERED_3,
                                             timeout=10_000)
@@ -150,7 +153,7 @@ def test_wallboard_in_chromium(mosquitto, tmp_path):
                 assert errors == []
 
                 # ---- 4K shows more
-                big = await browser.new_page(viewport={"width": 3840, "height": 2160})
+                big = await browser.new_page(viewport={"width": 3840, "height": 2160}, bypass_csp=True)
                 await big.goto(base)
                 await big.wait_for_function(ANSWERED_3,
                                             timeout=10_000)

@@ -47,6 +47,12 @@
   let backoff = 1000;
   let ticker = [];
   let dirty = true;
+  let framePending = false;
+  // draw at the next frame, once, when something changed (no frame loop while idle)
+  function schedule() {
+    dirty = true;
+    if (!framePending) { framePending = true; requestAnimationFrame(frame); }
+  }
   const $ = (id) => document.getElementById(id);
 
   function setText(el, s) {
@@ -116,7 +122,7 @@
       ticker.unshift(msg.deduction);
       ticker.length = Math.min(ticker.length, 30);
     }
-    dirty = true;
+    schedule();
   }
 
   function connect() {
@@ -129,7 +135,7 @@
     ws.onmessage = (m) => { if (lostSince) { lostSince = null; } onMessage(m); };
     ws.onclose = () => {
       if (!lostSince) lostSince = Date.now();
-      dirty = true;
+      schedule();
       retry();
     };
   }
@@ -386,6 +392,7 @@
   }
 
   function frame() {
+    framePending = false;
     if (dirty && snap) {
       dirty = false;
       if (VIEW === "agents") {
@@ -394,7 +401,6 @@
         renderKpis(); renderStates(); renderTeams(); renderQueues(); renderTrend(); renderTicker();
       }
     }
-    requestAnimationFrame(frame);
   }
 
   function start() {
@@ -407,7 +413,7 @@
     connect();
     setInterval(() => { renderStatus(); if (VIEW === "agents" && snap) tickAgents(); }, 500);
     renderStatus();
-    requestAnimationFrame(frame);
+    schedule();
   }
   // test and benchmark hook: what the page has rendered from (read-only use)
   window.kefuBoard = {state: () => snap};
