@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
-.PHONY: venv services test bench demo replay-example
+.PHONY: venv services test bench demo replay-example fuzz bench-hostile
 
 KERNELS := $(VENV)/.kernels
 
@@ -43,3 +43,9 @@ demo: venv
 
 replay-example: venv
 	$(VENV)/bin/kefu-floor replay examples/day/events.jsonl --roster examples/day/roster.csv --schedule examples/day/schedule.csv --policy chengdu-2014 --format table
+
+fuzz: venv
+	$(PY) -m kefu_floor.fuzz --minutes $${MINUTES:-10}
+
+bench-hostile: venv services
+	$(PY) -m simulators.bench_hostile

@@ -70,6 +70,7 @@ class Batch:
     num: np.ndarray
     src: np.ndarray
     seq: np.ndarray
+    epoch: np.ndarray | None = None  # the source's boot epoch (-1: none); not a kernel column
 
     def __len__(self) -> int:
         return len(self.etype)
@@ -78,12 +79,21 @@ class Batch:
         return (self.etype, self.ts, self.agent, self.call, self.queue, self.code, self.aux,
                 self.num, self.src, self.seq)
 
+    def epochs(self) -> np.ndarray:
+        if self.epoch is None:
+            self.epoch = np.full(len(self), -1, np.int64)
+        return self.epoch
+
     def slice(self, a: int, b: int) -> "Batch":
-        return Batch(*(c[a:b] for c in self.columns()))
+        return Batch(*(c[a:b] for c in self.columns()), epoch=self.epochs()[a:b])
+
+    def take(self, idx: np.ndarray) -> "Batch":
+        return Batch(*(c[idx] for c in self.columns()), epoch=self.epochs()[idx])
 
     @staticmethod
     def concat(parts: list["Batch"]) -> "Batch":
-        return Batch(*(np.concatenate(cols) for cols in zip(*(p.columns() for p in parts))))
+        return Batch(*(np.concatenate(cols) for cols in zip(*(p.columns() for p in parts))),
+                     epoch=np.concatenate([p.epochs() for p in parts]))
 
 
 def hash_ids(ids: list[str | None]) -> np.ndarray:
@@ -173,7 +183,9 @@ def to_batch(events: list[Event], sym: Symbols) -> Batch:
         src = np.fromiter([-1 if e.src is None or e.seq is None else sym.sources.id(e.src)
                            for e in events], np.int32, n)
         seq = np.fromiter([-1 if e.seq is None else e.seq for e in events], np.int64, n)
+        epoch = np.fromiter([-1 if e.epoch is None else e.epoch for e in events], np.int64, n)
     else:
         src = np.full(n, -1, np.int32)
         seq = np.full(n, -1, np.int64)
-    return Batch(etype, ts, agent, call, queue, code, aux, num, src, seq)
+        epoch = np.full(n, -1, np.int64)
+    return Batch(etype, ts, agent, call, queue, code, aux, num, src, seq, epoch)

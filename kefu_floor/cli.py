@@ -13,6 +13,7 @@ EXIT_OK = 0
 EXIT_CONFIG = 1
 EXIT_USAGE = 2
 EXIT_REJECTED = 3
+EXIT_NO_DATA = 4
 
 REPLAY_HELP = """\
 Replay a recorded day (JSON Lines, one event per line) through the scoring engine and print
@@ -24,7 +25,44 @@ exit codes:
   2  the command line itself is wrong
   3  the report was printed, but some lines were rejected (each is listed on stderr as
      FILE:LINE: rejected (REASON): DETAIL)
+  4  --month names a month the events do not reach: nothing is printed on stdout, stderr
+     says which months they cover
+
+Without --roster every agent is scored as "not in the roster" (no teams, no probation);
+without --schedule nothing of attendance can be checked (late sign-in, late return, early
+leave, absent) and busy time in breaks counts against the budget. Both are said on stderr.
 """
+
+SITE_OK = "letters, digits, '-', '_' or '.', at most 64"
+
+
+def check_site(site: str, flag: str = "--site") -> str:
+    """A site id is part of MQTT topic names: no '/', '+', '#', spaces or control chars."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,64}", site or ""):
+        raise ConfigError(f"{flag} {site!r}: a site id is {SITE_OK} (it is part of the MQTT "
+                          "topic names)")
+    return site
+
+
+def events_path(p: str) -> Path:
+    path = Path(p)
+    if path.is_dir():
+        raise ConfigError(f"events file {path}: is a directory; give the JSON Lines file "
+                          "itself (e.g. {path}/events.jsonl)".replace("{path}", str(path)))
+    if not path.exists():
+        raise ConfigError(f"events file {path}: no such file")
+    if not path.is_file():
+        raise ConfigError(f"events file {path}: not a regular file")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) == 4 and head[1] == 0
+                                                         and head[3] == 0):
+        raise ConfigError(f"events file {path}: is UTF-16 text; JSON Lines must be UTF-8 "
+                          "(e.g. iconv -f UTF-16 -t UTF-8 FILE > events.jsonl)")
+    return path
+
 
 
 def _setup(args) -> "Setup":
@@ -33,6 +71,8 @@ def _setup(args) -> "Setup":
     from kefu_floor.roster import Roster, load_roster, load_schedule
 
     pol = load_policy(args.policy)
+    if getattr(args, "site", None):
+        check_site(args.site)
     roster = load_roster(args.roster) if args.roster else Roster()
     shifts = (load_schedule(args.schedule, pol.tz, pol.attendance.default_grace_min)
               if args.schedule else [])
@@ -55,13 +95,16 @@ def cmd_replay(args) -> int:
     from kefu_floor.replay import first_site, replay, stderr_reject
     from kefu_floor.report import build_report
 
-    path = Path(args.events)
-    if not path.is_file():
-        raise ConfigError(f"events file {path}: no such file")
+    path = events_path(args.events)
     month = _month(args.month)
     if not args.site:
         args.site = first_site(path)
     engine = Engine(_setup(args))
+    lang = args.lang
+    if not args.roster:
+        print(t("warn_no_roster", lang), file=sys.stderr)
+    if not args.schedule:
+        print(t("warn_no_schedule", lang), file=sys.stderr)
     progress = None
     bar = None
     if sys.stderr.isatty() and path.stat().st_size > 5_000_000:
@@ -80,6 +123,15 @@ def cmd_replay(args) -> int:
     if res.accepted == 0:
         raise ConfigError(f"events file {path}: no usable events "
                           f"({len(res.rejected)} line(s) rejected)")
+    if month is not None and not _month_has_data(engine, month):
+        from kefu_floor.localtime import month_of, month_str
+        from kernels import layout as K
+
+        first, last = (month_of(int(engine.G[g]), engine.policy.tz)
+                       for g in (K.G_START, K.G_NOW))
+        span = month_str(first) if first == last else f"{month_str(first)} .. {month_str(last)}"
+        print(t("no_data_month", lang, month=month_str(month), span=span), file=sys.stderr)
+        return EXIT_NO_DATA
     report = build_report(engine, month)
     if args.format == "json":
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
@@ -95,6 +147,22 @@ def cmd_replay(args) -> int:
         print(t("rejected_lines", args.lang, n=len(res.rejected)), file=sys.stderr)
         return EXIT_REJECTED
     return EXIT_OK
+
+
+def _month_has_data(engine, month: int) -> bool:
+    """Do the accepted events reach the month (their span overlaps its local days), or
+    name it (a qa/adjust with that month field)?"""
+    from kefu_floor.localtime import month_of
+    from kernels import layout as K
+
+    engine.settle()
+    if engine.now is None:
+        return False
+    first = month_of(int(engine.G[K.G_START]), engine.policy.tz)
+    last = month_of(int(engine.G[K.G_NOW]), engine.policy.tz)
+    if first <= month <= last:
+        return True
+    return bool((engine.slot_month == month).any())
 
 
 def _common(p: argparse.ArgumentParser, site: bool = True) -> None:

@@ -20,7 +20,12 @@ from kefu_floor.roster import Roster, Shift
 from kefu_floor.schema import Event
 from kefu_floor import stats
 from kernels import floor as kf
+from kernels import guard as kg
 from kernels import layout as K
+
+# what the admission kernel's statuses become (kernels.guard)
+_GUARD_REASON = {kg.ST_AHEAD: "clock_skew", kg.ST_BEHIND: "clock_skew",
+                 kg.ST_MONTH: "invalid_value"}
 
 
 @dataclass
@@ -46,7 +51,10 @@ def _grow_axis(arr: np.ndarray, axis: int, n: int, fill) -> np.ndarray:
 
 
 class Engine:
-    def __init__(self, setup: Setup):
+    def __init__(self, setup: Setup, live: bool = False):
+        # live: a service's engine, whose input never ends (held events wait for evidence);
+        # otherwise reading a report is the end of input (see `settle`)
+        self.live = live
         self.setup = setup
         self.policy = setup.policy
         self.roster = setup.roster
@@ -87,6 +95,7 @@ class Engine:
         self.G = np.zeros(K.G_K, np.int64)
         self.G[K.G_NOW] = K.NO_TIME
         self.G[K.G_START] = K.NO_TIME
+        self._init_guard(setup.policy)
         # which agents changed since the read side last looked (None: all of them)
         self.dirty: set[int] | None = None
         stats.init(self)  # exporter and telemetry-health arrays (kefu_floor.stats)
@@ -153,6 +162,67 @@ class Engine:
             self.src_seq = _grow_axis(self.src_seq, 0, ns, K.NO_TIME)
         stats.grow(self)
 
+    def _init_guard(self, pol: Policy) -> None:
+        """State of the admission kernel (kernels.guard): per-origin dedup and clock rows,
+        its counters, the limits, and the events it holds (rows, tags, Event objects)."""
+        lim = pol.limits
+        self.n_known = len(self.sym.agents)  # roster and schedule: never capped
+        LP = np.zeros(kg.LP_K, np.float64)
+        LP[kg.LP_MAX_JUMP] = round(lim.max_jump_min * K.MINUTE_MS)
+        LP[kg.LP_MAX_BEHIND] = round(lim.max_behind_min * K.MINUTE_MS)
+        LP[kg.LP_CONFIRM_EVENTS] = lim.confirm_events
+        LP[kg.LP_CONFIRM_SOURCES] = lim.confirm_sources
+        LP[kg.LP_HOLD_MAX] = lim.hold_max
+        LP[kg.LP_END_MAX_JUMP] = round(lim.end_max_jump_days * 1440 * K.MINUTE_MS)
+        LP[kg.LP_MONTH_APART] = lim.month_max_apart
+        LP[kg.LP_MAX_SEQ_GAP] = lim.max_seq_gap
+        LP[kg.LP_MAX_JUMP_ALONE] = round(lim.max_jump_alone_h * 60 * K.MINUTE_MS)
+        LP[kg.LP_MAX_JUMP_MANUAL] = round(lim.max_jump_manual_days * 1440 * K.MINUTE_MS)
+        self.LP = LP
+        from kefu_floor.schema import TYPE_CODE
+        self.exempt = np.zeros(K.N_EVENT_TYPES + 8, np.bool_)
+        for t in lim.clock_exempt_types:
+            self.exempt[TYPE_CODE[t]] = True
+        self.GS = np.zeros(kg.GS_K, np.int64)
+        self.ORIG = np.zeros((0, kg.O_K), np.int64)
+        self._grow_origins(1)
+        # held rows as arrays (checkpointed like every engine array): the int columns and
+        # `num`; `held_events` (for dead letters) is not state: after a restore, None
+        self.held_int = np.zeros((0, 10), np.int64)
+        self.held_num = np.zeros(0, np.float64)
+        self.held_tags = np.zeros(0, np.int64)
+        self.held_events: list[Event | None] = []
+
+    @property
+    def held(self) -> Batch | None:
+        h = self.held_int
+        if h.shape[0] == 0:
+            return None
+        return Batch(h[:, 0].astype(np.int8), h[:, 1], h[:, 2].astype(np.int32), h[:, 3],
+                     h[:, 4].astype(np.int32), h[:, 5].astype(np.int32), h[:, 6],
+                     self.held_num.copy(), h[:, 7].astype(np.int32), h[:, 8], h[:, 9].copy())
+
+    @held.setter
+    def held(self, b: Batch | None) -> None:
+        if b is None or len(b) == 0:
+            self.held_int = np.zeros((0, 10), np.int64)
+            self.held_num = np.zeros(0, np.float64)
+            return
+        self.held_int = np.stack([b.etype, b.ts, b.agent, b.call, b.queue, b.code, b.aux,
+                                  b.src, b.seq, b.epochs()], axis=1).astype(np.int64)
+        self.held_num = np.asarray(b.num, np.float64).copy()
+
+    def _grow_origins(self, n: int) -> None:
+        old = self.ORIG.shape[0]
+        if n <= old:
+            return
+        O = np.zeros((max(n, 2 * old), kg.O_K), np.int64)
+        O[:old] = self.ORIG
+        O[old:, kg.O_MAX] = K.NO_TIME
+        O[old:, kg.O_EPOCH] = -1
+        O[old:, kg.O_LAST_TS] = K.NO_TIME
+        self.ORIG = O
+
     # ------------------------------------------------------------------ input
     def check_site(self, events: list[Event]) -> tuple[list[Event], list[Rejected]]:
         """Events for another site are not ours: reject them, by name."""
@@ -168,27 +238,183 @@ class Engine:
         return good, bad
 
     def count_rejected(self, rejections: list[Rejected]) -> None:
+        counts = getattr(rejections, "counts", None)
+        if counts is not None:  # schema.Rejections: counted in full, detailed in part
+            self.rejected.update(counts)
+            return
         for r in rejections:
             self.rejected[r.reason] += 1
 
-    def feed(self, events: list[Event], received_ms: int | None = None) -> None:
-        """Apply checked events; `received_ms` (live only) is when they arrived, to spot
-        clocks that are off."""
-        if events:
-            t0 = time.perf_counter()
-            self.feed_batch(to_batch(events, self.sym), received_ms)
-            stats.timed(self, time.perf_counter() - t0)
+    def _cap(self, events: list[Event]) -> list[tuple[int, Rejected]]:
+        """Reject events that would make the engine keep a new id beyond its cap (agents
+        not in the roster, queues, sources, busy reason codes), interning the others in
+        arrival order. Cheap when no new id appears (set differences)."""
+        sym, lim = self.sym, self.policy.limits
+        new_a = {e.agent for e in events} - sym.agents.ids.keys()
+        new_a.discard(None)
+        new_q = {e.queue for e in events} - sym.queues.ids.keys()
+        new_q.discard(None)
+        new_s = {e.src for e in events} - sym.sources.ids.keys()
+        new_s.discard(None)
+        new_r = {e.reason for e in events if e.type == "busy"} - sym.reasons.ids.keys()
+        new_r.discard(None)
+        if not (new_a or new_q or new_s or new_r):
+            return []
+        out = []
+        for i, e in enumerate(events):
+            why = None
+            if e.agent in new_a and e.agent not in sym.agents.ids:
+                if len(sym.agents) - self.n_known >= lim.max_unknown_agents:
+                    why = (f"agent {e.agent!r} is not in the roster and "
+                           f"{lim.max_unknown_agents} such agents are already known "
+                           "(limits.max_unknown_agents)")
+            if why is None and e.queue in new_q and e.queue not in sym.queues.ids:
+                if len(sym.queues) >= lim.max_queues:
+                    why = f"queue {e.queue!r}: already {lim.max_queues} queues (limits.max_queues)"
+            if why is None and e.src in new_s and e.src not in sym.sources.ids:
+                if len(sym.sources) >= lim.max_sources:
+                    why = f"src {e.src!r}: already {lim.max_sources} sources (limits.max_sources)"
+            if (why is None and e.type == "busy" and e.reason in new_r
+                    and e.reason not in sym.reasons.ids):
+                if len(sym.reasons) - 1 >= lim.max_reason_codes:
+                    why = (f"busy reason {e.reason!r}: already {lim.max_reason_codes} reason "
+                           "codes (limits.max_reason_codes)")
+            if why is not None:
+                out.append((i, Rejected("over_cap", why)))
+                continue
+            if e.agent is not None:
+                sym.agents.id(e.agent)
+            if e.queue is not None:
+                sym.queues.id(e.queue)
+            if e.src is not None and e.seq is not None:
+                sym.sources.id(e.src)
+            if e.type == "busy" and e.reason:
+                sym.reasons.id(e.reason)
+        return out
 
-    def feed_batch(self, b: Batch, received_ms: int | None = None) -> None:
-        if len(b) == 0:
-            return
+    def feed(self, events: list[Event], received_ms: int | None = None,
+             tags: list[int] | None = None) -> list[tuple[Rejected, int, Event | None]]:
+        """Apply checked events; `received_ms` (live only) is when they arrived, to spot
+        clocks that are off. Returns the ones the engine itself rejected, now or (held
+        earlier) now decided, as (rejection, tag, event): `tags` default to the index in
+        `events`. They are counted here; the caller dead-letters or lists them."""
+        if not events:
+            return []
+        t0 = time.perf_counter()
+        capped = self._cap(events)
+        out: list[tuple[Rejected, int, Event | None]] = []
+        if capped:
+            drop = {i for i, _ in capped}
+            for i, r in capped:
+                self.rejected[r.reason] += 1
+                out.append((r, tags[i] if tags is not None else i, events[i]))
+            keep = [i for i in range(len(events)) if i not in drop]
+            events = [events[i] for i in keep]
+            tags = [tags[i] for i in keep] if tags is not None else keep
+            if not events:
+                return out
+        out += self.feed_batch(to_batch(events, self.sym), tags, events,
+                               received_ms=received_ms)
+        stats.timed(self, time.perf_counter() - t0)
+        return out
+
+    def feed_batch(self, b: Batch, tags=None, events: list[Event] | None = None,
+                   final: bool = False, ref: int | None = None,
+                   received_ms: int | None = None
+                   ) -> list[tuple[Rejected, int, Event | None]]:
+        """Admit a batch (dedup, clock guard, month check: kernels.guard), then apply what
+        is admitted. Returns the engine's rejections as `feed` does. `ref`: the time the
+        clock is about to reach (a tick), if beyond engine time."""
+        if len(b) == 0 and self.held_int.shape[0] == 0:
+            return []
+        self._ensure_capacity()
+        self._grow_origins(len(self.sym.sources) + 1)
+        n_new = len(b)
+        tags = (np.arange(n_new, dtype=np.int64) if tags is None
+                else np.asarray(tags, dtype=np.int64))
+        held_b = self.held
+        h = 0 if held_b is None else len(held_b)
+        if h:
+            pool = Batch.concat([held_b, b])
+            ptags = np.concatenate([self.held_tags, tags])
+            he = (self.held_events if len(self.held_events) == h else [None] * h)
+            pevents = he + (list(events) if events is not None else [None] * n_new)
+        else:
+            pool, ptags, pevents = b, tags, events
+        n = len(pool)
+        emit = np.empty(n, np.int64)
+        status = np.empty(n, np.int8)
+        held = np.empty(n, np.int64)
+        ne, nh = kg.admit(pool.etype, pool.ts, pool.src, pool.seq, pool.epochs(), pool.aux, h,
+                          self.G[K.G_NOW] if ref is None else ref, self.ORIG, self.GS, self.LP, self.exempt,
+                          self.tz_utc, self.tz_off, final, emit, status, held)
+        # duplicates and gaps go where every reader of the engine looks for them
+        self.G[K.G_DUPLICATES] += self.GS[kg.GS_DUPS]
+        self.G[K.G_GAPS] = max(0, int(self.G[K.G_GAPS] + self.GS[kg.GS_GAPS]))
+        self.GS[kg.GS_DUPS] = self.GS[kg.GS_GAPS] = 0
+        out = []
+        bad = np.flatnonzero(status >= kg.ST_AHEAD)
+        for k in bad.tolist():
+            r = Rejected(_GUARD_REASON[int(status[k])], self._guard_detail(pool, k, int(status[k])))
+            self.rejected[r.reason] += 1
+            out.append((r, int(ptags[k]), pevents[k] if pevents is not None else None))
+        if nh:
+            idx = held[:nh]
+            self.held = pool.take(idx)
+            self.held_tags = ptags[idx]
+            self.held_events = ([pevents[k] for k in idx.tolist()] if pevents is not None
+                                else [None] * nh)
+        else:
+            self.held, self.held_tags, self.held_events = None, np.zeros(0, np.int64), []
+        if ne:
+            run = pool if (ne == n and h == 0) else pool.take(emit[:ne])
+            self._apply(run, received_ms)
+        return out
+
+    def _guard_detail(self, pool: Batch, k: int, st: int) -> str:
+        from kefu_floor.localtime import local_dt
+        ts = int(pool.ts[k])
+        now = self.now
+        when = local_dt(ts, self.policy.tz).strftime("%Y-%m-%d %H:%M:%S")
+        lim = self.policy.limits
+        if st == kg.ST_MONTH:
+            from kefu_floor.localtime import month_str
+            return (f"month {month_str(int(pool.aux[k]))} is more than "
+                    f"{lim.month_max_apart} month(s) from the event's own ({when[:7]}) "
+                    "(limits.month_max_apart)")
+        if now is None:
+            return f"ts {when} was not confirmed by later events"
+        gap = (ts - now) / 60_000
+        if st == kg.ST_BEHIND:
+            if -gap > lim.max_behind_min:
+                return (f"ts {when} is {-gap:.0f} min behind engine time (limit "
+                        f"{lim.max_behind_min:g} min, limits.max_behind_min)")
+            return (f"ts {when} is in the old time while a clock jump is being confirmed, "
+                    "from a source with no recent accepted event")
+        return (f"ts {when} is {gap:.0f} min ahead of engine time and later events did "
+                f"not confirm the jump (limits.max_jump_min {lim.max_jump_min:g})")
+
+    def settle(self) -> list[tuple[Rejected, int, Event | None]]:
+        """End of input: decide what is still held (applied if within
+        limits.end_max_jump_days, else rejected). A replay calls it before its report."""
+        if self.held is None:
+            return []
+        empty = Batch.concat([self.held.slice(0, 0)])
+        return self.feed_batch(empty, [], [], final=True)
+
+    def _apply(self, b: Batch, received_ms: int | None = None) -> None:
+        # dedup was done by the admission kernel: the floor kernel's own is bypassed
+        cols = list(b.columns())
+        cols[8] = np.full(len(b), -1, np.int32)
+        cols[9] = np.full(len(b), -1, np.int64)
+        b = Batch(*cols)
         self._ensure_capacity()
         stats.before_batch(self, b, received_ms)
         minute = self.G[K.G_NOW] // K.MINUTE_MS
         j = 0
         while True:
             j, need = kf.apply_batch(
-                *b.columns(),
+                *cols,
                 self.A, self.S, self.BK, self.DACC, self.slot_day, self.MACC,
                 self.slot_month, self.QROLL, self.QDAY, self.AROLL, self.roll_min, self.CKEY,
                 self.CVAL, self.CKEY2, self.CVAL2, self.qwait, self.L, self.X, self.src_seq,
@@ -234,6 +460,11 @@ class Engine:
         if self.G[K.G_START] == K.NO_TIME:
             return
         t = int(self.G[K.G_NOW] if t is None else t)
+        if self.held is not None:  # the clock may reach what is held: apply it first
+            self.feed_batch(self.held.slice(0, 0), [], [], ref=max(t, int(self.G[K.G_NOW])))
+        self._tick(t)
+
+    def _tick(self, t: int) -> None:
         before = self.A[:, self._WATCH].copy()
         minute = self.G[K.G_NOW] // K.MINUTE_MS
         booked = int(self.G[K.G_LEDGER_N])
@@ -283,9 +514,13 @@ class Engine:
 
     def counters(self) -> dict[str, int]:
         g = self.G
-        return {"accepted": int(g[K.G_ACCEPTED]), "duplicates": int(g[K.G_DUPLICATES]),
-                "gaps": int(g[K.G_GAPS]), "too_old": int(g[K.G_TOO_OLD]),
+        return {"accepted": int(g[K.G_ACCEPTED]),
+                "duplicates": int(g[K.G_DUPLICATES]), "gaps": int(g[K.G_GAPS]), "too_old": int(g[K.G_TOO_OLD]),
                 "orphans": int(g[K.G_ORPHANS]), "implicit_sign_ins": int(g[K.G_IMPLICIT_SIGN_IN]),
                 "ledger_overflow": int(g[K.G_LEDGER_OVERFLOW]),
+                "seq_restarts": int(self.GS[kg.GS_RESTARTS]),
+                "seq_jumps": int(self.GS[kg.GS_SEQ_JUMPS]),
+                "clock_jumps": int(self.GS[kg.GS_JUMPS]),
+                "held": 0 if self.held is None else len(self.held),
                 "rejected": sum(self.rejected.values()),
                 **{f"rejected_{k}": v for k, v in sorted(self.rejected.items())}}

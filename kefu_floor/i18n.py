@@ -21,6 +21,18 @@ LABELS: dict[str, tuple[str, str]] = {
     "unknown": ("不在花名册", "not in roster"), "no_star": ("无星级", "no star"),
     "report_title": ("{site} 客服考核 {month}(截至 {as_of})", "{site} appraisal {month} (as of {as_of})"),
     "rejected_lines": ("{n} 行被拒绝(见标准错误输出)", "{n} line(s) rejected (see stderr)"),
+    "warn_no_roster": (
+        "kefu-floor: 警告: 未给 --roster: 无法核对花名册, 所有座席按 \"不在花名册\" 计分(无班组、无试用期)",
+        "kefu-floor: warning: no --roster: roster membership cannot be checked; every agent "
+        "is scored as not in the roster (no teams, no probation)"),
+    "warn_no_schedule": (
+        "kefu-floor: 警告: 未给 --schedule: 无法核对考勤(迟到、休息超时、早退、缺勤), 休息时间内的示忙计入预算",
+        "kefu-floor: warning: no --schedule: attendance cannot be checked (late sign-in, late "
+        "return, early leave, absent) and busy time in breaks counts against the budget"),
+    "no_data_month": (
+        "kefu-floor: {month} 没有数据: 事件覆盖 {span}; 请用 --month 指定其中的月份",
+        "kefu-floor: no data for {month}: the events cover {span}; give one of those months "
+        "with --month"),
     "excused": ("已申诉撤销", "excused"),
     "ready": ("示闲", "ready"), "busy": ("示忙", "busy"), "out": ("签出", "signed out"),
     "ringing": ("振铃", "ringing"), "talking": ("通话", "talking"), "wrap": ("话后", "wrap-up"),

@@ -11,12 +11,19 @@ from dataclasses import dataclass, field
 
 from kefu_floor.engine import Engine
 from kefu_floor.errors import Rejected
-from kefu_floor.schema import Event, decode_payload
+from kefu_floor.schema import MAX_DETAILS, Event, Rejections, decode_payload
+
+EXCERPT = 2048  # bytes of the payload a dead letter carries
 
 
 def topics(site: str) -> tuple[str, str, str]:
     """(telemetry, manual, deadletter) topics of a site (DESIGN.md §3.1)."""
     return f"kefu/{site}/telemetry", f"kefu/{site}/manual", f"kefu/{site}/deadletter"
+
+
+def _encode_one(e: Event) -> bytes:
+    from kefu_floor.schema import encode
+    return encode(e)
 
 
 def site_of(topic: str) -> str | None:
@@ -39,6 +46,10 @@ class Ingest:
     engines: dict[str, Engine]
     max_payload: int = 1 << 20
     dead: list[DeadLetter] = field(default_factory=list)
+    # live only: an event stamped further than this ahead of the wall clock is rejected
+    # (`clock_skew`); None = no check (a simulation running ahead of today)
+    wall_ahead_ms: int | None = None
+    wall_ms: object = field(default=lambda: int(time.time() * 1000))
 
     def handle_many(self, messages: list[tuple[str, bytes]]) -> int:
         """Decode every message, then feed each site's good events in one kernel call.
@@ -55,7 +66,10 @@ class Ingest:
         n = 0
         received_ms = int(time.time() * 1000)  # for the clock-skew count (kefu_floor.stats)
         for site, events in per_site.items():
-            self.engines[site].feed(events, received_ms)
+            eng = self.engines[site]
+            for r, _, ev in eng.feed(events, received_ms):  # counted by the engine
+                self._reject(eng, "", _encode_one(ev) if ev is not None else b"", [r],
+                             engine=True)
             n += len(events)
         return n
 
@@ -69,18 +83,41 @@ class Ingest:
         if good:
             good, wrong = eng.check_site(good)
             bad += wrong
+        if good and self.wall_ahead_ms is not None:
+            limit = self.wall_ms() + self.wall_ahead_ms
+            if max(e.ts for e in good) > limit:
+                keep = []
+                for i, e in enumerate(good):
+                    if e.ts > limit:
+                        bad.append(Rejected("clock_skew", f"ts {e.ts} is {e.ts - limit + self.wall_ahead_ms} ms "
+                                            f"ahead of the wall clock (limit "
+                                            f"{self.wall_ahead_ms} ms)", None))
+                    else:
+                        keep.append(e)
+                good = keep
         if bad:
             self._reject(eng, topic, payload, bad)
         return good
 
-    def _reject(self, eng: Engine, topic: str, payload: bytes, bad: list[Rejected]) -> None:
-        eng.count_rejected(bad)
-        excerpt = payload[:2048].decode("utf-8", "replace")
-        for r in bad:
-            body = json.dumps({"reason": r.reason, "detail": r.detail, "index": r.index,
-                               "topic": topic, "received_ms": int(time.time() * 1000),
-                               "payload": excerpt}, ensure_ascii=False).encode()
-            self.dead.append(DeadLetter(f"kefu/{eng.site}/deadletter", body))
+    def _reject(self, eng: Engine, topic: str, payload: bytes, bad: list[Rejected],
+                engine: bool = False) -> None:
+        """One dead letter per payload, whatever the number of bad elements: the first
+        reason and detail, every reason's count, and the first MAX_DETAILS details.
+        `engine`: one event the engine rejected (and counted) after decoding."""
+        bad = bad if isinstance(bad, Rejections) else Rejections(bad)
+        if not engine:
+            eng.count_rejected(bad)
+        first = bad[0]
+        body = json.dumps({
+            "reason": first.reason, "detail": first.detail, "index": first.index,
+            "rejected": bad.total, "counts": bad.counts,
+            "details": [{"reason": r.reason, "detail": r.detail, "index": r.index}
+                        for r in bad[:MAX_DETAILS]],
+            "topic": topic or f"kefu/{eng.site}/telemetry",
+            "received_ms": int(time.time() * 1000),
+            "payload": payload[:EXCERPT].decode("utf-8", "replace"),
+            **({"by": "engine"} if engine else {})}, ensure_ascii=False).encode()
+        self.dead.append(DeadLetter(f"kefu/{eng.site}/deadletter", body))
 
     def take_dead(self) -> list[DeadLetter]:
         out, self.dead = self.dead, []

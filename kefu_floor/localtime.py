@@ -38,6 +38,8 @@ def parse_month(s: str) -> int:
             raise ValueError
     except ValueError:
         raise ValueError(f"{s!r} is not a month like 2026-11") from None
+    if not 2000 <= y <= 2099:
+        raise ValueError(f"{s!r} is outside the months this engine keeps (2000-01 .. 2099-12)")
     return month_id(y, m)
 
 

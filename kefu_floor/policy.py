@@ -255,6 +255,30 @@ class Scheme30(_S, kw_only=True):
     ladder_resets_monthly: bool = True
 
 
+class Limits(_S, kw_only=True):
+    """What one source or one message may do to the engine (README "Hostile input")."""
+
+    max_jump_min: float = 30  # an event this far ahead of engine time is held
+    max_jump_alone_h: float = 36  # ... this far when no other source was active
+    max_jump_manual_days: float = 45  # ... this far for the clock-exempt types
+    confirm_events: int = 2  # ... until this many later events stand ahead too
+    confirm_sources: int = 2  # ... from this many origins (fewer if fewer were active)
+    hold_max: int = 2000  # a hold this full is confirmed
+    end_max_jump_days: float = 45  # at the end of a replay, held events this near are applied
+    max_behind_min: float = 30  # telemetry this far behind engine time is rejected
+    # types that are no evidence of the clock (entered by people, or after the fact)
+    clock_exempt_types: list[str] = msgspec.field(
+        default_factory=lambda: ["qa", "floor", "adjust", "excuse", "survey", "sale",
+                                 "incident"])
+    wall_ahead_s: float = 300  # live: ts beyond the wall clock + this is rejected
+    month_max_apart: int = 2  # qa/adjust `month` at most this many months from its ts
+    max_seq_gap: int = 1_000_000  # a seq jump beyond this is not counted as a gap
+    max_unknown_agents: int = 1000  # agents not in the roster (beyond: rejected)
+    max_queues: int = 1000
+    max_sources: int = 1000
+    max_reason_codes: int = 1000  # distinct busy reason codes
+
+
 class Policy(_S, kw_only=True):
     name: str
     title: str = ""
@@ -269,6 +293,7 @@ class Policy(_S, kw_only=True):
     pay: Pay = msgspec.field(default_factory=Pay)
     floor_live: FloorLive = msgspec.field(default_factory=FloorLive)
     leader: Leader = msgspec.field(default_factory=Leader)
+    limits: Limits = msgspec.field(default_factory=Limits)
     quality: Quality = msgspec.field(default_factory=Quality)
     metrics: Metrics = msgspec.field(default_factory=Metrics)
     # the month close (DESIGN.md §3.4): which pay scheme, and its settings
@@ -428,6 +453,25 @@ def _check(p: Policy, label: str) -> None:
     for reason in p.busy.excused_reasons:
         if not reason:
             bad("busy.excused_reasons", "reason codes must not be empty")
+    lim = p.limits
+    for key in ("max_jump_min", "max_jump_alone_h", "max_jump_manual_days", "max_behind_min", "end_max_jump_days", "wall_ahead_s"):
+        if not getattr(lim, key) > 0:
+            bad(f"limits.{key}", "must be positive")
+    for key in ("confirm_events", "confirm_sources", "hold_max", "max_unknown_agents",
+                "max_queues", "max_sources", "max_reason_codes"):
+        if getattr(lim, key) < 1:
+            bad(f"limits.{key}", "must be at least 1")
+    if lim.hold_max <= lim.confirm_events:
+        bad("limits.hold_max", f"must be more than limits.confirm_events "
+                               f"({lim.confirm_events})")
+    if lim.month_max_apart < 0:
+        bad("limits.month_max_apart", "must not be negative")
+    if lim.max_seq_gap < 0:
+        bad("limits.max_seq_gap", "must not be negative")
+    from kefu_floor.schema import EVENT_TYPES
+    for t in lim.clock_exempt_types:
+        if t not in EVENT_TYPES:
+            bad("limits.clock_exempt_types", f"unknown event type {t!r}")
     for key in ("clock_skew_s", "unclosed_call_h", "silent_agent_min"):
         if getattr(p.quality, key) <= 0:
             bad(f"quality.{key}", "must be positive")

@@ -37,6 +37,8 @@ def read_events(path: Path) -> Iterator[tuple[int, Event | Rejected]]:
     with f:
         try:
             for n, raw in enumerate(f, 1):
+                if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]  # a UTF-8 byte-order mark, as Windows editors write it
                 s = raw.strip()
                 if not s or s.startswith(b"#"):
                     continue
@@ -56,17 +58,29 @@ def replay(engine: Engine, path: Path, on_reject: Callable[[LineRejection], None
     chunk: list[Event] = []
     chunk_lines: list[int] = []
 
-    def reject(line: int, r: Rejected) -> None:
+    def reject(line: int, r: Rejected, counted: bool = False) -> None:
         lr = LineRejection(line, r)
         res.rejected.append(lr)
-        engine.count_rejected([r])
+        if not counted:
+            engine.count_rejected([r])
         if on_reject:
             on_reject(lr)
 
+    def by_engine(out) -> None:
+        # the engine's own rejections (caps, clock guard, month), counted by it; a held
+        # event may be decided chunks later, so it carries its line number as its tag
+        for r, line, _ in out:
+            res.accepted -= 1
+            reject(line, r, counted=True)
+
     def flush(upto: int) -> None:
         good, bad = engine.check_site(chunk)
-        engine.feed(good)
+        lines = [chunk_lines[k] for k in range(len(chunk))]
+        if bad:
+            drop = {r.index for r in bad}
+            lines = [ln for k, ln in enumerate(chunk_lines) if k not in drop]
         res.accepted += len(good)
+        by_engine(engine.feed(good, tags=lines))
         for r in bad:
             reject(chunk_lines[r.index], r)
         chunk.clear()
@@ -84,6 +98,8 @@ def replay(engine: Engine, path: Path, on_reject: Callable[[LineRejection], None
         if len(chunk) >= CHUNK:
             flush(n)
     flush(res.lines)
+    by_engine(engine.settle())
+    res.rejected.sort(key=lambda lr: lr.line)
     return res
 
 

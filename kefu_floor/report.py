@@ -112,6 +112,8 @@ def _copied(obj):
 
 def build_report(eng: Engine, month: int | None = None) -> dict:
     """Tick to engine time, then `read_report` (replay's end of file, tests)."""
+    if not eng.live:
+        eng.settle()  # a replay's report is the end of its input
     eng.tick()
     return read_report(eng, month)
 

@@ -49,29 +49,85 @@ class Roster:
         return p.team if p else None
 
 
-def _rows(path: Path, what: str, required: tuple[str, ...]):
+ROSTER_REQUIRED = ("agent", "name", "team", "role", "hired", "probation", "products")
+SCHEDULE_REQUIRED = ("agent", "date", "start", "end", "breaks")  # grace_min: optional
+FIX_ENCODING = ("save it as \"CSV UTF-8\" (Excel: File > Save As > CSV UTF-8; WPS: "
+                "另存为 CSV UTF-8)")
+
+
+def read_text(path: Path, what: str) -> str:
+    """A text file people make in a spreadsheet: UTF-8 (with or without a byte-order
+    mark), or UTF-16 / GB18030 (GBK), which Excel and WPS in China often save; those are
+    read and named on stderr, so the person knows to fix them."""
+    import sys
+
+    if path.is_dir():
+        raise ConfigError(f"{what} {path}: is a directory, not a file; give the path of "
+                          f"the {what} file itself")
     try:
-        f = open(path, newline="", encoding="utf-8-sig")
+        raw = path.read_bytes()
     except OSError as e:
         raise ConfigError(f"{what} {path}: cannot open it ({e.strerror})") from None
-    with f:
+    enc = None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        enc = "utf-16"
+    elif len(raw) >= 4 and raw[1:4:2] == b"\0\0" and raw[0] and raw[2]:
+        enc = "utf-16-le"  # no BOM, ASCII header: every second byte is NUL
+    elif len(raw) >= 4 and raw[0:4:2] == b"\0\0" and raw[1] and raw[3]:
+        enc = "utf-16-be"
+    if enc is None:
         try:
-            reader = csv.DictReader(f)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            missing = [c for c in required if c not in header]
-            if missing:
-                raise ConfigError(f"{what} {path}: header lacks column(s) {', '.join(missing)} "
-                                  f"(found: {','.join(header) or 'nothing'})")
-            reader.fieldnames = header
-            for row in reader:
-                if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
-                    continue
-                yield reader.line_num, {k: (v or "").strip() for k, v in row.items()
-                                        if isinstance(k, str)}
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            try:
+                text = raw.decode("gb18030")
+            except UnicodeDecodeError:
+                raise ConfigError(f"{what} {path}: not UTF-8 text (byte {e.start}) and not "
+                                  f"GBK/GB18030 either; {FIX_ENCODING}") from None
+            enc = "GB18030 (GBK)"
+    else:
+        try:
+            text = raw.decode(enc)
         except UnicodeDecodeError:
-            raise ConfigError(f"{what} {path}: not UTF-8 text") from None
-        except csv.Error as e:
-            raise ConfigError(f"{what} {path}: not valid CSV ({e})") from None
+            raise ConfigError(f"{what} {path}: looks like UTF-16 but does not decode; "
+                              f"{FIX_ENCODING}") from None
+        text = text.lstrip("\ufeff")
+        enc = "UTF-16"
+    if "\0" in text:
+        raise ConfigError(f"{what} {path}: contains NUL characters (not a CSV text file?); "
+                          f"{FIX_ENCODING}")
+    print(f"kefu-floor: note: {what} {path} is {enc}, not UTF-8; read it as {enc}. To "
+          f"silence this, {FIX_ENCODING}", file=sys.stderr)
+    return text
+
+
+def _rows(path: Path, what: str, required: tuple[str, ...]):
+    import io
+
+    text = read_text(path, what)
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        if not header:
+            raise ConfigError(f"{what} {path}: the file is empty; it needs a header row "
+                              f"{','.join(required)}")
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise ConfigError(f"{what} {path}: header lacks column(s) {', '.join(missing)} "
+                              f"(found: {','.join(header) or 'nothing'}); the header must "
+                              f"name {','.join(required)}")
+        dup = sorted({h for h in header if h and header.count(h) > 1})
+        if dup:
+            raise ConfigError(f"{what} {path}: column(s) {', '.join(dup)} appear twice in "
+                              "the header")
+        reader.fieldnames = header
+        for row in reader:
+            if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                continue
+            yield reader.line_num, {k: (v or "").strip() for k, v in row.items()
+                                    if isinstance(k, str)}
+    except csv.Error as e:
+        raise ConfigError(f"{what} {path}: not valid CSV ({e})") from None
 
 
 def _bool(v: str, where: str, col: str = "probation") -> bool:
@@ -93,7 +149,7 @@ def _date(v: str, where: str, col: str) -> dt.date:
 def load_roster(path: str | Path) -> Roster:
     path = Path(path)
     r = Roster()
-    for line, row in _rows(path, "roster", ("agent",)):
+    for line, row in _rows(path, "roster", ROSTER_REQUIRED):
         where = f"roster {path} line {line}"
         agent = row.get("agent", "")
         if not agent:
@@ -110,10 +166,16 @@ def load_roster(path: str | Path) -> Roster:
         except ValueError:
             raise ConfigError(f"{where}: column products: {products!r} is not a whole "
                               "number") from None
+        if not row.get("team"):
+            raise ConfigError(f"{where}: column team is empty (every agent belongs to a "
+                              "team: the leaders' figures and the team view need it)")
         r.people[agent] = Person(agent=agent, name=row.get("name") or agent,
                                  team=row.get("team", ""), role=role, hired=hired,
                                  probation=_bool(row.get("probation", ""), where),
                                  products=n_products, mentor=row.get("mentor", ""))
+    if not r.people:
+        raise ConfigError(f"roster {path}: no agents (only a header); every agent would be "
+                          "scored as not in the roster. List the agents, one a line")
     for p in r.people.values():
         if p.mentor and (p.mentor not in r.people or p.mentor == p.agent):
             raise ConfigError(f"roster {path}: agent {p.agent}: column mentor: {p.mentor!r} is "
@@ -135,12 +197,14 @@ def load_schedule(path: str | Path, tz: ZoneInfo, default_grace_min: float) -> l
     """Shifts in local time made absolute; a shift whose end <= start ends the next day."""
     path = Path(path)
     shifts: list[Shift] = []
-    for line, row in _rows(path, "schedule", ("agent", "date", "start", "end")):
+    for line, row in _rows(path, "schedule", SCHEDULE_REQUIRED):
         where = f"schedule {path} line {line}"
         agent = row.get("agent", "")
         if not agent:
             raise ConfigError(f"{where}: column agent is empty")
         date = _date(row.get("date", ""), where, "date")
+        if not 2000 <= date.year <= 2098:
+            raise ConfigError(f"{where}: column date: {date} is outside 2000..2098")
         t_start = _hhmm(row.get("start", ""), where, "start")
         t_end = _hhmm(row.get("end", ""), where, "end")
         start = local_ms(date, t_start, tz)

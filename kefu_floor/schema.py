@@ -14,6 +14,7 @@ import msgspec
 from msgspec import Meta
 
 from kefu_floor.errors import Rejected
+from kernels.scan import depth_of
 
 EventType = Literal[
     "sign_in", "sign_out", "ready", "busy", "offer", "answer", "no_answer", "hangup",
@@ -26,14 +27,30 @@ RULES = ("busy_over_30", "late_sign_in", "late_return", "early_leave", "absent",
 SURVEY_RESULTS = ("satisfied", "neutral", "dissatisfied")
 QA_ITEMS = ("recording", "text", "performance", "exam", "management")
 
-NonEmpty = Annotated[str, Meta(min_length=1)]
-Month = Annotated[str, Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
-Day = Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
-# integers the kernels store as int64: a JSON integer beyond that is an invalid value, not
-# an OverflowError in the engine. ts: 1970-01-01 .. 9999-12-31 in ms.
-MAX_TS = 253_402_300_799_999
-Ts = Annotated[int, Meta(ge=0, le=MAX_TS)]
+# Sanity ranges of the wire format: a value outside them is `invalid_value`, checked in C
+# before anything is interned or stored. They bound what one event can cost (an id's length
+# is the width of the hashed-id column of its whole batch) and keep every number inside
+# what the kernels and the calendar handle (the offset table spans 1970..2100).
+MAX_ID = 64  # agent, call, queue, src, seat, site, busy reason code
+MAX_TEXT = 500  # the free-text reason of floor / adjust / excuse entries
+# ids: printable, no control characters (they reach logs, CSV exports and screens)
+Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID, pattern=r"^[^\x00-\x1f\x7f]+$")]
+OptId = Annotated[str, Meta(max_length=MAX_ID, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Text = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT)]
+NonEmpty = Id
+Month = Annotated[str, Meta(pattern=r"^20\d\d-(0[1-9]|1[0-2])$")]  # 2000-01 .. 2099-12
+Day = Annotated[str, Meta(pattern=r"^(19[7-9]\d|20\d\d)-\d{2}-\d{2}$")]
+# ts: 2000-01-01 .. 2099-12-31 (UTC ms). Nearer bounds (how far ahead of engine time or of
+# the wall clock) are the clock guard's, in the policy's [limits].
+MIN_TS = 946_684_800_000
+MAX_TS = 4_102_444_799_999
+Ts = Annotated[int, Meta(ge=MIN_TS, le=MAX_TS)]
 Count = Annotated[int, Meta(ge=0, le=2**53)]
+WaitMs = Annotated[int, Meta(ge=0, le=86_400_000)]  # a day
+Amount = Annotated[float, Meta(ge=-1e9, le=1e9)]
+Points = Annotated[float, Meta(ge=-100, le=100)]  # the score scale is 0..100
+MAX_DEPTH = 16  # nesting of arrays/objects a payload may have (events need 2)
+MAX_DETAILS = 20  # rejections of one payload kept with their detail; all are counted
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
@@ -41,27 +58,30 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     # the cyclic collector walk every event, many times over
     type: EventType
     ts: Ts
-    agent: NonEmpty | None = None
-    site: str | None = None
-    src: str | None = None
+    agent: Id | None = None
+    site: OptId | None = None
+    src: Id | None = None
     seq: Count | None = None
-    seat: str | None = None
-    reason: str | None = None
-    call: NonEmpty | None = None
-    queue: NonEmpty | None = None
-    wait_ms: Count | None = None
+    seat: OptId | None = None
+    reason: Text | None = None
+    call: Id | None = None
+    queue: Id | None = None
+    wait_ms: WaitMs | None = None
     result: Literal["satisfied", "neutral", "dissatisfied"] | None = None
-    amount: float | None = None
+    amount: Amount | None = None
     item: Literal["recording", "text", "performance", "exam", "management"] | None = None
     score: Annotated[float, Meta(ge=0, le=100)] | None = None
     month: Month | None = None
-    points: float | None = None
+    points: Points | None = None
     rule: Literal["busy_over_30", "late_sign_in", "late_return", "early_leave", "absent",
                   "floor", "lunch_over_35", "sign_out_in_shift"] | None = None
     day: Day | None = None
     kind: NonEmpty | None = None  # incident
-    ref: str | None = None  # incident: e.g. an order id
-    by: str | None = None  # excuse: who approved the appeal (optional; listed by the close)
+    ref: Annotated[str, Meta(max_length=MAX_TEXT)] | None = None  # incident: e.g. an order id
+    by: Annotated[str, Meta(max_length=MAX_TEXT)] | None = None  # excuse: who approved it
+    # optional, added to the contract: the source's boot epoch (any number that grows each
+    # time the gateway restarts its seq counter, e.g. its boot time in ms); see README
+    epoch: Count | None = None
 
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -79,6 +99,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 _one = msgspec.json.Decoder(Event)
 _many = msgspec.json.Decoder(Event | list[Event])
 _raws = msgspec.json.Decoder(list[msgspec.Raw])
+_raw = msgspec.json.Decoder(msgspec.Raw)
 _encoder = msgspec.json.Encoder()
 
 
@@ -103,6 +124,9 @@ def check(e: Event) -> Rejected | None:
     for f in REQUIRED[t]:
         if getattr(e, f) is None:
             return Rejected("missing_field", f"{t} event needs field `{f}`")
+    if t == "busy" and e.reason is not None and len(e.reason) > MAX_ID:
+        return Rejected("invalid_value", f"busy reason code is {len(e.reason)} characters "
+                        f"long; at most {MAX_ID}")
     if t == "floor" and e.points >= 0:
         return Rejected("invalid_value", f"floor points must be negative, got {e.points:g}")
     if e.day is not None:
@@ -123,36 +147,107 @@ def check_all(events: list[Event]) -> list[tuple[int, Rejected]]:
     return out
 
 
-def decode_event(line: bytes | str) -> Event:
-    """One JSON object -> a checked Event, or raise Rejected."""
+class Rejections(list):
+    """The rejections of one payload: every one counted by reason (`counts`), the first
+    MAX_DETAILS kept with their detail (the list itself), so a payload of 400,000 bad
+    elements costs a counter, not 400,000 objects."""
+
+    def __init__(self, items=()):
+        super().__init__()
+        self.counts: dict[str, int] = {}
+        self.extend(items)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def append(self, r: Rejected) -> None:
+        self.counts[r.reason] = self.counts.get(r.reason, 0) + 1
+        if len(self) < MAX_DETAILS:
+            super().append(r)
+
+    def extend(self, rs) -> None:
+        if isinstance(rs, Rejections):
+            for k, v in rs.counts.items():
+                self.counts[k] = self.counts.get(k, 0) + v
+            super().extend(list(rs)[: max(0, MAX_DETAILS - len(self))])
+            return
+        for r in rs:
+            self.append(r)
+
+    def __iadd__(self, rs):
+        self.extend(rs)
+        return self
+
+
+_JSON_KIND = {b"[": "array", b'"': "str", b"t": "bool", b"f": "bool", b"n": "null",
+              **{bytes([c]): "number" for c in b"-0123456789"}}
+
+
+def too_deep(data: bytes | str) -> Rejected | None:
+    """Nesting deeper than MAX_DEPTH, found by a byte scan before any decoder recurses."""
+    if depth_of(data, MAX_DEPTH) > MAX_DEPTH:
+        return Rejected("bad_json", f"arrays/objects nested deeper than {MAX_DEPTH} levels; "
+                        "not decoded")
+    return None
+
+
+def decode_event(line: bytes | str, scanned: bool = False) -> Event:
+    """One JSON object -> a checked Event, or raise Rejected. `scanned`: its nesting was
+    already checked (an element of a scanned payload)."""
+    if not scanned:
+        deep = too_deep(line)
+        if deep is not None:
+            raise deep
     try:
         e = _one.decode(line)
     except msgspec.DecodeError as err:
+        if isinstance(err, msgspec.ValidationError):
+            # msgspec validates as it parses: a truncated line may fail on a value first,
+            # but broken JSON is what it is
+            try:
+                _raw.decode(line)
+            except msgspec.DecodeError as err2:
+                raise _classify(err2) from None
         raise _classify(err) from None
+    except RecursionError:  # belt and braces: too_deep should have caught it
+        raise Rejected("bad_json", "nested too deep") from None
     bad = check(e)
     if bad is not None:
         raise bad
     return e
 
 
-def decode_payload(payload: bytes) -> tuple[list[Event], list[Rejected]]:
+def decode_payload(payload: bytes) -> tuple[list[Event], Rejections]:
     """An MQTT payload (one event or a JSON array of events) -> (good events, rejections).
 
     The whole payload is decoded in one C call; only when that fails is it taken apart to
     find which elements are bad, so one bad event in a batch of 500 costs the other 499
-    nothing but the retry.
+    nothing but the retry. Its nesting is checked first by a byte scan, so no input makes
+    a decoder recurse; the rejections are counted in full but kept with detail only for
+    the first few (`Rejections`), so the cost is bounded by the payload's size.
     """
+    deep = too_deep(payload)
+    if deep is not None:
+        return [], Rejections([deep])
     try:
         obj = _many.decode(payload)
-    except msgspec.DecodeError as err:
+    except (msgspec.DecodeError, RecursionError) as err:
         try:
             raws = _raws.decode(payload)
-        except msgspec.DecodeError:
-            return [], [_classify(err)]
-        good, bad = [], []
+        except (msgspec.DecodeError, RecursionError):
+            return [], Rejections([_classify(err) if isinstance(err, msgspec.DecodeError)
+                                   else Rejected("bad_json", "nested too deep")])
+        good, bad = [], Rejections()
         for i, raw in enumerate(raws):
+            b = bytes(raw)
+            if not b.startswith(b"{"):  # the common flood: not even an object, no decoding
+                kind = _JSON_KIND.get(b[:1], "value")
+                bad.append(Rejected("wrong_type", f"Expected `object`, got `{kind}` - at "
+                                    f"`$[{i}]`", i))
+                continue
             try:
-                good.append(decode_event(raw))
+                good.append(decode_event(b, scanned=True))
             except Rejected as r:
                 r.index = i
                 bad.append(r)
@@ -160,11 +255,12 @@ def decode_payload(payload: bytes) -> tuple[list[Event], list[Rejected]]:
     events = obj if isinstance(obj, list) else [obj]
     bad = check_all(events)
     if not bad:
-        return events, []
+        return events, Rejections()
     skip = {k for k, _ in bad}
     for k, r in bad:
         r.index = k if isinstance(obj, list) else None
-    return [e for k, e in enumerate(events) if k not in skip], [r for _, r in bad]
+    return ([e for k, e in enumerate(events) if k not in skip],
+            Rejections(r for _, r in bad))
 
 
 def encode(events: list[Event] | Event) -> bytes:

@@ -59,6 +59,9 @@ class ServiceConfig:
     durable: DurableConfig = field(default_factory=DurableConfig)
     mqtt_password: str | None = None  # from a file or the environment, never argv
     max_login_refusals: int = 5
+    # events stamped beyond the wall clock + this are rejected (clock_skew): "policy" =
+    # the policy's limits.wall_ahead_s; None = no check (a simulation running ahead)
+    wall_ahead_ms: int | str | None = "policy"
     archive: str | None = None  # folder for the site-days' gzip JSON Lines
     lease_ms: int = 3000  # standby lease TTL (a store other than memory)
     lang: str | None = None  # the screens' default language (None: from the locale)
@@ -117,8 +120,11 @@ class Service:
         if not cfg.setups:
             raise ConfigError("at least one --site is needed")
         self.cfg = cfg
-        self.engines = {site: Engine(s) for site, s in cfg.setups.items()}
-        self.ingest = Ingest(self.engines, max_payload=cfg.max_payload)
+        self.engines = {site: Engine(s, live=True) for site, s in cfg.setups.items()}
+        first = next(iter(cfg.setups.values())).policy.limits
+        ahead = (cfg.wall_ahead_ms if cfg.wall_ahead_ms != "policy"
+                 else round(first.wall_ahead_s * 1000))
+        self.ingest = Ingest(self.engines, max_payload=cfg.max_payload, wall_ahead_ms=ahead)
         self.views = {site: FloorView(e, cfg.lang) for site, e in self.engines.items()}
         self.hub = FeedHub(self.views, report_fn=self.report, interval=cfg.delta_s,
                            pages=cfg.pages or default_pages(), access=cfg.access)

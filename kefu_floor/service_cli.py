@@ -161,6 +161,26 @@ def register(sub, common) -> None:
     rp.set_defaults(func=cmd_report)
 
 
+def check_serve_flags(args) -> None:
+    """One clear line for a number or id no service can run with."""
+    from kefu_floor.cli import check_site
+
+    for s in args.sites or []:
+        check_site(s)
+    if len(set(args.sites or [])) != len(args.sites or []):
+        raise ConfigError("--site: the same site is given twice")
+    if not 1 <= args.max_payload <= 256 << 20:
+        raise ConfigError(f"--max-payload {args.max_payload}: must be 1 .. {256 << 20} bytes "
+                          "(default 1048576)")
+    if not 0 <= args.lateness_ms <= 3_600_000:
+        raise ConfigError(f"--lateness-ms {args.lateness_ms}: must be 0 .. 3600000 (default "
+                          "2000)")
+    if not 0 <= args.ws_port <= 65535:
+        raise ConfigError(f"--ws-port {args.ws_port}: a port is 0 .. 65535 (0 = any free one)")
+    if args.delta_ms <= 0:
+        raise ConfigError(f"--delta-ms {args.delta_ms}: must be positive (default 200)")
+
+
 def build_config(args):
     from kefu_floor.cli import _setup
     from kefu_floor.ingest import LiveClock
@@ -176,6 +196,7 @@ def build_config(args):
     access = FeedAccess(token=read_token(args.feed_token_file, "--feed-token-file"),
                         origins=tuple(args.feed_origin), report_per_min=args.report_per_min)
 
+    check_serve_flags(args)
     sites = args.sites or ["default"]
     if args.checkpoint_s <= 0 or args.checkpoint_events <= 0:
         raise ConfigError("--checkpoint-s and --checkpoint-events must be above 0")

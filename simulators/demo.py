@@ -63,7 +63,8 @@ async def run_demo(agents: int = 200, speed: float = 60.0, seed: int = 1, ws_por
         floor = demo_floor(agents, seed, pol.timezone)
         cfg = ServiceConfig(setups={SITE: demo_setup(floor, Path(tmp))}, broker="embedded",
                             ws_port=ws_port, client_id="kefu-floor-demo",
-                            metrics_port=metrics_port, lang=lang)
+                            metrics_port=metrics_port, lang=lang,
+                            wall_ahead_ms=None)  # the simulated day runs ahead of the clock
         async with Service(cfg) as svc:
             await svc.wait_connected()
             feed = svc.feed_url

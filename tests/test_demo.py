@@ -52,7 +52,8 @@ def test_simulate_publishes_what_replay_scores(mosquitto, tmp_path):
 
     async def main():
         cfg = ServiceConfig(setups={"s1": setup_from(out, "s1")}, broker=mosquitto.url,
-                            ws_port=0, client_id="sim-pub", clock=LiveClock())
+                            ws_port=0, client_id="sim-pub", clock=LiveClock(),
+                            wall_ahead_ms=None)  # the simulated day may be ahead of the clock
         async with Service(cfg) as svc:
             await svc.wait_connected()
             proc = await asyncio.create_subprocess_exec(

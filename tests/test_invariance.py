@@ -3,7 +3,7 @@ cut into batches — one batch, one event per batch, random cuts — and whether
 clock is ticked between batches as the live service does."""
 import json
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from scenario_builder import MINUTE, SECOND, Day, Floor, decode
@@ -154,3 +154,52 @@ def test_streams_are_not_trivial():
     a1 = next(a for a in rep["agents"] if a["agent"] == "A1")
     got = sorted({x["rule"] for x in a1["deductions"]})
     assert got == ["absent", "busy_over_30", "early_leave", "late_return", "late_sign_in"]
+
+
+# ---- hostile events (issue 8): a source whose clock is off by 1 h / 8 h / a day / a year,
+# in single events or small batches, changes nobody's figures, whatever the batching.
+NO_SHRINK = (Phase.explicit, Phase.generate)
+HOSTILE_OFFSETS = (8 * 3_600_000, 86_400_000, 365 * 86_400_000)
+
+
+def _scores(run_json: str) -> str:
+    """The report and the close without their counters (rejections are counted there)."""
+    parts = json.loads(run_json)
+    for p in parts:
+        if isinstance(p, dict):
+            p.pop("counters", None)
+    return json.dumps(parts, sort_keys=True)
+
+
+def _contradicted_next(evs, at, ts, exempt) -> bool:
+    """The next regular event stands in the old time, so the guard can tell at once (when
+    the floor's own next event is already near the wrong time, no rule can)."""
+    nxt = next((e for e in evs[at:] if e["type"] not in exempt), None)
+    return nxt is not None and nxt["ts"] < ts - 30 * 60_000
+
+
+@settings(max_examples=12, deadline=None, database=None, phases=NO_SHRINK,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(events=streams(), data=st.data())
+def test_a_wrong_clock_changes_no_figures_whatever_the_batching(events, data):
+    from kefu_floor.policy import load_policy
+
+    exempt = set(load_policy("chengdu-2014").limits.clock_exempt_types)
+    clean = _scores(_run(events))
+    n = len(events)
+    hostile = list(events)
+    seq = 0
+    for _ in range(2):
+        at = data.draw(st.integers(1, 10_000), label="at") % (len(hostile) - 1) + 1
+        off = data.draw(st.sampled_from(HOSTILE_OFFSETS), label="offset")
+        size = data.draw(st.integers(1, 4), label="batch")
+        batch = []
+        for e in hostile[at:at + size]:
+            seq += 1
+            batch.append(dict(e, ts=e["ts"] + off, src="bad-gw", seq=seq))
+        batch = [b for b in batch if b["type"] not in exempt]
+        if batch and _contradicted_next(hostile, at, min(b["ts"] for b in batch), exempt):
+            hostile[at:at] = batch
+    cuts = data.draw(st.lists(st.integers(1, max(1, n - 1)), max_size=12), label="cuts")
+    assert _scores(_run(hostile)) == clean, "one batch"
+    assert _scores(_run(hostile, cuts=cuts)) == clean, "random cuts"

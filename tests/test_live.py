@@ -132,7 +132,7 @@ def test_dead_letters_are_published_and_service_keeps_running(mosquitto):
     bad_payloads = [
         (b"{not json", "bad_json"),
         (b'{"type":"teleport","ts":1,"agent":"A001"}', "unknown_type"),
-        (b'{"type":"offer","ts":1,"agent":"A001","call":"c1"}', "missing_field"),
+        (b'{"type":"offer","ts":1793685600000,"agent":"A001","call":"c1"}', "missing_field"),
         (b'{"type":"busy","ts":"noon","agent":"A001"}', "wrong_type"),
         (b'{"type":"qa","ts":1,"agent":"A001","item":"exam","score":120}', "invalid_value"),
         (json.dumps([good, {"type": "ready", "ts": 2.5, "agent": "A001"}]).encode(), "wrong_type"),

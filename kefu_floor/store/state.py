@@ -32,10 +32,12 @@ MAGIC = b"KEFU-CKPT"
 _HEAD = struct.Struct(">HI")
 
 # Python (non-array) attributes that are state, and their encoders
-PY_STATE = ("n_agents", "sym", "rejected")
+PY_STATE = ("n_agents", "sym", "rejected", "n_known")
 # attributes that are not state: the set-up the engine is built from, and the read side's
 # record of changed agents (all of them count as changed after a restore)
-EXCLUDED = ("setup", "policy", "roster", "site", "shifts", "dirty")
+# (`live`: how the engine was built; `held_events`: the held events' objects, only for
+# dead-letter text, their rows are the held_* arrays)
+EXCLUDED = ("setup", "policy", "roster", "site", "shifts", "dirty", "live", "held_events")
 SETUP_ARRAYS = ("P", "BK", "tz_utc", "tz_off")  # S is not: the kernels keep marks in it
 
 
