@@ -183,3 +183,35 @@ def test_wallboard_in_chromium(mosquitto, tmp_path):
                 await browser.close()
 
     asyncio.run(main())
+
+
+def test_wallboard_token_in_chromium(mosquitto):
+    """With an access token set, the board without it gets no figures; with `?token=` in
+    its URL the page (and its script, and the feed) work."""
+    from kefu_floor.wsfeed import FeedAccess
+
+    f, evs = scenario()
+    url = parse_broker_url(mosquitto.url)
+
+    async def main():
+        svc = Service(ServiceConfig(setups={SITE: f.setup()}, broker=mosquitto.url, ws_port=0,
+                                    client_id=f"wbt-{random.random()}", clock=LiveClock(),
+                                    lang="en", access=FeedAccess(token="s3cret")))
+        async with svc, async_playwright() as pw:
+            await svc.wait_connected()
+            await publish_batches(url, SITE, [json.dumps(evs).encode()])
+            eng = svc.engines[SITE]
+            await wait_for(lambda: eng.counters()["accepted"] == len(evs), what="events")
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+            try:
+                page = await browser.new_page()
+                base = f"http://127.0.0.1:{svc.ws_port}/wallboard"
+                resp = await page.goto(base)
+                assert resp.status in (401, 403)
+                ok = await browser.new_page()
+                await ok.goto(base + "?token=s3cret")
+                await ok.wait_for_function(ANSWERED_3, timeout=10_000)
+            finally:
+                await browser.close()
+
+    asyncio.run(main())
