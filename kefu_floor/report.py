@@ -205,22 +205,7 @@ def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int]) -> dict:
     star = None
     if p is None or not p.probation:
         star = mv.stars.get(a)
-    L = eng.ledger
-    deds, manual = [], []
-    for r in sorted(rows, key=lambda r: (L[r, K.L_TS], L[r, K.L_RULE], r)):
-        rule = int(L[r, K.L_RULE])
-        e = {"ts": int(L[r, K.L_TS]), "rule": RULES[rule],
-             "item": ITEM_OF_LEDGER[int(L[r, K.L_ITEM])], "points": _num(L[r, K.L_POINTS]),
-             "day": day_str(int(L[r, K.L_DAY]))}
-        if L[r, K.L_EXCUSED]:
-            e["excused"] = True
-        if rule == K.R_FLOOR:
-            # a shift leader's entry, not one of the contract's five rules: listed apart
-            e["reason"] = eng.sym.texts.names[int(L[r, K.L_CODE])]
-            manual.append(e)
-        else:
-            e["facts"] = _facts(eng, L[r], busy)
-            deds.append(e)
+    deds, manual = _ledger_entries(eng, rows, busy)
     out = {
         "agent": a,
         "team": p.team if p else None,
@@ -299,6 +284,7 @@ def _ledger_entries(eng: Engine, rows: list[int], busy: dict) -> tuple[list, lis
         if L[r, K.L_EXCUSED]:
             e["excused"] = True
         if rule == K.R_FLOOR:
+            # a shift leader's entry, not one of the contract's five rules: listed apart
             e["reason"] = eng.sym.texts.names[int(L[r, K.L_CODE])]
             manual.append(e)
         else:

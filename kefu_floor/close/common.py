@@ -16,7 +16,7 @@ from kefu_floor.close.calendar import DayKinds
 from kefu_floor.engine import Engine
 from kefu_floor.errors import ConfigError
 from kefu_floor.localtime import day_date, day_str, month_days, month_str
-from kefu_floor.report import MonthView
+from kefu_floor.report import MonthView, _num
 from kefu_floor.roster import Person
 from kefu_floor.schema import RULES
 from kernels import layout as K
@@ -39,13 +39,8 @@ def pay_dict(parts: dict[str, float], decimals: int) -> dict[str, float]:
     return out
 
 
-def num(x, nd: int = 6):
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return None
-    x = float(x)
-    if x == int(x) and abs(x) < 2**53:
-        return int(x)
-    return round(x, nd)
+# one JSON-number rule for the report and the close
+num = _num
 
 
 @dataclass
