@@ -44,6 +44,7 @@ from websockets.http11 import Response
 
 from kefu_floor.errors import KefuError
 from kefu_floor.floorview import FEED_SCHEMA, FloorView, diff
+from kernels.scan import depth_of
 
 log = logging.getLogger("kefu_floor.feed")
 TOKEN_COOKIE = "kefu_feed_token"
@@ -202,10 +203,35 @@ class _Coalesced:
                     self.started.pop(key, None)
 
 
+REQUEST_MAX_DEPTH = 4
+
+
 class BadRequest(Exception):
     def __init__(self, code: str, text: str):
         super().__init__(text)
         self.code = code
+
+
+def parse_request(raw: str | bytes) -> str | None:
+    """A client's message -> the month of its report request (None: the current one).
+    Pure, so it is fuzzed without sockets; anything else raises `BadRequest`."""
+    # the decoder recurses: nesting is measured by a byte scan first (a 64 KiB frame of
+    # `[` would otherwise raise RecursionError out of the connection's handler)
+    if depth_of(raw, REQUEST_MAX_DEPTH) > REQUEST_MAX_DEPTH:
+        raise BadRequest("bad_json", f"a request is one flat JSON object (nested deeper "
+                                     f"than {REQUEST_MAX_DEPTH} levels)")
+    try:
+        req = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise BadRequest("bad_json", "a request is one JSON object, e.g. "
+                                     '{"type": "report", "month": "2026-11"}') from None
+    if not isinstance(req, dict) or req.get("type") != "report":
+        raise BadRequest("unknown_request", 'the only request is {"type": "report", '
+                                            '"month": "YYYY-MM"} (month optional)')
+    month = req.get("month")
+    if month is not None and not (isinstance(month, str) and _MONTH.fullmatch(month)):
+        raise BadRequest("bad_month", "month is YYYY-MM, e.g. 2026-11, or left out")
+    return month
 
 
 @dataclass(eq=False)
@@ -357,17 +383,7 @@ class FeedHub:
             c.wake()
 
     async def _answer(self, c: Client, raw) -> dict:
-        try:
-            req = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            raise BadRequest("bad_json", "a request is one JSON object, e.g. "
-                                         '{"type": "report", "month": "2026-11"}') from None
-        if not isinstance(req, dict) or req.get("type") != "report":
-            raise BadRequest("unknown_request", 'the only request is {"type": "report", '
-                                                '"month": "YYYY-MM"} (month optional)')
-        month = req.get("month")
-        if month is not None and not (isinstance(month, str) and _MONTH.fullmatch(month)):
-            raise BadRequest("bad_month", "month is YYYY-MM, e.g. 2026-11, or left out")
+        month = parse_request(raw)
         if self.report_fn is None:
             raise BadRequest("no_reports", "this feed serves no reports")
         wait = c.bucket.take()
