@@ -11,6 +11,13 @@ connection) died is sent again by the broker with the DUP flag. Events with `src
 deduplicated by the engine; for the others a window of digests of the most recently
 journaled messages (kept in the checkpoint and rebuilt from the journal tail) recognises a
 DUP message that was already journaled, and it is acknowledged without being applied again.
+
+Ordering: the MQTT task (`handle`) and the ticker (`tick`, `after_change`) run
+concurrently on one loop. One lock makes "append to the journal, apply, move `last_id`"
+and "capture a checkpoint, write it, trim the journal behind it" each indivisible, so the
+engines apply exactly the journal's order, and a trim never passes the position the
+checkpoint it follows covers (trimming to a `last_id` moved by a batch journaled while the
+checkpoint was being written lost that batch on the next restart).
 """
 from __future__ import annotations
 
@@ -112,6 +119,7 @@ class Durable:
         self._since_ckpt = 0
         self._ckpt_at = time.monotonic()
         self._trimmed_marked: set[str] = set()
+        self._lock = asyncio.Lock()  # journal+apply, and checkpoint+trim: see the docstring
 
     # ---------------------------------------------------------------- store health
     def _down(self, e: Exception) -> None:
@@ -250,20 +258,21 @@ class Durable:
                    for s, ms in per_site.items()}
         for es in entries.values():
             es[-1][b"b"] = batch_id
-        while not self.may_write():  # lease unconfirmed: another process may be active
-            await asyncio.sleep(self.cfg.retry_s)
-        ids = await self._retrying("journal", lambda: self._append_once(entries, batch_id))
-        flat = []
-        for site, ms in per_site.items():
-            w = self.window[site]
-            for _, _, d in ms:
-                w.add(d)
-            self.last_id[site] = ids[site][-1]
-            flat.extend((t, p) for t, p, _ in ms)
-            self._since_ckpt += len(ms)
-            if self.archive is not None:
-                self.archive.add(site, [p for _, p, _ in ms])
-        self.apply(flat)
+        async with self._lock:
+            while not self.may_write():  # lease unconfirmed: another process may be active
+                await asyncio.sleep(self.cfg.retry_s)
+            ids = await self._retrying("journal", lambda: self._append_once(entries, batch_id))
+            flat = []
+            for site, ms in per_site.items():
+                w = self.window[site]
+                for _, _, d in ms:
+                    w.add(d)
+                self.last_id[site] = ids[site][-1]
+                flat.extend((t, p) for t, p, _ in ms)
+                self._since_ckpt += len(ms)
+                if self.archive is not None:
+                    self.archive.add(site, [p for _, p, _ in ms])
+            self.apply(flat)
         await self.after_change()
 
     async def _append_once(self, entries, batch_id: bytes) -> dict[str, list[str]]:
@@ -291,17 +300,18 @@ class Durable:
     async def tick(self, site: str, t: int) -> None:
         """Journal a clock tick of site `site` to `t`, then apply it (skipped, not retried,
         while the store is down: the next tick will move the clock)."""
-        if not self.may_write():
-            return
-        try:
-            got = await self.store.journal_append(
-                {site: [{b"k": b"tick", b"t": str(int(t)).encode()}]})
-        except StoreDown as e:
-            self._down(e)
-            return
-        self._up()
-        self.last_id[site] = got[site][-1]
-        self.engines[site].tick(int(t))
+        async with self._lock:
+            if not self.may_write():
+                return
+            try:
+                got = await self.store.journal_append(
+                    {site: [{b"k": b"tick", b"t": str(int(t)).encode()}]})
+            except StoreDown as e:
+                self._down(e)
+                return
+            self._up()
+            self.last_id[site] = got[site][-1]
+            self.engines[site].tick(int(t))
         await self.after_change()
 
     async def after_change(self) -> None:
@@ -314,6 +324,10 @@ class Durable:
     async def sync_records(self) -> None:
         """Append the ledger rows and excuses booked since the last call (a failure leaves
         them for the next call: the engine still has them)."""
+        async with self._lock:
+            await self._sync_records()
+
+    async def _sync_records(self) -> None:
         for site, eng in self.engines.items():
             done = self.recorded[site]
             nl, nx = int(eng.G[K.G_LEDGER_N]), int(eng.G[K.G_EXCUSE_N])
@@ -333,25 +347,27 @@ class Durable:
     async def checkpoint(self) -> bool:
         """Write every site's state with the journal position it covers, then trim the
         journal behind it. False if the store was down (tried again later)."""
-        self._ckpt_at = time.monotonic()
-        if self.archive is not None:
-            self.archive.flush()  # the archive covers at least what the checkpoint covers
-        for site, eng in self.engines.items():
-            if self.last_id[site] is None:
-                continue
-            blob = state.capture(eng, {"journal": self.last_id[site],
-                                       "digests": self.window[site].dump(),
-                                       "recorded": dict(self.recorded[site]),
-                                       "written_ms": int(time.time() * 1000)})
-            try:
-                await self.store.checkpoint_put(site, blob)
-                if site not in self._trimmed_marked:
-                    await self.store.meta_set(site, "trimmed", "1")
-                    self._trimmed_marked.add(site)
-                await self.store.journal_trim(site, self.last_id[site])
-            except StoreDown as e:
-                self._down(e)
-                return False
-        self._since_ckpt = 0
-        self.checkpoints += 1
-        return True
+        async with self._lock:
+            self._ckpt_at = time.monotonic()
+            if self.archive is not None:
+                self.archive.flush()  # the archive covers at least what the checkpoint covers
+            for site, eng in self.engines.items():
+                pos = self.last_id[site]  # what this checkpoint covers, and the trim's limit
+                if pos is None:
+                    continue
+                blob = state.capture(eng, {"journal": pos,
+                                           "digests": self.window[site].dump(),
+                                           "recorded": dict(self.recorded[site]),
+                                           "written_ms": int(time.time() * 1000)})
+                try:
+                    await self.store.checkpoint_put(site, blob)
+                    if site not in self._trimmed_marked:
+                        await self.store.meta_set(site, "trimmed", "1")
+                        self._trimmed_marked.add(site)
+                    await self.store.journal_trim(site, pos)
+                except StoreDown as e:
+                    self._down(e)
+                    return False
+            self._since_ckpt = 0
+            self.checkpoints += 1
+            return True
