@@ -14,7 +14,7 @@ from kefu_floor import stats
 from kefu_floor.engine import Engine
 from kefu_floor.i18n import default_lang
 from kefu_floor.localtime import day_date, day_str, local_day_of, local_ms, month_of
-from kefu_floor.report import ITEM_OF_LEDGER, MonthView, _facts, _num
+from kefu_floor.views.report import ITEM_OF_LEDGER, MonthView, _facts, _num
 from kefu_floor.schema import RULES
 from kefu_floor.i18n import t as label
 from kernels import layout as K
