@@ -22,6 +22,8 @@ The package, one job a module:
     labels.py      the TUI's zh/en labels (registered in kefu_floor.i18n) and key help
     widgets.py     FloorTable, the DataTable that repaints only the cells it writes
     screens/       one module per screen besides the floor: agent, team, help
+    messages.py    what the app tells the screen on top (feed changes, the clock's second);
+                   screens handle them with @on
     app.py         FloorApp (the floor screen and the feed) and `run`
     tui.tcss       the styles
 """

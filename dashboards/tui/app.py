@@ -28,6 +28,7 @@ from dashboards.tui.formatting import (ALERT_ROWS, BLANK_CELLS, BLANK_ROW, COL_K
                                        agent_cells, is_exception, local, local_midnight_ms,
                                        queue_strip, sort_value, state_text)
 from dashboards.tui.labels import t, translate_bindings
+from dashboards.tui.messages import FeedChanged, Tick
 from dashboards.tui.screens import AgentScreen, HelpScreen, TeamScreen
 from dashboards.tui.widgets import FloorTable
 from kefu_floor.policy import Policy, load_policy
@@ -207,9 +208,7 @@ class FloorApp(App):
             self.refresh_header()
             if ch.kind == "snapshot" or ch.sections & {"queues", "floor"}:
                 self.refresh_queues()
-        scr = self.screen
-        if isinstance(scr, (AgentScreen, TeamScreen)):
-            scr.on_feed(ch)
+        self.screen.post_message(FeedChanged(ch))  # a screen showing live figures follows
 
     def _adopt_policy(self) -> None:
         st = self.client.state or {}
@@ -553,9 +552,7 @@ class FloorApp(App):
         self.refresh_visible()
         if self.sort_col == "in_state":
             self.schedule_sort()
-        scr = self.screen
-        if isinstance(scr, (AgentScreen, TeamScreen)):
-            scr.tick()
+        self.screen.post_message(Tick())
 
     # ---------------------------------------------------------------- actions
     FLOOR_ACTIONS = ("cycle_team", "toggle_exceptions", "cycle_sort", "reverse_sort",

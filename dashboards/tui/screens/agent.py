@@ -8,7 +8,7 @@ from rich.cells import cell_len
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -20,8 +20,8 @@ from dashboards.tui.formatting import (STATE_STYLE, VERMILION, WIDE, band_text, 
                                        evidence, fmt_dur, fmt_item_value, fmt_min, item_value,
                                        local, local_midnight_ms, sign_cell, star_text,
                                        state_text)
-from dashboards.feedclient import Change
 from dashboards.tui.labels import t, translate_bindings
+from dashboards.tui.messages import FeedChanged, Tick
 from kefu_floor.policy import ITEM_KEYS, Policy
 
 if TYPE_CHECKING:
@@ -90,7 +90,9 @@ class AgentScreen(Screen):
             self.error = str(e) or type(e).__name__
         self.render_report()
 
-    def on_feed(self, ch: Change) -> None:
+    @on(FeedChanged)
+    def feed_changed(self, message: FeedChanged) -> None:
+        ch = message.change
         if ch.kind == "alert" and self.agent in ch.agents:
             self.action_reload()
         if self.agent in ch.agents or ch.kind in ("snapshot", "connected", "disconnected"):
@@ -98,6 +100,7 @@ class AgentScreen(Screen):
             if self.report is not None and ch.kind in ("snapshot", "delta"):
                 self.render_report()  # item scores and score follow the feed live
 
+    @on(Tick)
     def tick(self) -> None:
         self.refresh_live()
 

@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from dashboards.tui.formatting import STATE_STYLE, STATES, SYMBOL, fmt_min, fmt_num, fmt_pct
-from dashboards.feedclient import Change
 from dashboards.tui.labels import t, translate_bindings
+from dashboards.tui.messages import FeedChanged
 
 if TYPE_CHECKING:
     from dashboards.tui.app import FloorApp
@@ -72,12 +72,10 @@ class TeamScreen(Screen):
             self.error = str(e) or type(e).__name__
         self.render_leaders()
 
-    def on_feed(self, ch: Change) -> None:
-        if ch.kind in ("snapshot", "delta"):
+    @on(FeedChanged)
+    def feed_changed(self, message: FeedChanged) -> None:
+        if message.change.kind in ("snapshot", "delta"):
             self.refresh_live()
-
-    def tick(self) -> None:
-        pass
 
     def team_rows(self) -> dict[str, tuple]:
         app = self.floor
