@@ -436,6 +436,7 @@ def test_drill_down_item_scores_follow_the_feed(morning):
             app.client.agents["A001"] = live
             from dashboards.feedclient import Change
             app._on_change(Change("delta", {"A001"}, sections={"agents"}))
+            await pilot.pause()  # the screen gets the change as a message (FeedChanged)
             after = plain(scr.query_one("#a-items").content)
             assert after != before and "12.5" in after
 
