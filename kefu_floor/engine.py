@@ -2,7 +2,7 @@
 
 It knows nothing of where events come from (file, MQTT) or where results go (report,
 feed, Redis): `feed` takes checked events or a ready batch, `tick` moves the clock,
-`report` (in `kefu_floor.report`) reads the arrays.
+`report` (in `kefu_floor.views.report`) reads the arrays.
 """
 from __future__ import annotations
 
