@@ -37,7 +37,7 @@ ST_BUSY = 2
 ST_RINGING = 3
 ST_TALKING = 4
 ST_WRAP = 5
-N_STATES = 6  # = len(kefu_floor.floorview.STATES)
+N_STATES = 6  # = len(kefu_floor.views.floorview.STATES)
 
 # ---- survey results (column `code` of EV_SURVEY) ----
 SURVEY_SATISFIED = 0

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kefu_floor import floorview, report, schema
+from kefu_floor import schema
+from kefu_floor.views import floorview, report
 from kefu_floor.kernelcall import BATCH_COLUMNS, kernel_params
 from kernels import floor as kf
 from kernels import guard as kg
@@ -167,7 +168,7 @@ def test_every_entry_point_array_is_an_engine_array(fn, given):
     the parameter's name (kefu_floor.kernelcall): each must be one of its arrays."""
     import argparse
 
-    from kefu_floor.cli import _setup
+    from kefu_floor.cli.main import _setup
     from kefu_floor.engine import Engine
 
     hw = Path(__file__).parent / "scenarios" / "handworked"
