@@ -13,7 +13,7 @@ import time
 from playwright.async_api import async_playwright
 
 from dashboards.tui import FloorApp
-from kefu_floor.mqtt import parse_broker_url, publish_batches
+from kefu_floor.live.mqtt import parse_broker_url, publish_batches
 from test_serve_cli import report, start_serve
 from test_tui_app import cell
 from test_tui_feed import until
