@@ -71,8 +71,9 @@ def _check_tables() -> None:
 
     def bounds(name):
         t = hints[name]
-        arg = typing.get_args(t)[0]  # X | None
-        meta = typing.get_args(arg)[1]
+        if typing.get_origin(t) is not typing.Annotated:
+            t = typing.get_args(t)[0]  # X | None
+        meta = typing.get_args(t)[1]
         return meta.ge, meta.le
 
     assert bounds("ts") == (schema.MIN_TS, schema.MAX_TS)
@@ -144,13 +145,48 @@ class Symbols:
         self.cats = self.SC[:n].copy()
 
 
+class LineScanner:
+    """Blocks of whole lines -> Blocks of rows, one symbol table across them."""
+
+    def __init__(self, scan: bool = True):
+        self.tables = _tables(scan)
+        self.sym = Symbols()
+
+    def scan(self, buf: bytes, line: int) -> tuple[Block, int]:
+        """The rows of buf, whose first line is number `line`; and the next line's number."""
+        b = np.frombuffer(buf, np.uint8)
+        rows = buf.count(b"\n") + 1
+        RI = np.empty((rows, J.R_K), np.int64)
+        RN = np.empty(rows, np.float64)
+        sym = self.sym
+        pos, r = 0, 0
+        while True:
+            pos, line, r, st = J.scan_lines(b, pos, line, True, RI, RN, r, *self.tables,
+                                            sym.tab, sym.SH, sym.SC, sym.SO, sym.SL, sym.pool,
+                                            sym.S)
+            if st == J.DONE:
+                break
+            if st == J.NEED_SYMBOLS:
+                sym.grow()
+            else:
+                raise AssertionError("a block has more lines than newlines + 1")
+        sym.take_new()
+        block = Block(buf, RI[:r], RN[:r])
+        for k in np.flatnonzero(block.RI[:, J.R_OK] == 0).tolist():
+            try:
+                block.strict[k] = schema.decode_event(block.line_bytes(k))
+            except Rejected as rej:
+                block.strict[k] = rej
+        return block, line
+
+
 class EventFile:
     """An events file (.jsonl, or .jsonl.gz from `serve --archive`), read once, in blocks."""
 
     def __init__(self, path: Path, scan: bool = True):
         self.path = Path(path)
-        self.tables = _tables(scan)
-        self.sym = Symbols()
+        self.scanner = LineScanner(scan)
+        self.sym = self.scanner.sym
         self._kept: list[Block] = []  # read ahead by first_site, not yet handed out
         self._it = self._read()
 
@@ -183,34 +219,8 @@ class EventFile:
                     data, tail = tail, b""
                     if not data:
                         return
-                block, line = self._scan(data, line)
+                block, line = self.scanner.scan(data, line)
                 yield block
-
-    def _scan(self, buf: bytes, line: int) -> tuple[Block, int]:
-        b = np.frombuffer(buf, np.uint8)
-        rows = buf.count(b"\n") + 1
-        RI = np.empty((rows, J.R_K), np.int64)
-        RN = np.empty(rows, np.float64)
-        sym = self.sym
-        pos, r = 0, 0
-        while True:
-            pos, line, r, st = J.scan_lines(b, pos, line, True, RI, RN, r, *self.tables,
-                                            sym.tab, sym.SH, sym.SC, sym.SO, sym.SL, sym.pool,
-                                            sym.S)
-            if st == J.DONE:
-                break
-            if st == J.NEED_SYMBOLS:
-                sym.grow()
-            else:
-                raise AssertionError("a block has more lines than newlines + 1")
-        sym.take_new()
-        block = Block(buf, RI[:r], RN[:r])
-        for k in np.flatnonzero(block.RI[:, J.R_OK] == 0).tolist():
-            try:
-                block.strict[k] = schema.decode_event(block.line_bytes(k))
-            except Rejected as rej:
-                block.strict[k] = rej
-        return block, line
 
     def first_site(self) -> str | None:
         """The site named by the file's first event that names one (for a run without

@@ -222,6 +222,7 @@ class _Scanned(_Run):
         names = self.sym.names
         new: dict[str, list[tuple[int, str]]] = {k: [] for _, k in _ID_COLUMNS}
         seen_src: list[tuple[int, str]] = []
+        fresh_syms = []  # scan symbols the engine has no id for yet
         for col, kind in _ID_COLUMNS:
             c = RI[:, col]
             m = scanned & (c >= 0)
@@ -231,6 +232,7 @@ class _Scanned(_Run):
                 u, first = np.unique(loc[fresh], return_index=True)
                 pos = np.flatnonzero(m)[fresh][first]
                 new[kind] += [(p, names[s]) for p, s in zip(pos.tolist(), u.tolist())]
+                fresh_syms.append((kind, u.tolist()))
         for p, e in zip(fpos.tolist(), fev):
             if not keep[p]:
                 continue
@@ -250,14 +252,10 @@ class _Scanned(_Run):
         order = {k: [s for _, s in sorted(v)] for k, v in new.items()}
         if not self.engine.intern_new(order, {s for _, s in seen_src}):
             return False
-        # map the chunk's fresh scan symbols to the engine's ids
         tables = vars(self.engine.sym)
-        for col, kind in _ID_COLUMNS:
-            c = RI[:, col]
-            loc = np.unique(c[scanned & (c >= 0)])
-            fresh = loc[self.gmap[loc] < 0]
+        for kind, syms in fresh_syms:
             ids = tables[kind].ids
-            for s in fresh.tolist():
+            for s in syms:
                 self.gmap[s] = ids[names[s]]
         return True
 

@@ -253,7 +253,12 @@ def _parse(b, lo, hi, RI, RN, r, TYPES, TOFF, TSHAPE, TREQ, ENUMS, EOFF, EGRP, L
     item = -1
     # spans of the string values that are interned or hashed
     a0 = a1 = q0 = q1 = s0 = s1 = c0 = c1 = rs0 = rs1 = st0 = st1 = np.int64(0)
+    # integer bounds compared as integers (2**53 + 1 is 2**53 as a double)
     max_id = np.int64(LIM[L_MAX_ID])
+    min_ts = np.int64(LIM[L_MIN_TS])
+    max_ts = np.int64(LIM[L_MAX_TS])
+    max_wait = np.int64(LIM[L_MAX_WAIT])
+    max_count = np.int64(LIM[L_MAX_COUNT])
     while True:
         if i >= hi or b[i] != 34:
             return False
@@ -280,15 +285,15 @@ def _parse(b, lo, hi, RI, RN, r, TYPES, TOFF, TSHAPE, TREQ, ENUMS, EOFF, EGRP, L
                 return False
             v = _uint_value(b, i, j)
             if f == F_TS:
-                if v < LIM[L_MIN_TS] or v > LIM[L_MAX_TS]:
+                if v < min_ts or v > max_ts:
                     return False
                 ts = v
             elif f == F_WAIT:
-                if v > LIM[L_MAX_WAIT]:
+                if v > max_wait:
                     return False
                 wait = v
             else:
-                if v > LIM[L_MAX_COUNT]:
+                if v > max_count:
                     return False
                 if f == F_SEQ:
                     seq = v
