@@ -16,7 +16,7 @@ from kefu_floor.engine import Engine, Setup
 from kefu_floor.linescan import EventFile, LineScanner, _check_tables
 from kefu_floor.policy import load_policy
 from kefu_floor.replay import replay
-from kefu_floor.report import build_report
+from kefu_floor.views.report import build_report
 from kefu_floor.roster import load_roster, load_schedule
 from kernels import jsonscan as J
 
