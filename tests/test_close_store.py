@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from kefu_floor.cli import _setup, main
+from kefu_floor.cli.main import _setup, main
 from kefu_floor.engine import Engine
-from kefu_floor.ingest import Ingest
+from kefu_floor.live.ingest import Ingest
 from kefu_floor.store import key, open_store
 from kefu_floor.store.durable import Durable
 from tests.close_helpers import perfect_month
@@ -206,7 +206,7 @@ def test_a_journal_trimmed_while_the_close_reads_it_is_read_again(tmp_path, redi
     """`serve` checkpoints and trims while the close reads the journal: the close notices
     the tail after its checkpoint was trimmed away (read as it is, it would miss those
     events) and starts over from the newer checkpoint, missing nothing."""
-    from kefu_floor.close import store_source
+    from kefu_floor.store import reader as store_source
 
     f, events = _scenario()
     events = in_order(events)
