@@ -203,21 +203,21 @@ def register(sub, common) -> None:
     """`kefu-floor demo`, after `simulate` and `load` in the command list."""
     import argparse
 
-    from kefu_floor.cli.simulate import _positive, _positive_int
+    from kefu_floor.cli.argtypes import positive, positive_int
     from kefu_floor.i18n import default_lang
 
     dp = sub.add_parser("demo", help="embedded broker + live service + simulated floor + "
                                      "live view, in one command",
                         description=__doc__,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    dp.add_argument("--agents", type=_positive_int, default=200, metavar="N")
-    dp.add_argument("--speed", type=_positive, default=60.0, metavar="X",
+    dp.add_argument("--agents", type=positive_int, default=200, metavar="N")
+    dp.add_argument("--speed", type=positive, default=60.0, metavar="X",
                     help="simulated seconds per wall second (default 60)")
     dp.add_argument("--seed", type=int, default=1)
     dp.add_argument("--ws-port", type=int, default=8765, help="feed port (default 8765; 0 = any)")
     dp.add_argument("--view", choices=("auto", "tui", "table", "none"), default="auto",
                     help="live view (default: the dashboard on a terminal, none otherwise)")
-    dp.add_argument("--duration", type=_positive, metavar="S",
+    dp.add_argument("--duration", type=positive, metavar="S",
                     help="stop after S seconds (default: when the simulated day is over)")
     dp.add_argument("--lang", choices=("zh", "en"), default=default_lang())
     dp.add_argument("--log-file", metavar="FILE",
