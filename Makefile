@@ -37,6 +37,8 @@ test: venv services
 
 bench: venv
 	$(PY) -m benchmarks.kernels
+	$(PY) -m benchmarks.replay
+	$(PY) -m benchmarks.start
 
 demo: venv
 	$(VENV)/bin/kefu-floor demo $(ARGS)
