@@ -25,6 +25,7 @@ import numpy as np
 
 from kefu_floor.batch import Interner, Symbols
 from kefu_floor.errors import KefuError
+from kefu_floor.kernelcall import aligned_copy
 from kernels import layout as K
 
 FORMAT = 1
@@ -143,7 +144,8 @@ def restore(engine, blob: bytes) -> dict:
         for a in header["arrays"]:
             raw = zlib.decompress(body[off:off + a["size"]])
             off += a["size"]
-            arr = np.frombuffer(raw, np.dtype(a["dtype"])).reshape(a["shape"]).copy()
+            # on a cache-line boundary, as the engine makes them (kefu_floor.kernelcall)
+            arr = aligned_copy(np.frombuffer(raw, np.dtype(a["dtype"])).reshape(a["shape"]))
             cur = getattr(engine, a["name"], None)
             if isinstance(cur, np.ndarray) and (cur.dtype != arr.dtype or cur.ndim != arr.ndim):
                 raise CheckpointError(f"array {a['name']} is {arr.dtype}/{arr.ndim}-d there, "
