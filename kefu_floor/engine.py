@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kefu_floor.batch import Batch, Symbols, to_batch
+from kefu_floor.batch import Batch, Symbols, hash_ids, to_batch
 from kefu_floor.errors import Rejected
 from kefu_floor.kernelcall import aligned, batch_columns, call_kernel
 from kefu_floor.localtime import offset_table
@@ -22,6 +22,7 @@ from kefu_floor.schema import Event
 from kefu_floor import stats
 from kernels import floor as kf
 from kernels import guard as kg
+from kernels import inputs as ki
 from kernels import layout as K
 
 # what the admission kernel's statuses become (kernels.guard)
@@ -94,6 +95,10 @@ class Engine:
         self.src_seq = np.zeros(0, np.int64)
         self.excused_reason = np.zeros(0, np.bool_)
         self.G = np.zeros(K.G_K, np.int64)
+        # each month's accepted events, counted and digested (kernels.inputs; the close)
+        self.MIN = np.zeros((K.N_MONTH_SLOTS, ki.MI_K), np.int64)
+        self.MIN[:, ki.MI_MONTH] = ki.NO_MONTH
+        self.agent_h = np.zeros(0, np.int64)  # hash of each interned agent id, by id
         self.G[K.G_NOW] = K.NO_TIME
         self.G[K.G_START] = K.NO_TIME
         self._init_guard(setup.policy)
@@ -293,6 +298,38 @@ class Engine:
                 sym.reasons.id(e.reason)
         return out
 
+    def intern_new(self, new: dict[str, list[str]], sources_seen: set[str]) -> bool:
+        """Intern ids not seen before, in the order given per table (`new["agents"]`,
+        "queues", "sources", "reasons"), if all of them fit under the caps `_cap` applies
+        (`sources_seen`: every new src, with a seq or not); else intern nothing and return
+        False, so the caller feeds event by event and `_cap` rejects what is over."""
+        sym, lim = self.sym, self.policy.limits
+        fresh = {k: [s for s in dict.fromkeys(v) if s not in getattr(sym, k).ids]
+                 for k, v in new.items()}
+        n_src = len({s for s in sources_seen if s not in sym.sources.ids})
+        if (len(sym.agents) - self.n_known + len(fresh.get("agents", ()))
+                > lim.max_unknown_agents
+                or len(sym.queues) + len(fresh.get("queues", ())) > lim.max_queues
+                or len(sym.sources) + n_src > lim.max_sources
+                or len(sym.reasons) - 1 + len(fresh.get("reasons", ()))
+                > lim.max_reason_codes):
+            return False
+        for k, names in fresh.items():
+            table = getattr(sym, k)
+            for s in names:
+                table.id(s)
+        return True
+
+    def feed_interned(self, b: Batch, tags) -> list[tuple[Rejected, int, Event | None]]:
+        """`feed` for a batch built from events whose ids `intern_new` took (a replay's
+        scanned lines): the same admission and kernels, the same timing."""
+        if len(b) == 0:
+            return []
+        t0 = time.perf_counter()
+        out = self.feed_batch(b, tags)
+        stats.timed(self, time.perf_counter() - t0)
+        return out
+
     def feed(self, events: list[Event], received_ms: int | None = None,
              tags: list[int] | None = None) -> list[tuple[Rejected, int, Event | None]]:
         """Apply checked events; `received_ms` (live only) is when they arrived, to spot
@@ -406,6 +443,7 @@ class Engine:
 
     def _apply(self, b: Batch, received_ms: int | None = None) -> None:
         # dedup was done by the admission kernel: the floor kernel's own is bypassed
+        self._count_inputs(b)
         cols = list(b.columns())
         cols[8] = np.full(len(b), -1, np.int32)
         cols[9] = np.full(len(b), -1, np.int64)
@@ -421,6 +459,36 @@ class Engine:
                 break
             self._grow(need)  # then resume at event j, which was not touched yet
         self._record_dirty(minute, lambda: np.unique(b.agent[b.agent >= 0]).tolist())
+
+    def _count_inputs(self, b: Batch) -> None:
+        names = self.sym.agents.names
+        if self.agent_h.shape[0] < len(names):  # once per new agent id, not per event
+            self.agent_h = np.concatenate(
+                [self.agent_h, hash_ids(names[self.agent_h.shape[0]:])])
+        call_kernel(self, ki.count_inputs, batch_columns(b))
+
+    def month_inputs(self, month: int) -> tuple[int, str] | None:
+        """(accepted events, digest) of `month`, or None if the month's ring slot holds a
+        later month (the engine no longer holds it)."""
+        row = self.MIN[month % K.N_MONTH_SLOTS]
+        if row[ki.MI_MONTH] > month:
+            return None
+        if row[ki.MI_MONTH] != month:
+            return 0, f"{0:016x}"
+        return int(row[ki.MI_N]), f"{int(row[ki.MI_SUM]) & (2**64 - 1):016x}"
+
+    def holds_month(self, month: int) -> bool:
+        """Are all of the month's day slots and its month slots still the month's own
+        (not yet reused by later days or months)?"""
+        from kefu_floor.localtime import month_days
+
+        lo, hi = month_days(month)
+        days = np.arange(lo, hi, dtype=np.int64)
+        if (self.slot_day[days % K.N_DAY_SLOTS] > days).any():
+            return False
+        if self.slot_month[month % K.N_MONTH_SLOTS] > month:
+            return False
+        return self.month_inputs(month) is not None
 
     def _grow(self, need: int) -> None:
         if need == kf.NEED_LEDGER:
