@@ -28,7 +28,9 @@ from kefu_floor.errors import KefuError
 from kefu_floor.kernelcall import aligned_copy
 from kernels import layout as K
 
-FORMAT = 1
+# 2: the agent record's columns reordered hot-first into whole cache lines (kernels.layout
+# A_*): a version-1 checkpoint's A would be read column-shuffled, so it is refused by name
+FORMAT = 2
 MAGIC = b"KEFU-CKPT"
 _HEAD = struct.Struct(">HI")
 
