@@ -206,16 +206,14 @@ def build_parser(only_replay: bool = False) -> argparse.ArgumentParser:
 
 
 def _extra_commands():
-    """Subcommands that live in their own modules (live service, simulator, dashboards)."""
-    import importlib
-    import importlib.util
+    """Every other subcommand, in the order `--help` lists them. Named here, not looked up:
+    this package is the composition root, the one place that imports every layer (the live
+    service, the store, the close, the bridge, the simulators and the dashboards), so a
+    missing module is an ImportError at start, not a command that silently is not there."""
+    from kefu_floor.cli import bridge, close, demo, ledger, serve, simulate, tui
 
-    out = []
-    for mod in ("kefu_floor.cli.serve", "kefu_floor.cli.ledger", "kefu_floor.cli.close",
-                "kefu_floor.cli.simulate", "kefu_floor.cli.tui", "kefu_floor.cli.bridge"):
-        if importlib.util.find_spec(mod) is not None:
-            out.append(importlib.import_module(mod).register)
-    return out
+    return (serve.register, ledger.register, close.register, simulate.register,
+            demo.register, tui.register, bridge.register)
 
 
 def main(argv: list[str] | None = None) -> int:

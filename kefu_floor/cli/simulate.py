@@ -85,27 +85,6 @@ def register(sub, common) -> None:
     lp.add_argument("--seed", type=int, default=1)
     lp.set_defaults(func=cmd_load)
 
-    dp = sub.add_parser("demo", help="embedded broker + live service + simulated floor + "
-                                     "live view, in one command",
-                        description=__import__("kefu_floor.cli.demo").cli.demo.__doc__,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    dp.add_argument("--agents", type=positive_int, default=200, metavar="N")
-    dp.add_argument("--speed", type=positive, default=60.0, metavar="X",
-                    help="simulated seconds per wall second (default 60)")
-    dp.add_argument("--seed", type=int, default=1)
-    dp.add_argument("--ws-port", type=int, default=8765, help="feed port (default 8765; 0 = any)")
-    dp.add_argument("--view", choices=("auto", "tui", "table", "none"), default="auto",
-                    help="live view (default: the dashboard on a terminal, none otherwise)")
-    dp.add_argument("--duration", type=positive, metavar="S",
-                    help="stop after S seconds (default: when the simulated day is over)")
-    from kefu_floor.i18n import default_lang
-
-    dp.add_argument("--lang", choices=("zh", "en"), default=default_lang())
-    dp.add_argument("--log-file", metavar="FILE",
-                    help="log lines while the dashboard owns the terminal (default: "
-                         "kefu-floor-demo.log in the temp folder)")
-    dp.set_defaults(func=cmd_demo)
-
 
 def scenario_from_args(args):
     from simulators.acd import Scenario
@@ -227,49 +206,4 @@ def cmd_load(args) -> int:
     if res["achieved_events_s"] < 0.95 * args.rate:
         print(f"kefu-floor load: achieved {res['achieved_events_s']:,.0f} of the "
               f"{args.rate:,.0f} events/s asked for", file=sys.stderr)
-    return 0
-
-
-def cmd_demo(args) -> int:
-    import asyncio
-
-    from kefu_floor.i18n import t
-    from kefu_floor.cli.logs import log_to_file, setup_logging
-    from kefu_floor.live.warmup import warm_kernels
-    from kefu_floor.cli.demo import pick_view, run_demo
-
-    view = pick_view(args.view)
-    say = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    log_file = None
-    if view == "tui":  # the dashboard owns the terminal: nothing may draw over it
-        log_file = str(log_to_file(args.log_file, "kefu-floor-demo.log", "warning"))
-    else:
-        setup_logging("text", "warning")
-    # before the event loop exists: the embedded broker and the simulator's connection
-    # would otherwise wait out a first run's compile, and drop
-    warm_kernels(say)
-    done = {}
-
-    async def main():
-        import signal
-
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-
-        def on_signal(sig):
-            done["stopped_by"] = sig.name
-            stop.set()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal, sig)
-        done.update({k: v for k, v in (await run_demo(
-            args.agents, args.speed, args.seed, args.ws_port, view, args.lang, args.duration,
-            stop=stop, announce=say, log_file=log_file)).items() if v is not None})
-
-    asyncio.run(main())
-    if done.get("stopped_by"):
-        say(t("stopped_by", args.lang, sig=done["stopped_by"]))
-    if "events" in done:
-        say(f"demo finished: {done['events']} events scored, {done['deductions']} "
-            f"deductions booked")
     return 0
