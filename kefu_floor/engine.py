@@ -15,7 +15,7 @@ import numpy as np
 
 from kefu_floor.batch import Batch, Symbols, base_columns, hash_ids, to_batch
 from kefu_floor.errors import Rejected
-from kefu_floor.kernelcall import batch_columns, call_kernel
+from kefu_floor.kernelcall import aligned, batch_columns, call_kernel
 from kefu_floor.localtime import offset_table
 from kefu_floor.policy import Policy
 from kefu_floor.roster import Roster, Shift
@@ -48,7 +48,7 @@ def _grow_axis(arr: np.ndarray, axis: int, n: int, fill) -> np.ndarray:
         return arr
     shape = list(arr.shape)
     shape[axis] = max(n, arr.shape[axis] * 2 if arr.shape[axis] else n)
-    out = np.full(shape, fill, arr.dtype)
+    out = aligned(shape, arr.dtype, fill)
     idx = [slice(None)] * arr.ndim
     idx[axis] = slice(0, arr.shape[axis])
     out[tuple(idx)] = arr
@@ -92,7 +92,7 @@ class Engine:
         self.tr_slot = np.full(K.N_TR, K.NO_TIME, np.int64)
         self.qwait = np.zeros(0, np.int64)
         self._new_call_table(1024)
-        self.L = np.zeros((4 * kf.LEDGER_RESERVE, K.L_K))
+        self.L = aligned((4 * kf.LEDGER_RESERVE, K.L_K), np.float64)
         self.X = np.zeros((16, K.X_K), np.int64)
         self.INC = np.zeros((16, K.I_K))  # incidents, rows [0, G_INCIDENT_N) in use
         self.src_seq = np.zeros(0, np.int64)
@@ -113,7 +113,7 @@ class Engine:
     # ------------------------------------------------------------------ set-up
     def _build_shifts(self, shifts: list[Shift]) -> None:
         by_agent = sorted(shifts, key=lambda s: (self.sym.agents.ids[s.agent], s.start_ms))
-        S = np.zeros((len(by_agent), K.S_K), np.int64)
+        S = aligned((len(by_agent), K.S_K), np.int64)
         brks = []
         for k, sh in enumerate(by_agent):
             S[k, K.S_AGENT] = self.sym.agents.ids[sh.agent]
