@@ -144,7 +144,7 @@ def cmd_close(args) -> int:
             return EXIT_OK
     for k in range(0, len(good), 20_000):
         engine.feed(good[k:k + 20_000])
-    doc = build_close(engine, month, calendar, history)
+    doc = build_close(engine.finish(), month, calendar, history)
     doc["inputs"] = {"events": len(lines), "sha256": _digest(lines)}
     if old is not None and doc != old:
         # the month's events are the same, but something else moved (roster, schedule,
