@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
-from kefu_floor.cli import main
+from kefu_floor.cli.main import main
 from kefu_floor.replay import read_events
 
 T0 = 1_793_700_000  # seconds

@@ -8,9 +8,9 @@ import json
 import numpy as np
 
 from kefu_floor.engine import Engine
-from kefu_floor.feedcore import STATIC_FIELDS, FeedCore, UnknownSite
-from kefu_floor.floorview import FloorView, apply_delta
-from kefu_floor.report import build_report, read_report
+from kefu_floor.live.feedcore import STATIC_FIELDS, FeedCore, UnknownSite
+from kefu_floor.views.floorview import FloorView, apply_delta
+from kefu_floor.views.report import build_report, read_report
 from kefu_floor.schema import decode_event
 from test_live import SITE, hw_events, hw_setup
 

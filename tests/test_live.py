@@ -13,16 +13,16 @@ import pytest
 from websockets.asyncio.client import connect
 
 from kefu_floor.engine import Engine, Setup
-from kefu_floor.floorview import apply_delta
-from kefu_floor.ingest import LiveClock
-from kefu_floor.mqtt import parse_broker_url, publish_batches
+from kefu_floor.views.floorview import apply_delta
+from kefu_floor.live.ingest import LiveClock
+from kefu_floor.live.mqtt import parse_broker_url, publish_batches
 from kefu_floor.policy import load_policy
 from kefu_floor.replay import replay
-from kefu_floor.report import build_report
+from kefu_floor.views.report import build_report
 from kefu_floor.roster import load_roster, load_schedule
 from kefu_floor.schema import decode_event
-from kefu_floor.service import Service, ServiceConfig
-from kefu_floor.service_cli import fetch_report
+from kefu_floor.live.service import Service, ServiceConfig
+from kefu_floor.cli.serve import fetch_report
 
 HW = Path(__file__).parent / "scenarios" / "handworked"
 SITE = "cd1"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from kefu_floor.metrics import exported_names
+from kefu_floor.live.metrics import exported_names
 from simulators.services import find_binary
 
 ROOT = Path(__file__).resolve().parent.parent

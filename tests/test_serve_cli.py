@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from kefu_floor.mqtt import parse_broker_url, publish_batches
+from kefu_floor.live.mqtt import parse_broker_url, publish_batches
 
 HW = Path(__file__).parent / "scenarios" / "handworked"
 

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from dashboards.tui import AgentScreen, FloorApp, HelpScreen, TeamScreen, agent_cells
-from kefu_floor.cli import build_parser, main
+from kefu_floor.cli.main import build_parser, main
 from test_live import SITE
 from test_tui_feed import DEC1, FeedServer, events_between, local_ms, until
 
@@ -309,7 +309,7 @@ def test_cli_registers_tui():
     args = build_parser().parse_args(["tui", "--connect", "ws://127.0.0.1:1", "--site", "cd1",
                                       "--team", "T1", "--lang", "zh"])
     assert args.cmd == "tui" and args.team == "T1" and args.lang == "zh"
-    assert args.func.__module__ == "dashboards.cli"
+    assert args.func.__module__ == "kefu_floor.cli.tui"
     assert main(["tui", "--connect", "http://nowhere"]) == 1
 
 
@@ -438,6 +438,7 @@ def test_drill_down_item_scores_follow_the_feed(morning):
             app.client.agents["A001"] = live
             from dashboards.feedclient import Change
             app._on_change(Change("delta", {"A001"}, sections={"agents"}))
+            await pilot.pause()  # the screen gets the change as a message (FeedChanged)
             after = plain(scr.query_one("#a-items").content)
             assert after != before and "12.5" in after
 

@@ -2,7 +2,7 @@
 hand-worked scenario), and the pure parts of the dashboard (next star, evidence, cells).
 
 `FeedServer` here is also what the Pilot and snapshot tests of the TUI run against: the real
-websocket feed of `kefu_floor.wsfeed`, in a thread with its own event loop, so an app run by
+websocket feed of `kefu_floor.live.wsfeed`, in a thread with its own event loop, so an app run by
 `App.run`/`run_test` in the test's loop talks to it over a socket like in production.
 """
 from __future__ import annotations
@@ -18,13 +18,13 @@ import pytest
 from dashboards.feedclient import FeedClient, feed_url
 from dashboards.tui import agent_cells, evidence, next_star, queue_strip, star_text
 from kefu_floor.engine import Engine
-from kefu_floor.floorview import FloorView, diff
+from kefu_floor.views.floorview import FloorView, diff
 from kefu_floor.localtime import parse_month
 from kefu_floor.policy import load_policy
-from kefu_floor.report import build_report
+from kefu_floor.views.report import build_report
 from kefu_floor.schema import decode_event
 from kefu_floor.scoring import assign_stars
-from kefu_floor.wsfeed import FeedHub
+from kefu_floor.live.wsfeed import FeedHub
 from test_live import SITE, hw_events, hw_setup
 
 TZ = ZoneInfo("Asia/Shanghai")

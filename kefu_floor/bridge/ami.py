@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 
 from kefu_floor.bridge.asterisk import Record
+from kefu_floor.bridge.reconnect import reconnecting
 from kefu_floor.bridge.tables import Tables
 
 log = logging.getLogger("kefu_floor.bridge.ami")
@@ -163,19 +164,9 @@ class AmiClient:
         return f"kefu-{self._n}"
 
     async def run(self) -> None:
-        delay = self.backoff[0]
-        while True:
-            try:
-                await self._session()
-                delay = self.backoff[0]
-            except AmiError as e:
-                log.error("AMI %s:%d: %s; retrying in %.0fs", self.host, self.port, e, delay)
-            except (OSError, asyncio.IncompleteReadError, ConnectionError) as e:
-                log.warning("AMI %s:%d unreachable (%s); retrying in %.1fs", self.host,
-                            self.port, e, delay)
-            self.connected.clear()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.backoff[1])
+        await reconnecting(self._session, f"AMI {self.host}:{self.port}", log, AmiError,
+                           (OSError, asyncio.IncompleteReadError, ConnectionError),
+                           self.backoff, on_down=self.connected.clear)
 
     async def _session(self) -> None:
         reader, writer = await asyncio.open_connection(self.host, self.port)

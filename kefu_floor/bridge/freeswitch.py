@@ -38,6 +38,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from kefu_floor.bridge.asterisk import Malformed, _bump, new_stats
+from kefu_floor.bridge.reconnect import reconnecting
 from kefu_floor.bridge.tables import Tables
 from kefu_floor.errors import ConfigError
 from kefu_floor.schema import Event
@@ -412,19 +413,8 @@ class EslClient:
         self.connects = 0
 
     async def run(self) -> None:
-        delay = self.backoff[0]
-        while True:
-            try:
-                await self._session()
-                delay = self.backoff[0]
-            except EslError as e:
-                log.error("event socket %s:%d: %s; retrying in %.0fs", self.host, self.port,
-                          e, delay)
-            except (OSError, ConnectionError, Malformed) as e:
-                log.warning("event socket %s:%d unreachable (%s); retrying in %.1fs",
-                            self.host, self.port, e, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.backoff[1])
+        await reconnecting(self._session, f"event socket {self.host}:{self.port}", log,
+                           EslError, (OSError, ConnectionError, Malformed), self.backoff)
 
     async def _session(self) -> None:
         reader, writer = await asyncio.open_connection(self.host, self.port)
