@@ -104,6 +104,10 @@ class Engine:
         self._init_guard(setup.policy)
         # which agents changed since the read side last looked (None: all of them)
         self.dirty: set[int] | None = None
+        # busy agents whose busy time a tick moved and nothing else (the read side's too),
+        # and the set the last take_dirty handed over
+        self.busy_dirty: set[int] = set()
+        self.taken_busy: set[int] = set()
         # ledger rows the read side has been handed as new (take_booked); not state: a
         # restored engine's deductions are history, not news
         self.booked_seen = 0
@@ -493,8 +497,10 @@ class Engine:
         self.CVAL2 = np.zeros_like(self.CVAL)
 
     def take_dirty(self) -> set[int] | None:
-        """Agents changed since the last call (None = every agent); resets the record."""
+        """Agents changed since the last call (None = every agent); resets the record.
+        Agents whose busy time only grew are apart (`busy_dirty`), taken with it."""
         d, self.dirty = self.dirty, set()
+        self.taken_busy, self.busy_dirty = self.busy_dirty, set()
         return d
 
     def take_booked(self) -> range:
@@ -526,14 +532,14 @@ class Engine:
                 break
             self._grow(kf.NEED_LEDGER)
 
-        def changed() -> list[int]:
-            # a tick changes an agent's timers/flags, its busy time, or books a deduction
-            moved = ((self.A[:, self._WATCH] != before).any(axis=1)
-                     | (self.A[:, K.A_STATE] == K.ST_BUSY))
-            return (np.flatnonzero(moved).tolist()
-                    + self.L[booked: self.G[K.G_LEDGER_N], K.L_AGENT].astype(int).tolist())
-
-        self._record_dirty(changed)
+        # a tick changes an agent's timers/flags or books a deduction (dirty), or only
+        # adds to a busy agent's busy time (busy_dirty: the read side patches just that)
+        moved = (self.A[:, self._WATCH] != before).any(axis=1)
+        self._record_dirty(lambda: (
+            np.flatnonzero(moved).tolist()
+            + self.L[booked: self.G[K.G_LEDGER_N], K.L_AGENT].astype(int).tolist()))
+        self.busy_dirty.update(
+            np.flatnonzero((self.A[:, K.A_STATE] == K.ST_BUSY) & ~moved).tolist())
 
     def _record_dirty(self, ids) -> None:
         """Note which agents changed (`ids()` of them). Engine time crossing a minute

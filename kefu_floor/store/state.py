@@ -38,8 +38,8 @@ PY_STATE = ("n_agents", "sym", "rejected", "n_known")
 # deductions it has been handed (none of the restored ones are new)
 # (`live`: how the engine was built; `held_events`: the held events' objects, only for
 # dead-letter text, their rows are the held_* arrays)
-EXCLUDED = ("setup", "policy", "roster", "site", "shifts", "dirty", "booked_seen", "live",
-            "held_events")
+EXCLUDED = ("setup", "policy", "roster", "site", "shifts", "dirty", "busy_dirty",
+            "taken_busy", "booked_seen", "live", "held_events")
 SETUP_ARRAYS = ("P", "BK", "tz_utc", "tz_off")  # S is not: the kernels keep marks in it
 
 

@@ -112,14 +112,73 @@ def _tally(rows: list[dict], scheduled_only: bool = False) -> dict:
             "attention": attention}
 
 
-def _team_today(rows: list[dict]) -> dict:
-    """A team's today from its agents' counts (ratios of sums, never means of ratios)."""
-    tot = {k: sum(r["today"].get(k, 0) for r in rows)
-           for k in ("offered", "answered", "talks", "talk_s", "surveys", "satisfied")}
-    return {"offered": tot["offered"], "answered": tot["answered"],
-            "aht_s": round(tot["talk_s"] / tot["talks"], 1) if tot["talks"] else None,
-            "answer_rate": _ratio(tot["answered"], tot["offered"]),
-            "satisfaction": _ratio(tot["satisfied"], tot["surveys"])}
+_EXCEPTION_FLAGS = frozenset(("missing", "late", "left_early", "absent", "late_return"))
+_TODAY_SUMS = ("offered", "answered", "talks", "talk_s", "surveys", "satisfied")
+
+
+def _team_entry(team: str, rows: list[dict]) -> dict:
+    """One team's entry from its agents' and leaders' entries (in agent id order), in one
+    pass: head counts as the floor's (`_tally`), the team score (mean of its agents'
+    scores, POLICY.md §3, as the report's `leaders`), stars held, today's sums."""
+    by_state = dict.fromkeys(STATES, 0)
+    by_reason: dict[str, int] = {}
+    scheduled = signed_sched = over = missing = attention = answered_today = 0
+    scores: list[float] = []
+    stars: dict[str, int] = {}
+    tot = dict.fromkeys(_TODAY_SUMS, 0)
+    busy: list[float] = []
+    exceptions = 0
+    leaders: list[dict] = []
+    for r in rows:
+        st = r["state"]
+        by_state[st] += 1
+        if st == "busy":
+            k = r.get("reason") or "-"
+            by_reason[k] = by_reason.get(k, 0) + 1
+        flags = r["flags"]
+        if "in_shift" in flags:
+            scheduled += 1
+            signed_sched += st != "out"
+        over += r.get("over_budget", False)
+        missing += "missing" in flags
+        attention += bool(r.get("attention"))
+        today = r["today"]
+        answered_today += today["answered"]
+        if r.get("role") == "leader":
+            leaders.append(r)
+            continue
+        if r["score"] is not None:
+            scores.append(r["score"])
+        if r.get("star") is not None:
+            stars[str(r["star"])] = stars.get(str(r["star"]), 0) + 1
+        for k in _TODAY_SUMS:
+            tot[k] += today.get(k, 0)
+        busy.append(r["busy_today_s"])
+        exceptions += not _EXCEPTION_FLAGS.isdisjoint(flags)
+    n = len(busy)
+    working = by_state["ringing"] + by_state["talking"] + by_state["wrap"]
+    score = round(sum(scores) / len(scores), 2) if scores else None
+    leaders.sort(key=lambda r: r["agent"])
+    return {
+        "team": team, "agents": n,
+        "leaders": [r["agent"] for r in leaders],
+        "leader_names": [r["name"] or r["agent"] for r in leaders],
+        "by_state": by_state, "occupancy": _ratio(working, working + by_state["ready"]),
+        "busy_by_reason": dict(sorted(by_reason.items())),
+        "signed_in": len(rows) - by_state["out"], "scheduled": scheduled,
+        "scheduled_signed_in": signed_sched, "over_budget": over, "missing": missing,
+        "attention": attention,
+        "in_shift": scheduled,
+        "mean_score": score, "score": score,
+        "stars": dict(sorted(stars.items())),
+        "answered_today": answered_today,
+        "today": {"offered": tot["offered"], "answered": tot["answered"],
+                  "aht_s": round(tot["talk_s"] / tot["talks"], 1) if tot["talks"] else None,
+                  "answer_rate": _ratio(tot["answered"], tot["offered"]),
+                  "satisfaction": _ratio(tot["satisfied"], tot["surveys"])},
+        "busy_mean_s": round(sum(busy) / n, 1) if n else None,
+        "exceptions": exceptions,
+    }
 
 
 class LiveMonth(MonthView):
@@ -250,9 +309,11 @@ class FloorView:
         rm = self.eng.roll_min
         return [s for s in range(K.N_ROLL) if now_min - minutes < rm[s] <= now_min]
 
-    def agents(self, mv: MonthView, only: set[int] | None = None) -> dict[str, dict]:
+    def agents(self, mv: MonthView, only: set[int] | None = None,
+               busy: set[int] = frozenset()) -> dict[str, dict]:
         """Entries of every agent, or (with `only`) of those ids merged into the last ones
-        (and whoever else the month's figures or the rolling window moved)."""
+        (and whoever else the month's figures or the rolling window moved); the agents of
+        `busy` (whose busy time only grew) get just those figures patched."""
         eng = self.eng
         names = eng.sym.agents.names
         n = len(names)
@@ -265,6 +326,7 @@ class FloorView:
             ids: list[int] = list(range(n))
             out: dict[str, dict] = {}
             patch: list[int] = []
+            busy_patch: list[int] = []
             self._tally = _Tally()
             self._hint = None
         else:
@@ -272,13 +334,18 @@ class FloorView:
             todo = set(only) | self._month_moved
             todo |= set(range(self._n_built, n))  # ids that appeared since
             ids = sorted(i for i in todo if i < n)
-            # only the last-60-minute figures moved: the rest of the entry stands
+            # only the last-60-minute figures moved, or only the busy time grew: the rest
+            # of the entry stands
             patch = sorted(moved_window - set(ids))
-            self._hint = {names[i] for i in ids} | {names[i] for i in patch}
+            busy_patch = sorted(i for i in busy if i < n and i not in todo)
+            self._hint = {names[i] for i in ids} | {names[i] for i in patch} | {
+                names[i] for i in busy_patch}
         tally = self._tally
         for i in ids:
             old = out.get(names[i])
-            e = self._agent(i, mv, slot_of, R)
+            # the month's items of an agent the month step did not move stand as they were
+            e = self._agent(i, mv, slot_of, R, None if old is None or only is None
+                            or i in self._month_moved else old["items"])
             if old is not None:
                 tally.add(old, -1)
             if e is None:
@@ -286,6 +353,8 @@ class FloorView:
             else:
                 out[names[i]] = e
                 tally.add(e, +1)
+        if busy_patch:
+            self._patch_busy(out, busy_patch, slot_of)
         for i in patch:
             old = out.get(names[i])
             if old is not None:
@@ -293,6 +362,30 @@ class FloorView:
         self._agents = out
         self._n_built = n
         return out
+
+    def _patch_busy(self, out: dict[str, dict], ids: list[int], slot_of: dict) -> None:
+        """Busy time, budget left, over budget (and so attention) of agents whose busy time
+        alone moved, as `_agent` works them out."""
+        eng = self.eng
+        names = eng.sym.agents.names
+        budget = float(eng.P[K.P_BUDGET_MS])
+        tally = self._tally
+        for i in ids:
+            old = out.get(names[i])
+            if old is None:
+                continue
+            s = slot_of.get(int(eng.A[i, K.A_CTX_DAY]))
+            busy = float(eng.DACC[s, i, K.D_BUSY_MS]) if s is not None else 0.0
+            over = busy > budget
+            e = {**old, "busy_today_s": round(busy / 1000.0, 1),
+                 "budget_left_s": round(max(0.0, budget - busy) / 1000.0, 1),
+                 "over_budget": over}
+            if "in_shift" in old["flags"]:
+                e["attention"] = [x for x in old["attention"] if x != "over_budget"] + (
+                    ["over_budget"] if over else [])
+            tally.add(old, -1)
+            tally.add(e, +1)
+            out[names[i]] = e
 
     def slot_of_day(self) -> dict[int, int]:
         """Day number -> the DACC ring slot holding it (the engine's slot lookup)."""
@@ -328,7 +421,8 @@ class FloorView:
                 "aht_s": round(float(R[i, K.AR_TALK_MS] / R[i, K.AR_TALKS]) / 1000.0, 1)
                 if R[i, K.AR_TALKS] else None}
 
-    def _agent(self, i: int, mv: MonthView, slot_of: dict, R: np.ndarray) -> dict | None:
+    def _agent(self, i: int, mv: MonthView, slot_of: dict, R: np.ndarray,
+               items: dict | None = None) -> dict | None:
         eng = self.eng
         A = eng.A
         a = eng.sym.agents.names[i]
@@ -388,8 +482,8 @@ class FloorView:
                       "surveys": int(today[K.D_SURVEYS]),
                       "satisfied": int(today[K.D_SATISFIED])},
             "last_60m": self._last_60m(R, i),
-            "items": {k2: None if math.isnan(v[i]) else _num(v[i])
-                      for k2, v in mv.items.items()},
+            "items": items if items is not None else {
+                k2: None if math.isnan(v[i]) else _num(v[i]) for k2, v in mv.items.items()},
             "bands": {k2: _band(eng.policy, k2, v) for k2, v in month_vals.items()},
             "score": None if math.isnan(score) else _num(score, 2),
             "star": mv.stars.get(a),
@@ -508,34 +602,7 @@ class FloorView:
         by: dict[str, list[dict]] = {}
         for a in agents.values():
             by.setdefault(a["team"] or "-", []).append(a)
-        out = {}
-        for team, rows in sorted(by.items()):
-            members = [r for r in rows if r.get("role") != "leader"]
-            scores = [r["score"] for r in members if r["score"] is not None]
-            stars: dict[str, int] = {}
-            for r in members:
-                if r.get("star") is not None:
-                    stars[str(r["star"])] = stars.get(str(r["star"]), 0) + 1
-            score = round(sum(scores) / len(scores), 2) if scores else None
-            out[team] = {
-                "team": team, "agents": len(members),
-                "leaders": sorted(r["agent"] for r in rows if r.get("role") == "leader"),
-                "leader_names": [r["name"] or r["agent"] for r in
-                                 sorted(rows, key=lambda r: r["agent"])
-                                 if r.get("role") == "leader"],
-                **_tally(rows),
-                "in_shift": sum("in_shift" in r["flags"] for r in rows),
-                "mean_score": score, "score": score,
-                "stars": dict(sorted(stars.items())),
-                "answered_today": sum(r["today"]["answered"] for r in rows),
-                "today": _team_today(members),
-                "busy_mean_s": round(sum(r["busy_today_s"] for r in members) / len(members), 1)
-                if members else None,
-                "exceptions": sum(bool(set(r["flags"]) & {"missing", "late", "left_early",
-                                                         "absent", "late_return"})
-                                  for r in members),
-            }
-        return out
+        return {team: _team_entry(team, rows) for team, rows in sorted(by.items())}
 
     @staticmethod
     def floor(agents: dict[str, dict]) -> dict:
@@ -578,7 +645,7 @@ class FloorView:
             self._prev = self._hint = self._team_hint = None
             return snap
         mv = self._live_month(dirty) if incremental else self.month_view()
-        agents = self.agents(mv, dirty)
+        agents = self.agents(mv, dirty, eng.taken_busy if incremental else frozenset())
         teams = self._step_teams(agents)
         snap = {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": eng.now,
                 "lang": self.lang,
@@ -619,6 +686,7 @@ class FloorView:
             touched = None
         else:
             touched = set()
+            ids = self.eng.sym.agents.ids
             for a in hint:
                 was = self._team_of.get(a)
                 e = agents.get(a)
@@ -643,7 +711,8 @@ class FloorView:
                     self._members.pop(t, None)
                     continue
                 grown |= t not in base
-                base.update(self.teams({a: agents[a] for a in members}))
+                # in agent id order, as the full build has them (same sums, same floats)
+                base[t] = _team_entry(t, [agents[a] for a in sorted(members, key=ids.get)])
             if grown:
                 base = dict(sorted(base.items()))
         self._teams = base
