@@ -305,6 +305,38 @@ class Engine:
                 sym.reasons.id(e.reason)
         return out
 
+    def intern_new(self, new: dict[str, list[str]], sources_seen: set[str]) -> bool:
+        """Intern ids not seen before, in the order given per table (`new["agents"]`,
+        "queues", "sources", "reasons"), if all of them fit under the caps `_cap` applies
+        (`sources_seen`: every new src, with a seq or not); else intern nothing and return
+        False, so the caller feeds event by event and `_cap` rejects what is over."""
+        sym, lim = self.sym, self.policy.limits
+        fresh = {k: [s for s in dict.fromkeys(v) if s not in getattr(sym, k).ids]
+                 for k, v in new.items()}
+        n_src = len({s for s in sources_seen if s not in sym.sources.ids})
+        if (len(sym.agents) - self.n_known + len(fresh.get("agents", ()))
+                > lim.max_unknown_agents
+                or len(sym.queues) + len(fresh.get("queues", ())) > lim.max_queues
+                or len(sym.sources) + n_src > lim.max_sources
+                or len(sym.reasons) - 1 + len(fresh.get("reasons", ()))
+                > lim.max_reason_codes):
+            return False
+        for k, names in fresh.items():
+            table = getattr(sym, k)
+            for s in names:
+                table.id(s)
+        return True
+
+    def feed_interned(self, b: Batch, tags) -> list[tuple[Rejected, int, Event | None]]:
+        """`feed` for a batch built from events whose ids `intern_new` took (a replay's
+        scanned lines): the same admission and kernels, the same timing."""
+        if len(b) == 0:
+            return []
+        t0 = time.perf_counter()
+        out = self.feed_batch(b, tags)
+        stats.timed(self, time.perf_counter() - t0)
+        return out
+
     def feed(self, events: list[Event], received_ms: int | None = None,
              tags: list[int] | None = None) -> list[tuple[Rejected, int, Event | None]]:
         """Apply checked events; `received_ms` (live only) is when they arrived, to spot

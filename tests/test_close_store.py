@@ -81,14 +81,14 @@ def setup_of(ro: Path, sc: Path, policy: str):
     return _setup(Namespace(policy=policy, roster=str(ro), schedule=str(sc), site=SITE))
 
 
-async def _keys(url: str) -> dict:
+async def _keys(url: str, site: str = SITE) -> dict:
     """Every key of the site with its type and content: to see nothing was written."""
     st = open_store(url)
     r = await st._client()
     out = {}
     for what in ("journal", "checkpoint", "meta", "lease", "ledger", "ledger:ids",
                  "excuses", "excuses:ids"):
-        k = key(SITE, what)
+        k = key(site, what)
         t = (await r.type(k)).decode()
         if t == "stream":
             v = await r.xrange(k)
@@ -316,3 +316,42 @@ def test_a_month_the_store_no_longer_holds_is_refused(tmp_path, redis_url):
     assert r.returncode == 0, r.stderr
     assert ((tmp_path / "s" / "close.json").read_bytes()
             == (tmp_path / "f" / "close.json").read_bytes())
+
+
+def test_close_from_the_store_of_a_running_serve(tmp_path, redis_url, mosquitto):
+    """A real `serve --store` (checkpointing every second) fed over a real mosquitto: the
+    close read from its store while it runs equals the close of the same events as a file."""
+    from kefu_floor.live.mqtt import parse_broker_url
+    from tests.test_durable import SITE as S, Serve, publish, settle
+
+    f, events = _scenario()
+    events = in_order(events)
+    ev, ro, sc = _files(tmp_path, f, events)
+    batches = [json.dumps(events[k:k + 3], ensure_ascii=False).encode()
+               for k in range(0, len(events), 3)]
+    serve = Serve(tmp_path, tmp_path, mosquitto.url, redis_url, "--policy", "team-80-20")
+    common = ("--roster", ro, "--schedule", sc, "--policy", "team-80-20", "--month",
+              "2026-11", "--site", S)
+
+    async def main():
+        serve.start()
+        feed = await serve.subscribed()
+        await publish(parse_broker_url(mosquitto.url), batches, 200)
+        rep = await settle(feed, len(events), "2026-11")
+        assert rep["counters"]["accepted"] == len(events)
+        await asyncio.sleep(1.5)  # a checkpoint (and trim) or two
+
+    try:
+        asyncio.run(main())
+        ks = asyncio.run(_keys(redis_url, S))
+        assert ks["checkpoint"][0] == "string" and ks["lease"][0] == "string"
+        r = close("--store", redis_url, *common, "--out", tmp_path / "s")
+        assert r.returncode == 0, r.stderr
+        assert serve.proc.poll() is None  # still serving
+    finally:
+        serve.stop()
+    r = close(ev, *common, "--out", tmp_path / "f")
+    assert r.returncode == 0, r.stderr
+    for name in ("close.json", "paysheet.csv"):
+        assert ((tmp_path / "s" / name).read_bytes()
+                == (tmp_path / "f" / name).read_bytes()), name

@@ -197,6 +197,7 @@ def build_config(args):
     from kefu_floor.live.service import ServiceConfig
     from kefu_floor.store.durable import DurableConfig
     from kefu_floor.live.wsfeed import FeedAccess
+    from dashboards.pages import static_pages
 
     if args.broker != "embedded":  # a wrong URL is said before anything starts
         parse_broker_url(args.broker, args.tls_ca, args.tls_cert, args.tls_key)
@@ -232,7 +233,7 @@ def build_config(args):
                          feed_tls_cert=args.feed_tls_cert, feed_tls_key=args.feed_tls_key,
                          feed_compression=args.feed_compression,
                          feed_queue_bytes=round(args.feed_queue_mb * (1 << 20)),
-                         lang=getattr(args, "lang", None))
+                         lang=getattr(args, "lang", None), pages=static_pages())
 
 
 def mqtt_password(args) -> str | None:
