@@ -15,7 +15,7 @@ import numpy as np
 
 from kefu_floor.batch import Batch, Symbols, base_columns, hash_ids, to_batch
 from kefu_floor.errors import Rejected
-from kefu_floor.kernelcall import aligned, batch_columns, call_kernel
+from kefu_floor.kernelcall import aligned, call_kernel
 from kefu_floor.localtime import offset_table
 from kefu_floor.policy import Policy
 from kefu_floor.roster import Roster, Shift
@@ -394,9 +394,8 @@ class Engine:
         status = np.empty(n, np.int8)
         held = np.empty(n, np.int64)
         ne, nh = call_kernel(self, kg.admit, {
-            **batch_columns(pool), "epoch": pool.epochs(), "h": h,
-            "ref": self.G[K.G_NOW] if ref is None else ref, "final": final, "emit": emit,
-            "status": status, "held": held})
+            "epoch": pool.epochs(), "h": h, "ref": self.G[K.G_NOW] if ref is None else ref,
+            "final": final, "emit": emit, "status": status, "held": held}, pool)
         # duplicates and gaps go where every reader of the engine looks for them
         self.G[K.G_DUPLICATES] += self.GS[kg.GS_DUPS]
         self.G[K.G_GAPS] = max(0, int(self.G[K.G_GAPS] + self.GS[kg.GS_GAPS]))
@@ -461,10 +460,9 @@ class Engine:
         self._ensure_capacity()
         stats.before_batch(self, b, received_ms)
         minute = self.G[K.G_NOW] // K.MINUTE_MS
-        given = batch_columns(b)
-        given["start"] = 0
+        given = {"start": 0}
         while True:
-            given["start"], need = call_kernel(self, kf.apply_batch, given)
+            given["start"], need = call_kernel(self, kf.apply_batch, given, b)
             if need == kf.NEED_NOTHING:
                 break
             self._grow(need)  # then resume at event j, which was not touched yet
@@ -475,7 +473,7 @@ class Engine:
         if self.agent_h.shape[0] < len(names):  # once per new agent id, not per event
             self.agent_h = np.concatenate(
                 [self.agent_h, hash_ids(names[self.agent_h.shape[0]:])])
-        call_kernel(self, ki.count_inputs, batch_columns(b))
+        call_kernel(self, ki.count_inputs, {}, b)
 
     def month_inputs(self, month: int) -> tuple[int, str] | None:
         """(accepted events, digest) of `month`, or None if the month's ring slot holds a
