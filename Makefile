@@ -35,8 +35,10 @@ services:
 test: venv services
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+# every figure of issue 11 as a ratio to its peer in the same run (~10 min; the broker and
+# Redis benchmarks start their own mosquitto and redis-server)
 bench: venv
-	$(PY) -m benchmarks.kernels
+	$(PY) -m benchmarks.all $(ARGS)
 
 demo: venv
 	$(VENV)/bin/kefu-floor demo $(ARGS)

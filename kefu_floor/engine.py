@@ -9,12 +9,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 
-from kefu_floor.batch import Batch, Symbols, hash_ids, to_batch
+from kefu_floor.batch import Batch, Symbols, base_columns, hash_ids, to_batch
 from kefu_floor.errors import Rejected
-from kefu_floor.kernelcall import batch_columns, call_kernel
+from kefu_floor.kernelcall import aligned, call_kernel
 from kefu_floor.localtime import offset_table
 from kefu_floor.policy import Policy
 from kefu_floor.roster import Roster, Shift
@@ -24,6 +25,8 @@ from kernels import floor as kf
 from kernels import guard as kg
 from kernels import inputs as ki
 from kernels import layout as K
+
+_REASON, _SITE = attrgetter("reason"), attrgetter("site")
 
 # what the admission kernel's statuses become (kernels.guard)
 _GUARD_REASON = {kg.ST_AHEAD: "clock_skew", kg.ST_BEHIND: "clock_skew",
@@ -45,7 +48,7 @@ def _grow_axis(arr: np.ndarray, axis: int, n: int, fill) -> np.ndarray:
         return arr
     shape = list(arr.shape)
     shape[axis] = max(n, arr.shape[axis] * 2 if arr.shape[axis] else n)
-    out = np.full(shape, fill, arr.dtype)
+    out = aligned(shape, arr.dtype, fill)
     idx = [slice(None)] * arr.ndim
     idx[axis] = slice(0, arr.shape[axis])
     out[tuple(idx)] = arr
@@ -89,7 +92,7 @@ class Engine:
         self.tr_slot = np.full(K.N_TR, K.NO_TIME, np.int64)
         self.qwait = np.zeros(0, np.int64)
         self._new_call_table(1024)
-        self.L = np.zeros((4 * kf.LEDGER_RESERVE, K.L_K))
+        self.L = aligned((4 * kf.LEDGER_RESERVE, K.L_K), np.float64)
         self.X = np.zeros((16, K.X_K), np.int64)
         self.INC = np.zeros((16, K.I_K))  # incidents, rows [0, G_INCIDENT_N) in use
         self.src_seq = np.zeros(0, np.int64)
@@ -117,7 +120,7 @@ class Engine:
     # ------------------------------------------------------------------ set-up
     def _build_shifts(self, shifts: list[Shift]) -> None:
         by_agent = sorted(shifts, key=lambda s: (self.sym.agents.ids[s.agent], s.start_ms))
-        S = np.zeros((len(by_agent), K.S_K), np.int64)
+        S = aligned((len(by_agent), K.S_K), np.int64)
         brks = []
         for k, sh in enumerate(by_agent):
             S[k, K.S_AGENT] = self.sym.agents.ids[sh.agent]
@@ -239,7 +242,7 @@ class Engine:
     # ------------------------------------------------------------------ input
     def check_site(self, events: list[Event]) -> tuple[list[Event], list[Rejected]]:
         """Events for another site are not ours: reject them, by name."""
-        if {e.site for e in events} <= {None, self.site}:
+        if set(map(_SITE, events)) <= {None, self.site}:
             return events, []
         good, bad = [], []
         for i, e in enumerate(events):
@@ -258,19 +261,24 @@ class Engine:
         for r in rejections:
             self.rejected[r.reason] += 1
 
-    def _cap(self, events: list[Event]) -> list[tuple[int, Rejected]]:
+    def _cap(self, events: list[Event], cols: tuple[list, ...]) -> list[tuple[int, Rejected]]:
         """Reject events that would make the engine keep a new id beyond its cap (agents
         not in the roster, queues, sources, busy reason codes), interning the others in
-        arrival order. Cheap when no new id appears (set differences)."""
+        arrival order. Cheap when no new id appears (set differences). `cols`: the
+        events' `base_columns`."""
         sym, lim = self.sym, self.policy.limits
-        new_a = {e.agent for e in events} - sym.agents.ids.keys()
+        _, _, agents, _, queues, srcs, _, _ = cols
+        new_a = set(agents) - sym.agents.ids.keys()
         new_a.discard(None)
-        new_q = {e.queue for e in events} - sym.queues.ids.keys()
+        new_q = set(queues) - sym.queues.ids.keys()
         new_q.discard(None)
-        new_s = {e.src for e in events} - sym.sources.ids.keys()
+        new_s = set(srcs) - sym.sources.ids.keys()
         new_s.discard(None)
-        new_r = {e.reason for e in events if e.type == "busy"} - sym.reasons.ids.keys()
+        new_r = set(map(_REASON, events)) - sym.reasons.ids.keys()  # any type's, first
         new_r.discard(None)
+        if new_r:
+            new_r = {e.reason for e in events if e.type == "busy"} - sym.reasons.ids.keys()
+            new_r.discard(None)
         if not (new_a or new_q or new_s or new_r):
             return []
         out = []
@@ -346,7 +354,8 @@ class Engine:
         if not events:
             return []
         t0 = time.perf_counter()
-        capped = self._cap(events)
+        cols = base_columns(events)
+        capped = self._cap(events, cols)
         out: list[tuple[Rejected, int, Event | None]] = []
         if capped:
             drop = {i for i, _ in capped}
@@ -358,7 +367,8 @@ class Engine:
             tags = [tags[i] for i in keep] if tags is not None else keep
             if not events:
                 return out
-        out += self.feed_batch(to_batch(events, self.sym), tags, events,
+            cols = None  # read again from what is left
+        out += self.feed_batch(to_batch(events, self.sym, cols), tags, events,
                                received_ms=received_ms)
         stats.timed(self, time.perf_counter() - t0)
         return out
@@ -391,9 +401,8 @@ class Engine:
         status = np.empty(n, np.int8)
         held = np.empty(n, np.int64)
         ne, nh = call_kernel(self, kg.admit, {
-            **batch_columns(pool), "epoch": pool.epochs(), "h": h,
-            "ref": self.G[K.G_NOW] if ref is None else ref, "final": final, "emit": emit,
-            "status": status, "held": held})
+            "epoch": pool.epochs(), "h": h, "ref": self.G[K.G_NOW] if ref is None else ref,
+            "final": final, "emit": emit, "status": status, "held": held}, pool)
         # duplicates and gaps go where every reader of the engine looks for them
         self.G[K.G_DUPLICATES] += self.GS[kg.GS_DUPS]
         self.G[K.G_GAPS] = max(0, int(self.G[K.G_GAPS] + self.GS[kg.GS_GAPS]))
@@ -467,10 +476,9 @@ class Engine:
         b = Batch(*cols)
         self._ensure_capacity()
         stats.before_batch(self, b, received_ms)
-        given = batch_columns(b)
-        given["start"] = 0
+        given = {"start": 0}
         while True:
-            given["start"], need = call_kernel(self, kf.apply_batch, given)
+            given["start"], need = call_kernel(self, kf.apply_batch, given, b)
             if need == kf.NEED_NOTHING:
                 break
             self._grow(need)  # then resume at event j, which was not touched yet
@@ -481,7 +489,7 @@ class Engine:
         if self.agent_h.shape[0] < len(names):  # once per new agent id, not per event
             self.agent_h = np.concatenate(
                 [self.agent_h, hash_ids(names[self.agent_h.shape[0]:])])
-        call_kernel(self, ki.count_inputs, batch_columns(b))
+        call_kernel(self, ki.count_inputs, {}, b)
 
     def month_inputs(self, month: int) -> tuple[int, str] | None:
         """(accepted events, digest) of `month`, or None if the month's ring slot holds a

@@ -25,9 +25,12 @@ import numpy as np
 
 from kefu_floor.batch import Interner, Symbols
 from kefu_floor.errors import KefuError
+from kefu_floor.kernelcall import aligned_copy
 from kernels import layout as K
 
-FORMAT = 1
+# 2: the agent record's columns reordered hot-first into whole cache lines (kernels.layout
+# A_*): a version-1 checkpoint's A would be read column-shuffled, so it is refused by name
+FORMAT = 2
 MAGIC = b"KEFU-CKPT"
 _HEAD = struct.Struct(">HI")
 
@@ -145,7 +148,8 @@ def restore(engine, blob: bytes) -> dict:
         for a in header["arrays"]:
             raw = zlib.decompress(body[off:off + a["size"]])
             off += a["size"]
-            arr = np.frombuffer(raw, np.dtype(a["dtype"])).reshape(a["shape"]).copy()
+            # on a cache-line boundary, as the engine makes them (kefu_floor.kernelcall)
+            arr = aligned_copy(np.frombuffer(raw, np.dtype(a["dtype"])).reshape(a["shape"]))
             cur = getattr(engine, a["name"], None)
             if isinstance(cur, np.ndarray) and (cur.dtype != arr.dtype or cur.ndim != arr.ndim):
                 raise CheckpointError(f"array {a['name']} is {arr.dtype}/{arr.ndim}-d there, "

@@ -132,6 +132,15 @@ def read_report(eng: Engine, month: int | None = None) -> dict:
     ledger_rows: dict[int, list[int]] = {}
     for r in np.nonzero(in_month)[0]:
         ledger_rows.setdefault(int(L[r, K.L_AGENT]), []).append(int(r))
+    # the month so far as the close would pay it (the live drill-down shows the preset's
+    # own figures: taobao points, the 80/20 projection, gold standing)
+    from kefu_floor.close import build_close
+
+    close = build_close(eng, month, mv=mv)
+    by_agent = {r["agent"]: r for r in close["agents"]}
+    # the chengdu close's pay is the report's formula (close.chengdu.agent_pay, same star,
+    # calendar and rounding): taken from its row rather than computed twice
+    same_pay = eng.policy.scheme == "chengdu-2014"
     agents = []
     for i in sorted(range(len(names)), key=lambda i: names[i]):
         a = names[i]
@@ -140,13 +149,9 @@ def read_report(eng: Engine, month: int | None = None) -> dict:
             continue
         if p is None and not (mv.has_data(i) or i in ledger_rows):
             continue
-        agents.append(_agent_entry(eng, mv, i, ledger_rows.get(i, [])))
-    # the month so far as the close would pay it (the live drill-down shows the preset's
-    # own figures: taobao points, the 80/20 projection, gold standing)
-    from kefu_floor.close import build_close
-
-    close = build_close(eng, month, mv=mv)
-    by_agent = {r["agent"]: r for r in close["agents"]}
+        row = by_agent.get(a) if same_pay and p is not None else None
+        agents.append(_agent_entry(eng, mv, i, ledger_rows.get(i, []),
+                                   pay=dict(row["pay"]) if row is not None else None))
     skip = ("agent", "name", "team")
     for entry in agents:
         row = by_agent.get(entry["agent"])
@@ -171,7 +176,8 @@ def read_report(eng: Engine, month: int | None = None) -> dict:
     }
 
 
-def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int]) -> dict:
+def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int],
+                 pay: dict | None = None) -> dict:
     a = eng.sym.agents.names[i]
     p = eng.roster.people.get(a)
     D = mv.D[i]
@@ -220,7 +226,7 @@ def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int]) -> dict:
     }
     if p is None:
         out["unknown"] = True  # not in the roster: scored, and flagged
-    out["pay"] = _pay(eng, mv, i, star, p)
+    out["pay"] = pay if pay is not None else _pay(eng, mv, i, star, p)
     return out
 
 
