@@ -17,6 +17,7 @@ message, would pay; a structref needs numba's refcounting, which the kernels run
 from __future__ import annotations
 
 import inspect
+from operator import attrgetter, itemgetter
 
 import numpy as np
 
@@ -33,14 +34,37 @@ def kernel_params(fn) -> tuple[str, ...]:
     return names
 
 
-def call_kernel(owner, fn, given: dict):
-    """fn(...) with each parameter from `given` by name, else `owner`'s attribute of that name."""
-    return fn(*[given[n] if n in given else getattr(owner, n) for n in kernel_params(fn)])
+def _getter(get, keys):
+    """get(*keys) that always returns a tuple (operator's getters return a bare value for one)."""
+    if len(keys) == 1:
+        one = get(keys[0])
+        return lambda x: (one(x),)
+    return get(*keys) if keys else (lambda x: ())
 
 
-def batch_columns(b) -> dict:
-    """A `kefu_floor.batch.Batch`'s kernel columns by name."""
-    return dict(zip(BATCH_COLUMNS, b.columns()))
+_PLANS: dict = {}
+
+
+def call_kernel(owner, fn, given: dict, batch=None):
+    """fn(...) with each parameter taken by its name: a column of `batch` (a
+    `kefu_floor.batch.Batch`), else from `given`, else `owner`'s attribute of that name.
+
+    The plan (which parameter comes from where) is worked out once per kernel and set of
+    given names, so a call gathers its arguments with four C-level getters (~2 µs)."""
+    key = (fn, tuple(given), batch is None)
+    plan = _PLANS.get(key)
+    if plan is None:
+        names = kernel_params(fn)
+        cols = () if batch is None else tuple(n for n in names if n in BATCH_COLUMNS
+                                              and n not in given)
+        gkeys = key[1]
+        own = tuple(n for n in names if n not in given and n not in cols)
+        at = {n: i for i, n in enumerate(cols + gkeys + own)}
+        plan = _PLANS[key] = (_getter(attrgetter, cols), _getter(itemgetter, gkeys),
+                              _getter(attrgetter, own),
+                              _getter(itemgetter, tuple(at[n] for n in names)))
+    from_batch, from_given, from_owner, in_order = plan
+    return fn(*in_order(from_batch(batch) + from_given(given) + from_owner(owner)))
 
 
 BATCH_COLUMNS = ("etype", "ts", "agent", "call", "queue", "code", "aux", "num", "src", "seq")

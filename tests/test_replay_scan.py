@@ -42,7 +42,7 @@ def both(path: Path, site=None, **limits):
         res = replay(eng, path, on_reject=lambda lr: told.append(
             (lr.line, lr.rejection.reason, lr.rejection.detail)), strict=strict)
         kept = [(lr.line, lr.rejection.reason, lr.rejection.detail) for lr in res.rejected]
-        out.append((json.dumps(build_report(eng), sort_keys=True), eng.counters(), told, kept,
+        out.append((json.dumps(build_report(eng.finish()), sort_keys=True), eng.counters(), told, kept,
                     res.accepted))
     return out
 

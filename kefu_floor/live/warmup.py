@@ -106,7 +106,7 @@ def warm_kernels(say=None) -> float:
     eng.tick(day_ms + 20 * 3_600_000)
     view.snapshot(incremental=True)
     eng.tick()
-    build_report(eng)
+    build_report(eng.finish())
     missing = [f"{m}.{n}" for m, n in ENTRY_POINTS
                if not getattr(getattr(importlib.import_module(m), n, None), "signatures", [1])]
     _done = True

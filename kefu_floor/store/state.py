@@ -37,10 +37,12 @@ _HEAD = struct.Struct(">HI")
 # Python (non-array) attributes that are state, and their encoders
 PY_STATE = ("n_agents", "sym", "rejected", "n_known")
 # attributes that are not state: the set-up the engine is built from, and the read side's
-# record of changed agents (all of them count as changed after a restore)
+# record of changed agents (all of them count as changed after a restore) and of the
+# deductions it has been handed (none of the restored ones are new)
 # (`live`: how the engine was built; `held_events`: the held events' objects, only for
 # dead-letter text, their rows are the held_* arrays)
-EXCLUDED = ("setup", "policy", "roster", "site", "shifts", "dirty", "live", "held_events")
+EXCLUDED = ("setup", "policy", "roster", "site", "shifts", "dirty", "busy_dirty",
+            "taken_busy", "booked_seen", "live", "held_events")
 SETUP_ARRAYS = ("P", "BK", "tz_utc", "tz_off")  # S is not: the kernels keep marks in it
 
 
@@ -165,4 +167,5 @@ def restore(engine, blob: bytes) -> dict:
     for k, v in py.items():
         setattr(engine, k, v)
     engine.dirty = None
+    engine.booked_seen = int(engine.G[K.G_LEDGER_N])
     return header.get("extra", {})

@@ -1,10 +1,11 @@
 """The month score report (DESIGN.md §3.3), read from an engine's arrays.
 
-`read_report(engine, month)` sums the month's day slots and scores them; it only reads.
-`build_report(engine, month)` first brings every agent up to engine time (so deadlines due
-by the last event are booked) and then reads: what a replay wants at the end of a file.
-The live service ticks on its event loop, takes `frozen_copy(engine)` there (a few ms)
-and runs `read_report` on the copy in a worker thread, so a report never stalls ingest.
+`read_report(engine, month)` sums the month's day slots and scores them; it only reads
+(`build_report` is the same). Reads never write: the caller first brings every agent up
+to engine time (`engine.finish()`: deadlines due by the last event booked), as a replay
+does at the end of its file. The live service ticks on its event loop, takes
+`frozen_copy(engine)` there (a few ms) and runs `read_report` on the copy in a worker
+thread, so a report never stalls ingest.
 """
 from __future__ import annotations
 
@@ -111,10 +112,8 @@ def _copied(obj):
 
 
 def build_report(eng: Engine, month: int | None = None) -> dict:
-    """Tick to engine time, then `read_report` (replay's end of file, tests)."""
-    if not eng.live:
-        eng.settle()  # a replay's report is the end of its input
-    eng.tick()
+    """The month's report of the engine as it is (call `eng.finish()` first at the end of
+    input: `build_report(eng.finish(), month)`); reads only."""
     return read_report(eng, month)
 
 
