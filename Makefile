@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 # Compile the numba kernels into their cache at set-up (about 30 s once, and again when a
 # kernel changes), so the first `make demo` only loads them (about 1 s).
 $(KERNELS): $(STAMP) $(wildcard kernels/*.py)
-	$(PY) -m kefu_floor.warmup
+	$(PY) -m kefu_floor.live.warmup
 	@touch $(KERNELS)
 
 services:
@@ -36,7 +36,7 @@ test: venv services
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: venv
-	$(PY) -m simulators.bench
+	$(PY) -m benchmarks.kernels
 
 demo: venv
 	$(VENV)/bin/kefu-floor demo $(ARGS)
@@ -45,7 +45,7 @@ replay-example: venv
 	$(VENV)/bin/kefu-floor replay examples/day/events.jsonl --roster examples/day/roster.csv --schedule examples/day/schedule.csv --policy chengdu-2014 --format table
 
 fuzz: venv
-	$(PY) -m kefu_floor.fuzz --minutes $${MINUTES:-10}
+	$(PY) -m simulators.fuzz --minutes $${MINUTES:-10}
 
 bench-hostile: venv services
-	$(PY) -m simulators.bench_hostile
+	$(PY) -m benchmarks.hostile

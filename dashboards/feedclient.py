@@ -1,4 +1,4 @@
-"""A websocket client of the live feed (`kefu_floor.wsfeed`): the state a screen draws from.
+"""A websocket client of the live feed (`kefu_floor.live.wsfeed`): the state a screen draws from.
 
     client = FeedClient("ws://127.0.0.1:8765", site="cd1", listener=on_change)
     task = asyncio.create_task(client.run())      # connects, reconnects with backoff
@@ -6,7 +6,7 @@
     report = await client.request_report("2026-11")
 
 The client keeps the current floor (the `snapshot` with every `delta` applied by
-`kefu_floor.floorview.apply_delta`), the deductions pushed as `alert`s (newest first), each
+`kefu_floor.views.floorview.apply_delta`), the deductions pushed as `alert`s (newest first), each
 agent's state changes as seen in the deltas (a timeline), and whether it is connected (the
 feed counts as connected once its first message arrives, so a service that accepts the socket
 and then refuses, e.g. an unknown site, is not): `disconnected_since` is the wall time the
@@ -28,7 +28,7 @@ import msgspec
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from kefu_floor.floorview import apply_delta
+from kefu_floor.views.floorview import apply_delta
 
 log = logging.getLogger("kefu_floor.tui.feed")
 _dec = msgspec.json.Decoder()

@@ -1,3 +1,3 @@
-from kefu_floor.cli import main
+from kefu_floor.cli.main import main
 
 raise SystemExit(main())

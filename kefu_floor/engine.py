@@ -2,7 +2,7 @@
 
 It knows nothing of where events come from (file, MQTT) or where results go (report,
 feed, Redis): `feed` takes checked events or a ready batch, `tick` moves the clock,
-`report` (in `kefu_floor.report`) reads the arrays.
+`report` (in `kefu_floor.views.report`) reads the arrays.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from kefu_floor.batch import Batch, Symbols, to_batch
 from kefu_floor.errors import Rejected
+from kefu_floor.kernelcall import batch_columns, call_kernel
 from kefu_floor.localtime import offset_table
 from kefu_floor.policy import Policy
 from kefu_floor.roster import Roster, Shift
@@ -77,14 +78,14 @@ class Engine:
         self.A = np.zeros((0, K.A_K), np.int64)
         self.DACC = np.zeros((K.N_DAY_SLOTS, 0, K.D_K))
         self.MACC = np.zeros((K.N_MONTH_SLOTS, 0, K.M_K))
-        self.AROLL = np.zeros((K.N_ROLL, 0, K.R_K))
-        self.slot_day = np.full(K.N_DAY_SLOTS, -(2**62), np.int64)
-        self.slot_month = np.full(K.N_MONTH_SLOTS, -(2**62), np.int64)
-        self.roll_min = np.full(K.N_ROLL, -(2**62), np.int64)
+        self.AROLL = np.zeros((K.N_ROLL, 0, K.AR_K))
+        self.slot_day = np.full(K.N_DAY_SLOTS, K.NO_TIME, np.int64)
+        self.slot_month = np.full(K.N_MONTH_SLOTS, K.NO_TIME, np.int64)
+        self.roll_min = np.full(K.N_ROLL, K.NO_TIME, np.int64)
         self.QROLL = np.zeros((K.N_ROLL, 0, K.Q_K))
         self.QDAY = np.zeros((K.N_DAY_SLOTS, 0, K.Q_K))
         self.QTR = np.zeros((K.N_TR, 0, K.Q_K))  # quarter-hour buckets: intraday trend
-        self.tr_slot = np.full(K.N_TR, -(2**62), np.int64)
+        self.tr_slot = np.full(K.N_TR, K.NO_TIME, np.int64)
         self.qwait = np.zeros(0, np.int64)
         self._new_call_table(1024)
         self.L = np.zeros((4 * kf.LEDGER_RESERVE, K.L_K))
@@ -116,7 +117,7 @@ class Engine:
             brks.extend(sh.breaks)
             S[k, K.S_BRK_HI] = len(brks)
         self.S = S
-        self.BK = np.array(brks, np.int64).reshape(len(brks), 2)
+        self.BK = np.array(brks, np.int64).reshape(len(brks), K.BK_K)
         self.shifts = by_agent
 
     def _ensure_capacity(self, n_agents: int | None = None) -> None:
@@ -144,7 +145,7 @@ class Engine:
                 if names[i] not in people:
                     rows[i - old, K.A_FLAGS] |= K.F_UNKNOWN
             if self.G[K.G_START] != K.NO_TIME:
-                kf.start_agents(self.A, self.S, self.G[K.G_NOW], old, cap)
+                call_kernel(self, kf.start_agents, {"t": self.G[K.G_NOW], "lo": old, "hi": cap})
             self.n_agents = cap
         nq = len(self.sym.queues)
         if nq > self.qwait.shape[0]:
@@ -173,11 +174,11 @@ class Engine:
         LP[kg.LP_CONFIRM_EVENTS] = lim.confirm_events
         LP[kg.LP_CONFIRM_SOURCES] = lim.confirm_sources
         LP[kg.LP_HOLD_MAX] = lim.hold_max
-        LP[kg.LP_END_MAX_JUMP] = round(lim.end_max_jump_days * 1440 * K.MINUTE_MS)
+        LP[kg.LP_END_MAX_JUMP] = round(lim.end_max_jump_days * K.DAY_MS)
         LP[kg.LP_MONTH_APART] = lim.month_max_apart
         LP[kg.LP_MAX_SEQ_GAP] = lim.max_seq_gap
         LP[kg.LP_MAX_JUMP_ALONE] = round(lim.max_jump_alone_h * 60 * K.MINUTE_MS)
-        LP[kg.LP_MAX_JUMP_MANUAL] = round(lim.max_jump_manual_days * 1440 * K.MINUTE_MS)
+        LP[kg.LP_MAX_JUMP_MANUAL] = round(lim.max_jump_manual_days * K.DAY_MS)
         self.LP = LP
         from kefu_floor.schema import TYPE_CODE
         self.exempt = np.zeros(K.N_EVENT_TYPES + 8, np.bool_)
@@ -345,9 +346,10 @@ class Engine:
         emit = np.empty(n, np.int64)
         status = np.empty(n, np.int8)
         held = np.empty(n, np.int64)
-        ne, nh = kg.admit(pool.etype, pool.ts, pool.src, pool.seq, pool.epochs(), pool.aux, h,
-                          self.G[K.G_NOW] if ref is None else ref, self.ORIG, self.GS, self.LP, self.exempt,
-                          self.tz_utc, self.tz_off, final, emit, status, held)
+        ne, nh = call_kernel(self, kg.admit, {
+            **batch_columns(pool), "epoch": pool.epochs(), "h": h,
+            "ref": self.G[K.G_NOW] if ref is None else ref, "final": final, "emit": emit,
+            "status": status, "held": held})
         # duplicates and gaps go where every reader of the engine looks for them
         self.G[K.G_DUPLICATES] += self.GS[kg.GS_DUPS]
         self.G[K.G_GAPS] = max(0, int(self.G[K.G_GAPS] + self.GS[kg.GS_GAPS]))
@@ -384,7 +386,7 @@ class Engine:
                     "(limits.month_max_apart)")
         if now is None:
             return f"ts {when} was not confirmed by later events"
-        gap = (ts - now) / 60_000
+        gap = (ts - now) / K.MINUTE_MS
         if st == kg.ST_BEHIND:
             if -gap > lim.max_behind_min:
                 return (f"ts {when} is {-gap:.0f} min behind engine time (limit "
@@ -411,15 +413,10 @@ class Engine:
         self._ensure_capacity()
         stats.before_batch(self, b, received_ms)
         minute = self.G[K.G_NOW] // K.MINUTE_MS
-        j = 0
+        given = batch_columns(b)
+        given["start"] = 0
         while True:
-            j, need = kf.apply_batch(
-                *cols,
-                self.A, self.S, self.BK, self.DACC, self.slot_day, self.MACC,
-                self.slot_month, self.QROLL, self.QDAY, self.AROLL, self.roll_min, self.CKEY,
-                self.CVAL, self.CKEY2, self.CVAL2, self.qwait, self.L, self.X, self.src_seq,
-                self.G, self.P, self.excused_reason, self.tz_utc, self.tz_off, self.INC, j,
-                self.QTR, self.tr_slot)
+            given["start"], need = call_kernel(self, kf.apply_batch, given)
             if need == kf.NEED_NOTHING:
                 break
             self._grow(need)  # then resume at event j, which was not touched yet
@@ -437,7 +434,7 @@ class Engine:
             self._new_call_table(old_k.shape[0] * 2)
             self.G[K.G_CALLS_LIVE] = self.G[K.G_CALLS_USED] = 0
             live = (old_k != K.CALL_EMPTY) & (old_k != K.CALL_TOMBSTONE)
-            kf.call_table_insert_all(self.CKEY, self.CVAL, old_k[live], old_v[live], self.G)
+            call_kernel(self, kf.call_table_insert_all, {"keys": old_k[live], "vals": old_v[live]})
         else:
             raise AssertionError(f"kernel asked for unknown growth {need}")
 
@@ -469,11 +466,9 @@ class Engine:
         minute = self.G[K.G_NOW] // K.MINUTE_MS
         booked = int(self.G[K.G_LEDGER_N])
         stats.retire_days(self)
-        i = 0
+        given = {"t": t, "start": 0}
         while True:
-            i = kf.advance_all(t, self.A, self.S, self.BK, self.DACC, self.slot_day,
-                               self.QDAY, self.QROLL, self.AROLL, self.roll_min, self.L, self.X,
-                               self.G, self.P, self.excused_reason, self.tz_utc, self.tz_off, i)
+            i = given["start"] = call_kernel(self, kf.advance_all, given)
             if i < 0:
                 break
             self._grow(kf.NEED_LEDGER)
@@ -515,7 +510,8 @@ class Engine:
     def counters(self) -> dict[str, int]:
         g = self.G
         return {"accepted": int(g[K.G_ACCEPTED]),
-                "duplicates": int(g[K.G_DUPLICATES]), "gaps": int(g[K.G_GAPS]), "too_old": int(g[K.G_TOO_OLD]),
+                "duplicates": int(g[K.G_DUPLICATES]), "gaps": int(g[K.G_GAPS]),
+                "too_old": int(g[K.G_TOO_OLD]),
                 "orphans": int(g[K.G_ORPHANS]), "implicit_sign_ins": int(g[K.G_IMPLICIT_SIGN_IN]),
                 "ledger_overflow": int(g[K.G_LEDGER_OVERFLOW]),
                 "seq_restarts": int(self.GS[kg.GS_RESTARTS]),

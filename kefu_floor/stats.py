@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kefu_floor.kernelcall import batch_columns, call_kernel
 from kernels import layout as K
 from kernels import stats as ks
 
@@ -78,11 +79,10 @@ def queue_totals(eng) -> np.ndarray:
 def before_batch(eng, b, received_ms: int | None) -> None:
     """Count the batch (call after capacities grew, before the floor kernel applies it)."""
     retire_days(eng)
-    ks.batch_stats(b.etype, b.ts, b.agent, b.call, b.queue, b.aux, b.src, b.seq, eng.src_seq,
-                   eng.CKEY, eng.CVAL, eng.G[K.G_NOW], eng.wait_edges_ms, eng.qhist,
-                   eng.qhist_sum, eng.last_seen, eng.health,
-                   K.NO_TIME if received_ms is None else int(received_ms),
-                   round(eng.policy.quality.clock_skew_s * 1000))
+    call_kernel(eng, ks.batch_stats, {
+        **batch_columns(b), "now": eng.G[K.G_NOW],
+        "received_ms": K.NO_TIME if received_ms is None else int(received_ms),
+        "skew_ms": round(eng.policy.quality.clock_skew_s * 1000)})
 
 
 def timed(eng, seconds: float) -> None:

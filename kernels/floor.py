@@ -19,31 +19,30 @@ from numba import njit
 
 from kernels.clock import local_day, month_of_day, next_local_midnight
 from kernels.layout import (
-    A_ANSWER_DAY, A_ANSWER_TS, A_BUSY_SINCE, A_CALL, A_CTX_BRK, A_CTX_DAY, A_CURSOR,
-    A_FLAGS, A_LAST, A_LAST_OUT, A_NEXTB, A_OFFER_CALL, A_OUT_BUSY_SINCE, A_PHASE,
-    A_REASON, A_SH_HI, A_SH_LO, A_SINCE, A_STATE, BK_END, BK_START, CALL_EMPTY,
-    CALL_TOMBSTONE, CV_QUEUE, CV_RINGING, CV_TS, D_ABSENT_N, D_ANSWERED, D_BUSY_MS, D_BUSY_RAW_MS,
-    D_DISSATISFIED, D_EARLY_N, D_FLOOR_N, D_LATE_N, D_NEUTRAL, D_NO_ANSWER, D_OFFERED,
-    D_RETURN_N, D_SALES, D_SATISFIED, D_SIGN_INS, D_SIGNED_MS, D_SITE_PTS, D_SURVEYS,
-    D_TALK_MS, D_TALKS, D_UTIL_PTS, EV_ABANDON, EV_ADJUST, EV_ANSWER, EV_BUSY, EV_ENQUEUE,
-    EV_EXCUSE, EV_FLOOR, EV_HANGUP, EV_NO_ANSWER, EV_OFFER, EV_QA, EV_READY, EV_SALE,
-    EV_SIGN_IN, EV_SIGN_OUT, EV_SURVEY, EV_WRAP_END, F_ABSENT, F_IN_BREAK, F_IN_SHIFT,
-    F_LATE, F_LATE_RETURN, F_LEFT_EARLY, F_MISSING, G_ACCEPTED, G_CALLS_LIVE,
-    G_CALLS_USED, G_DUPLICATES, G_EXCUSE_N, G_GAPS, G_IMPLICIT_SIGN_IN, G_LEDGER_N,
-    G_LEDGER_OVERFLOW, G_DAY, G_DAY_END, EV_INCIDENT, G_INCIDENT_N, I_AGENT, I_AMOUNT,
-    I_KIND, I_MONTH, I_POINTS, I_TS, D_SALE_N, S_WORKED_MS, A_LUNCH_SINCE, D_LUNCH_N,
-    D_SIGN_OUT_N, ITEM_FINE, P_LUNCH_MS, P_LUNCH_REASON, P_SIGN_OUT_RULE, R_LUNCH, R_SIGN_OUT,
-    G_NOW, G_ORPHANS, G_START, G_TOO_OLD, ITEM_SITE, ITEM_UTILIZATION, L_AGENT, L_CODE,
-    L_AUX, L_AUX2, L_DAY, L_EXCUSED, L_ITEM, L_POINTS, L_RULE, L_TS, M_ADJ, M_ADJ_N, M_QA_N, M_QA_SUM,
-    MINUTE_MS, N_DAY_SLOTS, N_MONTH_SLOTS, N_ROLL, NO_TIME, P_BREAK_GRACE_MS,
-    P_BUDGET_MS, P_EARLY_TOL_MS, P_EXCLUDE_BREAKS, P_FIRST_POINTS, P_LATE_RETURN_BUSY_ANY,
-    P_PTS_ABSENT, P_PTS_EARLY_LEAVE, P_PTS_LATE_RETURN, P_PTS_LATE_SIGN_IN, P_SHORT_ABANDON_MS,
-    P_SL_MS, P_STEP_MS, P_STEP_POINTS, Q_ABANDONED, Q_ABANDONED_SHORT, Q_ANSWERED,
-    Q_ANSWERED_SL, Q_OFFERED, Q_WAIT_MAX, Q_WAIT_SUM, R_ABSENT, R_ANSWERED, R_BUSY,
-    R_EARLY_LEAVE, R_FLOOR, R_LATE_RETURN, R_LATE_SIGN_IN, R_MINUTE, R_TALK_MS, R_TALKS, ST_BUSY,
-    TR_MS,
-    ST_OUT, ST_READY, ST_RINGING, ST_TALKING, ST_WRAP, S_ATTENDED, S_BRK_HI, S_BRK_LO,
-    S_DAY, S_END, S_FIRED, S_GRACE, S_START, X_AGENT, X_DAY, X_RULE, X_BY, X_REASON,
+    AR_ANSWERED, AR_MINUTE, AR_TALKS, AR_TALK_MS, A_ANSWER_DAY, A_ANSWER_TS, A_BUSY_SINCE,
+    A_CALL, A_CTX_BRK, A_CTX_DAY, A_CURSOR, A_FLAGS, A_LAST, A_LAST_OUT, A_LUNCH_SINCE,
+    A_NEXTB, A_OFFER_CALL, A_OUT_BUSY_SINCE, A_PHASE, A_REASON, A_SH_HI, A_SH_LO, A_SINCE,
+    A_STATE, BK_END, BK_START, CALL_EMPTY, CALL_MAX_WAIT_MS, CALL_TOMBSTONE, CV_QUEUE,
+    CV_RINGING, CV_TS, D_ANSWERED, D_BUSY_MS, D_BUSY_RAW_MS, D_DISSATISFIED, D_NEUTRAL,
+    D_NO_ANSWER, D_OFFERED, D_SALES, D_SALE_N, D_SATISFIED, D_SIGNED_MS, D_SIGN_INS,
+    D_SITE_PTS, D_SURVEYS, D_TALKS, D_TALK_MS, D_UTIL_PTS, EV_ABANDON, EV_ADJUST, EV_ANSWER,
+    EV_BUSY, EV_ENQUEUE, EV_EXCUSE, EV_FLOOR, EV_HANGUP, EV_INCIDENT, EV_NO_ANSWER, EV_OFFER,
+    EV_QA, EV_READY, EV_SALE, EV_SIGN_IN, EV_SIGN_OUT, EV_SURVEY, EV_WRAP_END, F_ABSENT,
+    F_IN_BREAK, F_IN_SHIFT, F_LATE, F_LATE_RETURN, F_LEFT_EARLY, F_MISSING, G_ACCEPTED,
+    G_CALLS_LIVE, G_CALLS_USED, G_DAY, G_DAY_END, G_DUPLICATES, G_EXCUSE_N, G_GAPS,
+    G_IMPLICIT_SIGN_IN, G_INCIDENT_N, G_LEDGER_N, G_LEDGER_OVERFLOW, G_NOW, G_ORPHANS, G_START,
+    G_TOO_OLD, ITEM_FINE, ITEM_SITE, ITEM_UTILIZATION, I_AGENT, I_AMOUNT, I_KIND, I_MONTH,
+    I_POINTS, I_TS, L_AGENT, L_AUX, L_AUX2, L_CODE, L_DAY, L_EXCUSED, L_ITEM, L_POINTS, L_RULE,
+    L_TS, MAX_LOCAL_DAY_MS, MINUTE_MS, M_ADJ, M_ADJ_N, M_QA_N, M_QA_SUM, NO_TIME, N_DAY_SLOTS,
+    N_MONTH_SLOTS, N_ROLL, PH_BREAK, PH_MISSING, PH_START, P_BREAK_GRACE_MS, P_BUDGET_MS,
+    P_EARLY_TOL_MS, P_EXCLUDE_BREAKS, P_FIRST_POINTS, P_LATE_RETURN_BUSY_ANY, P_LUNCH_MS,
+    P_LUNCH_REASON, P_PTS_ABSENT, P_PTS_EARLY_LEAVE, P_PTS_LATE_RETURN, P_PTS_LATE_SIGN_IN,
+    P_SHORT_ABANDON_MS, P_SIGN_OUT_RULE, P_SL_MS, P_STEP_MS, P_STEP_POINTS, Q_ABANDONED,
+    Q_ABANDONED_SHORT, Q_ANSWERED, Q_ANSWERED_SL, Q_OFFERED, Q_WAIT_MAX, Q_WAIT_SUM,
+    RULE_COUNT_COL, R_ABSENT, R_BUSY, R_EARLY_LEAVE, R_FLOOR, R_LATE_RETURN, R_LATE_SIGN_IN,
+    R_LUNCH, R_SIGN_OUT, ST_BUSY, ST_OUT, ST_READY, ST_RINGING, ST_TALKING, ST_WRAP,
+    SURVEY_NEUTRAL, SURVEY_SATISFIED, S_ATTENDED, S_BRK_HI, S_BRK_LO, S_DAY, S_END, S_FIRED,
+    S_GRACE, S_START, S_WORKED_MS, TR_MS, X_AGENT, X_BY, X_DAY, X_REASON, X_RULE,
 )
 
 # free ledger rows kept for one event; an advance piece (<= one day) books at most
@@ -147,11 +146,11 @@ def agent_roll(AROLL, i, t):
     """Agent i's minute bucket of t, cleared lazily when it still holds an older minute."""
     minute = t // MINUTE_MS
     s = minute % N_ROLL
-    if AROLL[s, i, R_MINUTE] != minute:
-        AROLL[s, i, R_ANSWERED] = 0.0
-        AROLL[s, i, R_TALK_MS] = 0.0
-        AROLL[s, i, R_TALKS] = 0.0
-        AROLL[s, i, R_MINUTE] = minute
+    if AROLL[s, i, AR_MINUTE] != minute:
+        AROLL[s, i, AR_ANSWERED] = 0.0
+        AROLL[s, i, AR_TALK_MS] = 0.0
+        AROLL[s, i, AR_TALKS] = 0.0
+        AROLL[s, i, AR_MINUTE] = minute
     return s
 
 
@@ -177,20 +176,9 @@ def apply_deduction(DACC, slot_day, QDAY, G, agent, rule, item, points, day, sig
         DACC[s, agent, D_UTIL_PTS] += sign * points
     elif item == ITEM_SITE:
         DACC[s, agent, D_SITE_PTS] += sign * points
-    if rule == R_LATE_SIGN_IN:
-        DACC[s, agent, D_LATE_N] += sign
-    elif rule == R_LATE_RETURN:
-        DACC[s, agent, D_RETURN_N] += sign
-    elif rule == R_EARLY_LEAVE:
-        DACC[s, agent, D_EARLY_N] += sign
-    elif rule == R_ABSENT:
-        DACC[s, agent, D_ABSENT_N] += sign
-    elif rule == R_FLOOR:
-        DACC[s, agent, D_FLOOR_N] += sign
-    elif rule == R_LUNCH:
-        DACC[s, agent, D_LUNCH_N] += sign
-    elif rule == R_SIGN_OUT:
-        DACC[s, agent, D_SIGN_OUT_N] += sign
+    c = RULE_COUNT_COL[rule]
+    if c >= 0:
+        DACC[s, agent, c] += sign
 
 
 @njit(**FAST)
@@ -249,18 +237,13 @@ def excuse(L, X, G, DACC, slot_day, QDAY, agent, rule, day, by, reason):
 
 @njit(**FAST)
 def timer_time(S, BK, P, k, phase):
-    """When the shift's timer number `phase` fires.
-
-    0 shift start (signed in then = attended); 1 one ms after start + grace (missing);
-    2 .. 2+nb-1 one ms after break end + break grace (late return); 2+nb shift end.
-    "After X" rules fire at X + 1 ms so an event exactly at X is applied first.
-    """
-    if phase == 0:
+    """When shift k's timer `phase` fires (PH_* in kernels.layout)."""
+    if phase == PH_START:
         return S[k, S_START]
-    if phase == 1:
+    if phase == PH_MISSING:
         return S[k, S_START] + S[k, S_GRACE] + 1
     nb = S[k, S_BRK_HI] - S[k, S_BRK_LO]
-    j = phase - 2
+    j = phase - PH_BREAK
     if j < nb:
         t = BK[S[k, S_BRK_LO] + j, BK_END] + np.int64(P[P_BREAK_GRACE_MS]) + 1
         return min(t, S[k, S_END])
@@ -280,15 +263,15 @@ def fire_due(i, a, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
             break
         nb = S[k, S_BRK_HI] - S[k, S_BRK_LO]
         st = A[i, A_STATE]
-        if p == 0:
+        if p == PH_START:
             A[i, A_FLAGS] &= ~(F_MISSING | F_LATE | F_LEFT_EARLY | F_ABSENT | F_LATE_RETURN)
             if st != ST_OUT:
                 S[k, S_ATTENDED] = 1
-        elif p == 1:
+        elif p == PH_MISSING:
             if S[k, S_ATTENDED] == 0:
                 A[i, A_FLAGS] |= F_MISSING
-        elif p - 2 < nb:
-            b = S[k, S_BRK_LO] + p - 2
+        elif p - PH_BREAK < nb:
+            b = S[k, S_BRK_LO] + p - PH_BREAK
             deadline = BK[b, BK_END] + np.int64(P[P_BREAK_GRACE_MS])
             away = st == ST_OUT or (
                 st == ST_BUSY and (P[P_LATE_RETURN_BUSY_ANY] != 0.0
@@ -312,7 +295,7 @@ def fire_due(i, a, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason):
                          P[P_PTS_EARLY_LEAVE], S[k, S_DAY], k, A[i, A_LAST_OUT], ob)
             S[k, S_FIRED] = 1
             A[i, A_CURSOR] = k + 1
-            A[i, A_PHASE] = 0
+            A[i, A_PHASE] = PH_START
             continue
         A[i, A_PHASE] = p + 1
     return True
@@ -442,7 +425,7 @@ def advance(i, t, A, S, BK, DACC, slot_day, QDAY, L, X, G, P, excused_reason, tz
 @njit(**INLINE)
 def calendar_day(G, t, tz_utc, tz_off):
     """Local date of t >= G_NOW, from a cache that moves on at each local midnight."""
-    if t >= G[G_DAY_END] or t < G[G_DAY_END] - 90_000_000:
+    if t >= G[G_DAY_END] or t < G[G_DAY_END] - MAX_LOCAL_DAY_MS:
         G[G_DAY] = local_day(tz_utc, tz_off, t)
         G[G_DAY_END] = next_local_midnight(tz_utc, tz_off, t)
     return G[G_DAY]
@@ -458,7 +441,7 @@ def start_agents(A, S, t, lo, hi):
         while k < A[i, A_SH_HI] and S[k, S_END] <= t:
             k += 1
         A[i, A_CURSOR] = k
-        A[i, A_PHASE] = 0
+        A[i, A_PHASE] = PH_START
 
 
 # --------------------------------------------------------------------------- calls
@@ -568,8 +551,8 @@ def _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P):
         if s >= 0:
             DACC[s, i, D_SIGN_INS] += 1
     k = A[i, A_CURSOR]
-    # the shift has started (phase >= 1) and not ended (the cursor would have moved on)
-    if k < A[i, A_SH_HI] and A[i, A_PHASE] >= 1 and S[k, S_ATTENDED] == 0:
+    # the shift has started and not ended (the cursor would have moved on)
+    if k < A[i, A_SH_HI] and A[i, A_PHASE] >= PH_MISSING and S[k, S_ATTENDED] == 0:
         S[k, S_ATTENDED] = 1
         A[i, A_FLAGS] &= ~F_MISSING
         if t > S[k, S_START] + S[k, S_GRACE]:
@@ -643,7 +626,7 @@ def apply_batch(
             t = G[G_NOW]
         if et == EV_ENQUEUE and G[G_CALLS_USED] * 2 >= CKEY.shape[0]:
             # tombstones are compacted away in place; only live calls make it grow
-            call_table_compact(CKEY, CVAL, CKEY2, CVAL2, qwait, G, t - 86_400_000)
+            call_table_compact(CKEY, CVAL, CKEY2, CVAL2, qwait, G, t - CALL_MAX_WAIT_MS)
             if G[G_CALLS_LIVE] * 4 >= CKEY.shape[0]:
                 return j, NEED_CALLS
         if src[j] >= 0:
@@ -687,7 +670,7 @@ def apply_batch(
                 A[i, A_OUT_BUSY_SINCE] = A[i, A_BUSY_SINCE] if st == ST_BUSY else NO_TIME
                 _set_state(i, t, A, ST_OUT)
                 k = A[i, A_CURSOR]
-                if (k < A[i, A_SH_HI] and A[i, A_PHASE] >= 1 and S[k, S_ATTENDED] == 1
+                if (k < A[i, A_SH_HI] and A[i, A_PHASE] >= PH_MISSING and S[k, S_ATTENDED] == 1
                         and A[i, A_CTX_BRK] == 0
                         and t < S[k, S_END] - np.int64(P[P_EARLY_TOL_MS])):
                     A[i, A_FLAGS] |= F_LEFT_EARLY
@@ -730,7 +713,7 @@ def apply_batch(
             wait = aux[j]
             if wait < 0 and enq != NO_TIME:
                 wait = t - enq
-            AROLL[agent_roll(AROLL, i, t), i, R_ANSWERED] += 1
+            AROLL[agent_roll(AROLL, i, t), i, AR_ANSWERED] += 1
             if q >= 0:
                 ds = day_slot(slot_day, DACC, QDAY, calendar_day(G, t, tz_utc, tz_off))
                 _queue_answer(QROLL, r, q, wait, P)
@@ -751,8 +734,8 @@ def apply_batch(
                     DACC[s, i, D_TALK_MS] += dur
                     DACC[s, i, D_TALKS] += 1
                 ar = agent_roll(AROLL, i, t)
-                AROLL[ar, i, R_TALK_MS] += dur
-                AROLL[ar, i, R_TALKS] += 1
+                AROLL[ar, i, AR_TALK_MS] += dur
+                AROLL[ar, i, AR_TALKS] += 1
                 A[i, A_CALL] = 0
                 _set_state(i, t, A, ST_WRAP)
             else:
@@ -788,9 +771,9 @@ def apply_batch(
             if s >= 0:
                 DACC[s, i, D_SURVEYS] += 1
                 c = code[j]
-                if c == 0:
+                if c == SURVEY_SATISFIED:
                     DACC[s, i, D_SATISFIED] += 1
-                elif c == 1:
+                elif c == SURVEY_NEUTRAL:
                     DACC[s, i, D_NEUTRAL] += 1
                 else:
                     DACC[s, i, D_DISSATISFIED] += 1

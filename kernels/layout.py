@@ -6,6 +6,8 @@ Every name here is a plain int so numba folds it as a compile-time constant.
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
 NO_TIME = -(2**62)  # "never" for int64 time columns
+MAX_LOCAL_DAY_MS = 25 * 60 * MINUTE_MS  # the longest local day (a DST fall-back day)
+CALL_MAX_WAIT_MS = DAY_MS  # a call queued longer without answer or abandon is dropped
 
 # ---- event types (batch column `etype`) ----
 EV_SIGN_IN = 0
@@ -35,12 +37,13 @@ ST_BUSY = 2
 ST_RINGING = 3
 ST_TALKING = 4
 ST_WRAP = 5
-N_STATES = 6
+N_STATES = 6  # = len(kefu_floor.views.floorview.STATES)
 
 # ---- survey results (column `code` of EV_SURVEY) ----
 SURVEY_SATISFIED = 0
 SURVEY_NEUTRAL = 1
 SURVEY_DISSATISFIED = 2
+N_SURVEY = 3  # = len(kefu_floor.schema.SURVEY_RESULTS)
 
 # ---- QA items (column `code` of EV_QA) ----
 QA_RECORDING = 0
@@ -48,7 +51,7 @@ QA_TEXT = 1
 QA_PERFORMANCE = 2
 QA_EXAM = 3
 QA_MANAGEMENT = 4  # a supervisor's reports, training and meetings (team-80-20), not an item
-N_QA = 5
+N_QA = 5  # = len(kefu_floor.schema.QA_ITEMS)
 
 # ---- deduction rules (ledger column L_RULE, column `code` of EV_EXCUSE) ----
 R_BUSY = 0
@@ -59,12 +62,20 @@ R_ABSENT = 4
 R_FLOOR = 5
 R_LUNCH = 6  # taobao-30pt: a lunch busy episode longer than the limit (a fine, no points)
 R_SIGN_OUT = 7  # taobao-30pt: a sign-out strictly inside a shift, outside its breaks
-N_RULES = 8
+N_RULES = 8  # = len(kefu_floor.schema.RULES)
 
 # ---- item a deduction lands on (ledger column L_ITEM) ----
 ITEM_UTILIZATION = 0
 ITEM_SITE = 1
 ITEM_FINE = 2  # counted for a money fine (taobao-30pt), no item points
+
+# ---- shift timers (A_PHASE): the current shift's next deadline, in firing order ----
+# (see kernels.floor.timer_time). "After X" deadlines fire at X + 1 ms, so an event exactly
+# at X is applied first.
+PH_START = 0  # shift start: signed in by then = attended
+PH_MISSING = 1  # start + grace + 1 ms: not signed in yet = missing
+PH_BREAK = 2  # PH_BREAK + b: break b's end + break grace + 1 ms (late return); after the
+#               shift's nb breaks, PH_BREAK + nb is the shift end (absent / early leave)
 
 # ---- agent flags (A_FLAGS), shown live ----
 F_MISSING = 1
@@ -114,9 +125,10 @@ S_FIRED = 8  # 1 once the shift end was booked
 S_WORKED_MS = 9  # signed-in time inside the shift, outside its breaks (overtime pay)
 S_K = 10
 
-# ---- break table BK: int64 (n_breaks, 2) ----
+# ---- break table BK: int64 (n_breaks, BK_K) ----
 BK_START = 0
 BK_END = 1
+BK_K = 2
 
 # ---- per agent per day accumulators DACC: float64 (N_DAY_SLOTS, n_agents, D_K) ----
 # hot columns first (one cache line), rows padded to 24 columns
@@ -147,17 +159,17 @@ D_LUNCH_N = 22  # lunch episodes over the limit, not excused
 D_SIGN_OUT_N = 23  # sign-outs inside a shift outside its breaks, not excused
 D_K = 24
 
-# rule -> count column in DACC
+# rule (R_*) -> its count column in DACC (-1: none)
 RULE_COUNT_COL = (-1, D_LATE_N, D_RETURN_N, D_EARLY_N, D_ABSENT_N, D_FLOOR_N, D_LUNCH_N,
                   D_SIGN_OUT_N)
 
 # ---- per agent per month manual accumulators MACC: float64 (N_MONTH_SLOTS, n_agents, M_K) ----
 N_MONTH_SLOTS = 12
 M_QA_SUM = 0  # + QA item
-M_QA_N = 5  # + QA item
-M_ADJ = 10
-M_ADJ_N = 11
-M_K = 12
+M_QA_N = M_QA_SUM + N_QA  # + QA item
+M_ADJ = M_QA_N + N_QA
+M_ADJ_N = M_ADJ + 1
+M_K = M_ADJ_N + 1
 
 # ---- rolling minute buckets ----
 N_ROLL = 60  # minutes kept; windows of 15/30/60 are sums over the newest buckets
@@ -175,13 +187,14 @@ Q_K = 7
 # is a whole number of quarter hours, so UTC quarter hours are local ones; 192 slots = 2 days
 TR_MS = 15 * MINUTE_MS
 N_TR = 192
-# per agent, AROLL (N_ROLL, n_agents, R_K); each bucket carries its minute (R_MINUTE) and
+# per agent, AROLL (N_ROLL, n_agents, AR_K); each bucket carries its minute (AR_MINUTE) and
 # is cleared when that agent next writes to it, so no minute ever sweeps every agent
-R_ANSWERED = 0
-R_TALK_MS = 1
-R_TALKS = 2
-R_MINUTE = 3
-R_K = 4
+# (AR_, not R_: R_ is the deduction rules' prefix)
+AR_ANSWERED = 0
+AR_TALK_MS = 1
+AR_TALKS = 2
+AR_MINUTE = 3
+AR_K = 4
 
 # ---- ledger L: float64 (capacity, L_K) ----
 L_TS = 0
@@ -263,6 +276,3 @@ P_LUNCH_REASON = 15  # reason code of lunch (Symbols.reasons)
 P_SIGN_OUT_RULE = 16  # 1: book sign-outs inside a shift outside its breaks
 P_K = 17
 
-# rule -> points parameter
-RULE_POINTS_P = (-1, P_PTS_LATE_SIGN_IN, P_PTS_LATE_RETURN, P_PTS_EARLY_LEAVE, P_PTS_ABSENT, -1,
-                 -1, -1)

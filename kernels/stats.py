@@ -43,7 +43,7 @@ def _bucket(edges_ms, w):
 
 @njit(cache=True)
 def batch_stats(etype, ts, agent, call, queue, aux, src, seq, src_seq, CKEY, CVAL, now,
-                edges_ms, QH, QHS, last_seen, H, received_ms, skew_ms):
+                wait_edges_ms, qhist, qhist_sum, last_seen, health, received_ms, skew_ms):
     """Count one batch (see the module doc). `now` is engine time before the batch;
     `received_ms` NO_TIME for a replay (no wall clock to compare with)."""
     n = etype.shape[0]
@@ -75,9 +75,9 @@ def batch_stats(etype, ts, agent, call, queue, aux, src, seq, src_seq, CKEY, CVA
             last_seen[i] = ts[j]
         if received_ms != NO_TIME:
             if ts[j] > received_ms + skew_ms:
-                H[H_SKEW_AHEAD] += 1
+                health[H_SKEW_AHEAD] += 1
             elif ts[j] < received_ms - skew_ms:
-                H[H_SKEW_BEHIND] += 1
+                health[H_SKEW_BEHIND] += 1
         et = etype[j]
         if et == EV_ENQUEUE:
             if need_calls:
@@ -105,10 +105,10 @@ def batch_stats(etype, ts, agent, call, queue, aux, src, seq, src_seq, CKEY, CVA
             if w < 0:
                 w = 0
             out = OUT_ANSWERED if et == EV_ANSWER else OUT_ABANDONED
-            QH[out, q, _bucket(edges_ms, w)] += 1.0
-            QHS[out, q] += w
-    if newest > H[H_LAST_EVENT_TS]:
-        H[H_LAST_EVENT_TS] = newest
+            qhist[out, q, _bucket(wait_edges_ms, w)] += 1.0
+            qhist_sum[out, q] += w
+    if newest > health[H_LAST_EVENT_TS]:
+        health[H_LAST_EVENT_TS] = newest
     if received_ms != NO_TIME and newest != NO_TIME:
-        H[H_OFFSET_MS] = received_ms - newest
-        H[H_RECEIVED_MS] = received_ms
+        health[H_OFFSET_MS] = received_ms - newest
+        health[H_RECEIVED_MS] = received_ms

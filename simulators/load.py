@@ -14,8 +14,8 @@ import time
 
 import msgspec
 
-from kefu_floor.ingest import topics
-from kefu_floor.mqtt import BrokerURL
+from kefu_floor.live.ingest import topics
+from kefu_floor.live.mqtt import BrokerURL
 
 T0 = 1_793_664_000_000  # 2026-11-03 08:00 +08:00
 

@@ -10,8 +10,8 @@ from typing import Callable
 
 import aiomqtt
 
-from kefu_floor.mqtt import BrokerURL
-from kefu_floor.ingest import topics
+from kefu_floor.live.mqtt import BrokerURL
+from kefu_floor.live.ingest import topics
 from kefu_floor.schema import Event, encode
 from simulators.acd import Floor, is_manual
 

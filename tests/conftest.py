@@ -60,8 +60,8 @@ def compiled_kernels():
 
     from kefu_floor.engine import Engine
     from kefu_floor.replay import replay
-    from kefu_floor.report import build_report
-    from kefu_floor.cli import _setup
+    from kefu_floor.views.report import build_report
+    from kefu_floor.cli.main import _setup
     import argparse
 
     from harness import HW as hw

@@ -1,5 +1,5 @@
 // kefu-floor wallboard: a read-only client of the live feed (README "Live feed", "Wallboard").
-// Every figure is computed by the service (kefu_floor/floorview.py) and only laid out here:
+// Every figure is computed by the service (kefu_floor/views/floorview.py) and only laid out here:
 // no formula is re-implemented. Every string from the feed goes in with textContent.
 // URL: ?lang=zh|en  ?team=T  ?site=S  ?view=agents|supervisor  ?token=...
 "use strict";

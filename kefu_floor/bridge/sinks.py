@@ -11,7 +11,7 @@ import aiomqtt
 import msgspec
 
 from kefu_floor.errors import ConfigError
-from kefu_floor.mqtt import BrokerURL
+from kefu_floor.live.mqtt import BrokerURL
 from kefu_floor.schema import Event
 
 log = logging.getLogger("kefu_floor.bridge")

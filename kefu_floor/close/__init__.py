@@ -2,7 +2,7 @@
 
 `build_close(engine, month, ...)` is pure: an engine fed with the month's events in, the
 close document out. `kefu_floor.close.writer` turns it into close.json, paysheet.csv and
-paysheet.xlsx; `kefu_floor.close.cli` is the command.
+paysheet.xlsx; `kefu_floor.cli.close` is the command.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from kefu_floor.close.calendar import DayKinds
 from kefu_floor.engine import Engine
 from kefu_floor.errors import ConfigError
 from kefu_floor.localtime import day_date, day_str, month_days, month_str
-from kefu_floor.report import MonthView, _num
+from kefu_floor.views.report import MonthView, _num
 from kefu_floor.roster import Person
 from kefu_floor.schema import RULES
 from kernels import layout as K

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kefu_floor.errors import ConfigError
-from kefu_floor.ingest import site_of
+from kefu_floor.live.ingest import site_of
 from kefu_floor.store import Store, StoreDown, key, records, state
 from kernels import layout as K
 

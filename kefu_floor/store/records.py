@@ -13,7 +13,7 @@ import io
 import json
 
 from kefu_floor.localtime import day_date, day_str
-from kefu_floor.report import ITEM_OF_LEDGER, _facts, _num
+from kefu_floor.views.report import ITEM_OF_LEDGER, _facts, _num
 from kefu_floor.schema import RULES
 from kernels import layout as K
 

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from kefu_floor.cli import main
+from kefu_floor.cli.main import main
 from kefu_floor.replay import read_events
 
 T0 = 1_793_700_000

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from harness.freeswitch import T0, recorded
-from kefu_floor.cli import main
+from kefu_floor.cli.main import main
 from kefu_floor.replay import read_events
 
 

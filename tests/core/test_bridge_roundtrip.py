@@ -8,10 +8,10 @@ import argparse
 
 import msgspec
 
-from kefu_floor.cli import _setup, main
+from kefu_floor.cli.main import _setup, main
 from kefu_floor.engine import Engine
 from kefu_floor.replay import read_events, replay
-from kefu_floor.report import build_report
+from kefu_floor.views.report import build_report
 from simulators.acd import Scenario, simulate
 from simulators.files import ROSTER_COLUMNS, SCHEDULE_COLUMNS, write_csv
 from simulators.queuelog import expressible, render

@@ -197,7 +197,7 @@ def test_lunch_over_35_and_sign_outs_in_shift_live_with_evidence_and_excusable()
         "sign_out_in_shift", "lunch_over_35", "sign_out_in_shift", "sign_out_in_shift",
         "sign_out_in_shift"]  # by time: 09:00, 10:35, 14:00, 15:00, 16:00
     # live: the lunch rule fires while the agent is still on lunch, with its evidence
-    from kefu_floor.report import build_report
+    from kefu_floor.views.report import build_report
     from harness.scenario_builder import agent, feed, ms
     eng = f.engine()
     d = Day("2026-11-03")

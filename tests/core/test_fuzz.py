@@ -1,6 +1,6 @@
-"""The fuzz harness (kefu_floor.fuzz), briefly: a few seconds of hostile payload streams
+"""The fuzz harness (simulators.fuzz), briefly: a few seconds of hostile payload streams
 through the decoder, the engine and a report. `make fuzz` runs it for ten minutes."""
-from kefu_floor.fuzz import check, run
+from simulators.fuzz import check, run
 
 
 def test_fuzz_briefly():
@@ -18,7 +18,7 @@ def test_fuzz_known_nasties():
 import pytest  # noqa: E402
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
-from kefu_floor.wsfeed import BadRequest, parse_request  # noqa: E402
+from kefu_floor.live.wsfeed import BadRequest, parse_request  # noqa: E402
 
 _json_like = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),

@@ -6,10 +6,10 @@ import tracemalloc
 import pytest
 from harness.scenario_builder import DAY, HOUR, Day, Floor, agent, decode
 
-from kefu_floor.cli import main
+from kefu_floor.cli.main import main
 from kefu_floor.engine import Engine
-from kefu_floor.ingest import Ingest
-from kefu_floor.report import build_report
+from kefu_floor.live.ingest import Ingest
+from kefu_floor.views.report import build_report
 from kefu_floor.schema import decode_event, decode_payload
 
 DATE = "2026-11-03"

@@ -6,7 +6,7 @@ caller since they were enqueued, per queue and for the site (`totals`).
 Every expected number below is worked out by hand from the event times."""
 import pytest
 
-from kefu_floor.floorview import FloorView
+from kefu_floor.views.floorview import FloorView
 from harness.queues import hand_worked
 from harness.scenario_builder import Day, Floor, feed
 

@@ -11,7 +11,7 @@ import pytest
 from kefu_floor.engine import Engine
 from kefu_floor.errors import Rejected
 from kefu_floor.policy import parse_policy
-from kefu_floor.report import build_report
+from kefu_floor.views.report import build_report
 from kefu_floor.schema import decode_payload
 from kernels import layout as K
 from harness.scenario_builder import (MINUTE, Day, Floor, agent, deds, feed, ms)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from kefu_floor.cli import main as cli_main
+from kefu_floor.cli.main import main as cli_main
 from kefu_floor.engine import Engine, Setup
 from kefu_floor.policy import load_policy
 from kefu_floor.replay import replay
-from kefu_floor.report import build_report
+from kefu_floor.views.report import build_report
 from kefu_floor.roster import load_roster, load_schedule
 from kefu_floor.schema import decode_event
 from simulators import erlang

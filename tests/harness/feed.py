@@ -1,5 +1,5 @@
 """A real live feed for the TUI's tests: `FeedServer` is the websocket feed of
-`kefu_floor.wsfeed` (FeedHub over an Engine fed the hand-worked scenario), in a thread with
+`kefu_floor.live.wsfeed` (FeedHub over an Engine fed the hand-worked scenario), in a thread with
 its own event loop, so an app run by `App.run`/`run_test` in the test's loop talks to it
 over a socket like in production."""
 from __future__ import annotations
@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 
 from harness.handworked import SITE, hw_events, hw_setup
 from kefu_floor.engine import Engine, Setup
-from kefu_floor.floorview import FloorView
+from kefu_floor.views.floorview import FloorView
 from kefu_floor.localtime import parse_month
-from kefu_floor.report import build_report
+from kefu_floor.views.report import build_report
 from kefu_floor.schema import decode_event
-from kefu_floor.wsfeed import FeedHub
+from kefu_floor.live.wsfeed import FeedHub
 
 TZ = ZoneInfo("Asia/Shanghai")
 MIDNIGHT_DAY2 = 1793750400000 - 8 * 3_600_000  # 2026-11-04 00:00 local (08:00 is ...400000)

@@ -9,10 +9,10 @@ import time
 
 from harness import HW
 from kefu_floor.engine import Setup
-from kefu_floor.ingest import LiveClock
+from kefu_floor.live.ingest import LiveClock
 from kefu_floor.policy import load_policy
 from kefu_floor.roster import load_roster, load_schedule
-from kefu_floor.service import ServiceConfig
+from kefu_floor.live.service import ServiceConfig
 
 __all__ = ["HW", "SITE", "config", "hw_events", "hw_setup", "wait_for"]
 

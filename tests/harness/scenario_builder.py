@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from kefu_floor.engine import Engine, Setup
 from kefu_floor.localtime import parse_month
 from kefu_floor.policy import Policy, load_policy
-from kefu_floor.report import build_report
+from kefu_floor.views.report import build_report
 from kefu_floor.roster import Person, Roster, load_schedule
 from kefu_floor.schema import Event, decode_event
 

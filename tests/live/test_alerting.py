@@ -19,11 +19,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from harness import HW, ROOT
 from kefu_floor.engine import Setup
-from kefu_floor.ingest import LiveClock
-from kefu_floor.mqtt import parse_broker_url, publish_batches
+from kefu_floor.live.ingest import LiveClock
+from kefu_floor.live.mqtt import parse_broker_url, publish_batches
 from kefu_floor.policy import load_policy
 from kefu_floor.roster import load_roster, load_schedule
-from kefu_floor.service import Service, ServiceConfig
+from kefu_floor.live.service import Service, ServiceConfig
 from simulators.services import HOST, AlertmanagerServer, PrometheusServer
 
 SITE = "cd1"

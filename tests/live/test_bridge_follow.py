@@ -242,7 +242,7 @@ def test_kill_9_mid_file_resumes_with_nothing_lost_or_doubled(tmp_path, mosquitt
     size = p.stat().st_size
     # what a clean run gives: the whole file converted at once
     whole = tmp_path / "whole.jsonl"
-    from kefu_floor.cli import main
+    from kefu_floor.cli.main import main
     assert main(["bridge", "asterisk", str(p), "--site", "cd1", "--id", "pbx1", "--members",
                  str(members), "--out", str(whole)]) == 0
     expect = [json.loads(x) for x in whole.read_text().splitlines()]

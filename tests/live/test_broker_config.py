@@ -7,8 +7,8 @@ import asyncio
 import json
 import time
 
-from kefu_floor.mqtt import parse_broker_url, publish_batches
-from kefu_floor.service import Service
+from kefu_floor.live.mqtt import parse_broker_url, publish_batches
+from kefu_floor.live.service import Service
 from simulators.services import MosquittoServer, durability_lines
 from harness.handworked import config
 

@@ -14,15 +14,15 @@ from rich.console import Console
 
 from harness import HW
 from kefu_floor.engine import Engine, Setup
-from kefu_floor.ingest import LiveClock
-from kefu_floor.mqtt import parse_broker_url
+from kefu_floor.live.ingest import LiveClock
+from kefu_floor.live.mqtt import parse_broker_url
 from kefu_floor.policy import load_policy
 from kefu_floor.replay import replay
-from kefu_floor.report import build_report
+from kefu_floor.views.report import build_report
 from kefu_floor.roster import load_roster, load_schedule
-from kefu_floor.service import Service, ServiceConfig
-from kefu_floor.service_cli import fetch_report
-from simulators.demo import render_floor
+from kefu_floor.live.service import Service, ServiceConfig
+from kefu_floor.cli.serve import fetch_report
+from kefu_floor.cli.demo import render_floor
 from simulators.load import run_load
 
 
@@ -148,7 +148,7 @@ def test_fallback_table_renders_a_real_floor_in_both_languages():
     hw = HW
     eng = Engine(setup_from(hw, "cd1"))
     replay(eng, hw / "events.jsonl")
-    from kefu_floor.floorview import FloorView
+    from kefu_floor.views.floorview import FloorView
 
     snap = FloorView(eng).snapshot()
     for lang, word in (("zh", "队列"), ("en", "Queues")):

@@ -24,12 +24,12 @@ from websockets.asyncio.client import connect
 
 from kefu_floor.engine import Engine, Setup
 from kefu_floor.localtime import month_of, month_str
-from kefu_floor.mqtt import parse_broker_url
+from kefu_floor.live.mqtt import parse_broker_url
 from kefu_floor.policy import load_policy
 from kefu_floor.replay import replay
-from kefu_floor.report import build_report
+from kefu_floor.views.report import build_report
 from kefu_floor.roster import load_roster, load_schedule
-from kefu_floor.service_cli import fetch_report
+from kefu_floor.cli.serve import fetch_report
 from kefu_floor.store import records
 from simulators.services import MosquittoServer, RedisServer
 

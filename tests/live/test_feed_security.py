@@ -20,9 +20,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from kefu_floor.mqtt import parse_broker_url, publish_batches
-from kefu_floor.service import Service, default_pages
-from kefu_floor.wsfeed import CSP, FeedAccess, page_csp
+from kefu_floor.live.mqtt import parse_broker_url, publish_batches
+from kefu_floor.live.service import Service, default_pages
+from kefu_floor.live.wsfeed import CSP, FeedAccess, page_csp
 from simulators.acd import Floor, Scenario
 from harness.handworked import HW, SITE, config, hw_events, hw_setup, wait_for
 from harness.pki import make_pki
@@ -355,7 +355,7 @@ def test_read_report_never_ticks():
     reading leaves the engine as it was."""
     from kefu_floor.engine import Engine
     from kefu_floor.replay import replay
-    from kefu_floor.report import frozen_copy, read_report
+    from kefu_floor.views.report import frozen_copy, read_report
 
     eng = Engine(hw_setup())
     replay(eng, HW / "events.jsonl")

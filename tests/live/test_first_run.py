@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from harness import ROOT
-from kefu_floor.mqtt import parse_broker_url
-from kefu_floor.service import Service
-from kefu_floor.service_cli import fetch_report
+from kefu_floor.live.mqtt import parse_broker_url
+from kefu_floor.live.service import Service
+from kefu_floor.cli.serve import fetch_report
 from simulators.acd import Floor, Scenario
 from simulators.publish import publish_floor
 from harness.handworked import config

@@ -13,16 +13,16 @@ from websockets.asyncio.client import connect
 
 from harness.handworked import HW, SITE, config, hw_events, hw_setup, wait_for
 from kefu_floor.engine import Engine, Setup
-from kefu_floor.floorview import apply_delta
-from kefu_floor.ingest import LiveClock
-from kefu_floor.mqtt import parse_broker_url, publish_batches
+from kefu_floor.views.floorview import apply_delta
+from kefu_floor.live.ingest import LiveClock
+from kefu_floor.live.mqtt import parse_broker_url, publish_batches
 from kefu_floor.policy import load_policy
 from kefu_floor.replay import replay
-from kefu_floor.report import build_report
+from kefu_floor.views.report import build_report
 from kefu_floor.roster import load_roster, load_schedule
 from kefu_floor.schema import decode_event
-from kefu_floor.service import Service, ServiceConfig
-from kefu_floor.service_cli import fetch_report
+from kefu_floor.live.service import Service, ServiceConfig
+from kefu_floor.cli.serve import fetch_report
 
 
 def replay_report(month: str = "2026-11") -> dict:
@@ -272,8 +272,8 @@ def test_embedded_broker_needs_nothing_installed():
 def test_slow_feed_client_is_resynced_not_buffered():
     """A client that stops reading: its queue stays bounded, what it missed is dropped, and
     it is owed a fresh snapshot; the engine side never waits for it."""
-    from kefu_floor.floorview import FloorView
-    from kefu_floor.wsfeed import QUEUE_MAX, Client, FeedHub
+    from kefu_floor.views.floorview import FloorView
+    from kefu_floor.live.wsfeed import QUEUE_MAX, Client, FeedHub
 
     eng = Engine(hw_setup())
     replay(eng, HW / "events.jsonl")

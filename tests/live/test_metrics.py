@@ -16,14 +16,14 @@ from harness import HW
 from kefu_floor import stats
 from kefu_floor.engine import Engine, Setup
 from kefu_floor.errors import ConfigError
-from kefu_floor.floorview import FloorView
-from kefu_floor.ingest import Ingest, LiveClock
-from kefu_floor.metrics import METRICS, SiteInput, figures
-from kefu_floor.mqtt import parse_broker_url, publish_batches
+from kefu_floor.views.floorview import FloorView
+from kefu_floor.live.ingest import Ingest, LiveClock
+from kefu_floor.live.metrics import METRICS, SiteInput, figures
+from kefu_floor.live.mqtt import parse_broker_url, publish_batches
 from kefu_floor.policy import load_policy
 from kefu_floor.roster import load_roster, load_schedule
 from kefu_floor.schema import decode_event
-from kefu_floor.service import Service, ServiceConfig
+from kefu_floor.live.service import Service, ServiceConfig
 from kernels import layout as K
 
 SITE = "cd1"
@@ -293,7 +293,7 @@ def test_exported_counters_continue_from_a_checkpoint():
 
 
 def test_a_scrape_the_loop_cannot_answer_gets_the_last_figures():
-    from kefu_floor.metrics import Collector, Family, Figures
+    from kefu_floor.live.metrics import Collector, Family, Figures
 
     old = Figures((Family("kefu_mqtt_connected", ((("s",), 1),)),))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from harness import ROOT
-from kefu_floor.metrics import exported_names
+from kefu_floor.live.metrics import exported_names
 from simulators.services import find_binary
 
 RULES = ROOT / "dashboards" / "prometheus" / "kefu-floor.rules.yml"

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from harness import HW
-from kefu_floor.mqtt import parse_broker_url, publish_batches
+from kefu_floor.live.mqtt import parse_broker_url, publish_batches
 
 
 def start_serve(log: Path, *args: str) -> tuple[subprocess.Popen, str, str]:

@@ -11,7 +11,7 @@ import pytest
 
 from kefu_floor.engine import Engine
 from kefu_floor.errors import ConfigError
-from kefu_floor.report import build_report
+from kefu_floor.views.report import build_report
 from kefu_floor.schema import decode_event
 from kefu_floor.store import StoreDown, open_store, redact, state
 from kefu_floor.store.durable import Durable

@@ -8,9 +8,9 @@ import time
 
 from harness.handworked import SITE, hw_setup
 from harness.pki import make_pki
-from kefu_floor.ingest import LiveClock
-from kefu_floor.mqtt import parse_broker_url, publish_batches
-from kefu_floor.service import Service, ServiceConfig
+from kefu_floor.live.ingest import LiveClock
+from kefu_floor.live.mqtt import parse_broker_url, publish_batches
+from kefu_floor.live.service import Service, ServiceConfig
 from simulators.services import MosquittoServer, free_port
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from playwright.async_api import async_playwright
 
 from harness import ROOT
-from kefu_floor.ingest import LiveClock
-from kefu_floor.mqtt import parse_broker_url, publish_batches
-from kefu_floor.service import Service, ServiceConfig
+from kefu_floor.live.ingest import LiveClock
+from kefu_floor.live.mqtt import parse_broker_url, publish_batches
+from kefu_floor.live.service import Service, ServiceConfig
 from harness.scenario_builder import Day, Floor
 from harness.queues import hand_worked
 
@@ -188,7 +188,7 @@ def test_wallboard_in_chromium(mosquitto, tmp_path):
 def test_wallboard_token_in_chromium(mosquitto):
     """With an access token set, the board without it gets no figures; with `?token=` in
     its URL the page (and its script, and the feed) work."""
-    from kefu_floor.wsfeed import FeedAccess
+    from kefu_floor.live.wsfeed import FeedAccess
 
     f, evs = scenario()
     url = parse_broker_url(mosquitto.url)

@@ -1,5 +1,5 @@
 """The kernel benchmark runs and prints its table. No timing assertions: that is the
-benchmark's job (`python -m simulators.bench`), not a test's."""
+benchmark's job (`python -m benchmarks.kernels`), not a test's."""
 from __future__ import annotations
 
 import re
@@ -10,7 +10,7 @@ from harness import ROOT
 
 
 def test_bench_quick_prints_the_table():
-    out = subprocess.run([sys.executable, "-m", "simulators.bench", "--quick"], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "benchmarks.kernels", "--quick"], cwd=ROOT,
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     text = out.stdout

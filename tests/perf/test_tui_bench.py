@@ -2,14 +2,14 @@
 real websocket (a synthetic feed in a child process), the dashboard headless at 200x60.
 
 No timing assertions: on a loaded 2-core machine they fail for reasons that are not the
-code's, and speed targets belong to the benchmark (`python -m dashboards.bench_tui`, whose
+code's, and speed targets belong to the benchmark (`python -m benchmarks.tui`, whose
 figures the README quotes). What is asserted is what must hold however slow the machine:
 every agent is on screen and updates keep being applied while keys are pressed."""
 from __future__ import annotations
 
 import pytest
 
-from dashboards.bench_tui import run
+from benchmarks.tui import run
 
 
 @pytest.mark.timeout(120)

@@ -7,7 +7,7 @@ import asyncio
 from dashboards.tui import AgentScreen, FloorApp, HelpScreen, TeamScreen, agent_cells
 from harness.feed import local_ms, until
 from harness.tui import MORNING, MORNING_END, cell, connected, make_app, play, plain, settle
-from kefu_floor.cli import build_parser, main
+from kefu_floor.cli.main import build_parser, main
 
 
 def test_floor_fills_then_changes_cell_by_cell(morning):
@@ -241,7 +241,7 @@ def test_cli_registers_tui():
     args = build_parser().parse_args(["tui", "--connect", "ws://127.0.0.1:1", "--site", "cd1",
                                       "--team", "T1", "--lang", "zh"])
     assert args.cmd == "tui" and args.team == "T1" and args.lang == "zh"
-    assert args.func.__module__ == "dashboards.cli"
+    assert args.func.__module__ == "kefu_floor.cli.tui"
     assert main(["tui", "--connect", "http://nowhere"]) == 1
 
 

@@ -16,10 +16,10 @@ from dashboards.tui import agent_cells, evidence, next_star, queue_strip, star_t
 from harness.feed import DEC1, MIDNIGHT_DAY2, TZ, FeedServer, events_between, local_ms, until
 from harness.handworked import SITE, hw_setup
 from kefu_floor.engine import Engine
-from kefu_floor.floorview import FloorView, diff
+from kefu_floor.views.floorview import FloorView, diff
 from kefu_floor.localtime import parse_month
 from kefu_floor.policy import load_policy
-from kefu_floor.report import build_report
+from kefu_floor.views.report import build_report
 from kefu_floor.schema import decode_event
 from kefu_floor.scoring import assign_stars
 

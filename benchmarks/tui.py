@@ -1,6 +1,6 @@
 """How much the dashboard costs with a big floor: N agents, R feed updates a second.
 
-    python -m dashboards.bench_tui [--agents 2000] [--rate 4] [--changed 0.1] [--seconds 20]
+    python -m benchmarks.tui [--agents 2000] [--rate 4] [--changed 0.1] [--seconds 20]
                                    [--size 200x60] [--terminal]
 
 A feed server in a child process (so its CPU is not counted) sends a snapshot of N synthetic
@@ -238,7 +238,7 @@ def run(n: int = 2000, rate: float = 4.0, changed: float = 0.1, seconds: float =
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m dashboards.bench_tui", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.tui", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--agents", type=int, default=2000)
     ap.add_argument("--rate", type=float, default=4.0, help="feed updates a second")

@@ -93,7 +93,7 @@ def _month(s: str | None) -> int | None:
 def cmd_replay(args) -> int:
     from kefu_floor.engine import Engine
     from kefu_floor.replay import first_site, replay, stderr_reject
-    from kefu_floor.report import build_report
+    from kefu_floor.views.report import build_report
 
     path = events_path(args.events)
     month = _month(args.month)
@@ -138,7 +138,7 @@ def cmd_replay(args) -> int:
     else:
         from kefu_floor.close import build_close
         from kefu_floor.localtime import parse_month
-        from kefu_floor.table import render_table
+        from kefu_floor.views.table import render_table
 
         # the month's pay sheet of the policy's scheme, as the close computes it
         close = build_close(engine, parse_month(report["month"]))
@@ -200,8 +200,8 @@ def _extra_commands():
     import importlib.util
 
     out = []
-    for mod in ("kefu_floor.service_cli", "kefu_floor.store.cli", "kefu_floor.close.cli",
-                "simulators.cli", "dashboards.cli", "kefu_floor.bridge.cli"):
+    for mod in ("kefu_floor.cli.serve", "kefu_floor.cli.ledger", "kefu_floor.cli.close",
+                "kefu_floor.cli.simulate", "kefu_floor.cli.tui", "kefu_floor.cli.bridge"):
         if importlib.util.find_spec(mod) is not None:
             out.append(importlib.import_module(mod).register)
     return out

@@ -1,6 +1,6 @@
 """aiomqtt adapter: broker URLs, the subscribing loop with reconnect, and publishing.
 
-Thin on purpose: it moves bytes between the broker and `kefu_floor.ingest.Ingest`.
+Thin on purpose: it moves bytes between the broker and `kefu_floor.live.ingest.Ingest`.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 
 from kefu_floor.errors import ConfigError
-from kefu_floor.ingest import DeadLetter, topics
+from kefu_floor.live.ingest import DeadLetter, topics
 
 log = logging.getLogger("kefu_floor.mqtt")
 # messages coalesced into one engine call: many small ones amortise the call, but a batch

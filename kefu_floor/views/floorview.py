@@ -14,7 +14,7 @@ from kefu_floor import stats
 from kefu_floor.engine import Engine
 from kefu_floor.i18n import default_lang
 from kefu_floor.localtime import day_date, day_str, local_day_of, local_ms, month_of
-from kefu_floor.report import ITEM_OF_LEDGER, MonthView, _facts, _num
+from kefu_floor.views.report import ITEM_OF_LEDGER, MonthView, _facts, _num
 from kefu_floor.schema import RULES
 from kefu_floor.i18n import t as label
 from kernels import layout as K
@@ -145,7 +145,7 @@ class FloorView:
         # an agent's minute buckets count when their own minute stamp is in the window
         now_min = eng.now // K.MINUTE_MS
         AR = eng.AROLL[:, : len(names), :]
-        fresh = (AR[:, :, K.R_MINUTE] > now_min - 60) & (AR[:, :, K.R_MINUTE] <= now_min)
+        fresh = (AR[:, :, K.AR_MINUTE] > now_min - 60) & (AR[:, :, K.AR_MINUTE] <= now_min)
         R = (AR * fresh[:, :, None]).sum(axis=0)
         if only is None or self._agents is None:
             ids = range(len(names))
@@ -225,9 +225,9 @@ class FloorView:
                       "talks": int(talks), "talk_s": round(float(today[K.D_TALK_MS]) / 1000.0, 3),
                       "surveys": int(today[K.D_SURVEYS]),
                       "satisfied": int(today[K.D_SATISFIED])},
-            "last_60m": {"answered": int(R[i, K.R_ANSWERED]),
-                         "aht_s": round(float(R[i, K.R_TALK_MS] / R[i, K.R_TALKS]) / 1000.0, 1)
-                         if R[i, K.R_TALKS] else None},
+            "last_60m": {"answered": int(R[i, K.AR_ANSWERED]),
+                         "aht_s": round(float(R[i, K.AR_TALK_MS] / R[i, K.AR_TALKS]) / 1000.0, 1)
+                         if R[i, K.AR_TALKS] else None},
             "items": {k2: None if math.isnan(v[i]) else _num(v[i])
                       for k2, v in mv.items.items()},
             "bands": {k2: _band(eng.policy, k2, v) for k2, v in month_vals.items()},

@@ -26,7 +26,7 @@ def register(sub, common) -> None:
                     help="the service's feed address (kefu-floor serve prints it)")
     common(tp, site=True)
     tp.add_argument("--team", help="show only this team (the service filters the feed)")
-    from kefu_floor.service_cli import add_client_flags
+    from kefu_floor.cli.serve import add_client_flags
 
     add_client_flags(tp)
     tp.add_argument("--log-file", metavar="FILE",
@@ -38,8 +38,8 @@ def register(sub, common) -> None:
 def cmd_tui(args) -> int:
     from dashboards.feedclient import feed_url
     from dashboards.tui import run
-    from kefu_floor.logs import log_to_file
-    from kefu_floor.service_cli import client_ssl, read_token
+    from kefu_floor.cli.logs import log_to_file
+    from kefu_floor.cli.serve import client_ssl, read_token
 
     try:
         feed_url(args.connect)

@@ -71,7 +71,7 @@ def cmd_excuse(args) -> int:
             raise ConfigError(f"--out {args.out}: cannot append to it ({e.strerror})") from None
         print(f"appended to {args.out}", file=sys.stderr)
         return 0
-    from kefu_floor.mqtt import parse_broker_url, publish_batches
+    from kefu_floor.live.mqtt import parse_broker_url, publish_batches
 
     url = parse_broker_url(args.broker)
     try:
@@ -94,7 +94,7 @@ def _event_month(e, tz) -> int:
 
 
 def cmd_close(args) -> int:
-    from kefu_floor.cli import EXIT_OK, EXIT_REJECTED, _month, _setup
+    from kefu_floor.cli.main import EXIT_OK, EXIT_REJECTED, _month, _setup
     from kefu_floor.close import build_close
     from kefu_floor.close.calendar import load_calendar
     from kefu_floor.close.common import read_history

@@ -1,6 +1,6 @@
 """The project's own fuzzer: hostile payloads through the decoder, the engine and a report.
 
-    python -m kefu_floor.fuzz --minutes 10        # at length (make fuzz)
+    python -m simulators.fuzz --minutes 10        # at length (make fuzz)
     tests/test_fuzz.py runs the same properties for a few seconds
 
 Payloads are drawn by hypothesis: raw bytes, deep nesting, arbitrary JSON, and valid events
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from kefu_floor.engine import Engine, Setup
 from kefu_floor.policy import load_policy
-from kefu_floor.report import build_report
+from kefu_floor.views.report import build_report
 from kefu_floor.roster import Person, Roster
 from kefu_floor.schema import EVENT_TYPES, decode_payload
 
@@ -141,7 +141,7 @@ def run(seconds: float, examples_per_round: int = 100, out=sys.stderr) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m kefu_floor.fuzz",
+    ap = argparse.ArgumentParser(prog="python -m simulators.fuzz",
                                  description="Fuzz the decoder and the engine with hostile "
                                              "payloads (hypothesis).")
     ap.add_argument("--minutes", type=float, default=10.0)

@@ -1,7 +1,7 @@
 """End-to-end benchmark of the live service against a real mosquitto (issue 3).
 
-    python -m simulators.bench_live            # full run (~2 min)
-    python -m simulators.bench_live --quick    # smoke run
+    python -m benchmarks.live            # full run (~2 min)
+    python -m benchmarks.live --quick    # smoke run
 
 Throughput: the events are queued at the broker first (for a persistent QoS 1 session), then
 the receiving client connects and drains them, so the figure is the receiver's, not the
@@ -29,10 +29,10 @@ from pathlib import Path
 import paho.mqtt.client as paho
 
 from kefu_floor.engine import Setup
-from kefu_floor.ingest import LiveClock
+from kefu_floor.live.ingest import LiveClock
 from kefu_floor.policy import load_policy
 from kefu_floor.roster import Person, Roster
-from kefu_floor.service import Service, ServiceConfig
+from kefu_floor.live.service import Service, ServiceConfig
 from simulators.load import synthetic_events
 from simulators.services import MosquittoServer, free_port
 
@@ -281,7 +281,7 @@ async def _measure_latency(port: int, ws_port: int, n_agents: int, rate: int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m simulators.bench_live", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.live", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small smoke run")
     ap.add_argument("--agents", type=int, default=2000)

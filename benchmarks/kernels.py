@@ -1,4 +1,4 @@
-"""Kernel throughput benchmark (issue 2, item 10): `python -m simulators.bench`.
+"""Kernel throughput benchmark (issue 2, item 10): `python -m benchmarks.kernels`.
 
 Builds a synthetic columnar batch straight in `kefu_floor.batch.Batch` layout (no JSON, no
 decoding: this measures the kernel) for 10,000 agents and 1,000,000 events over one day:
@@ -238,7 +238,7 @@ def time_kernel(setup, batch, repeat: int) -> tuple[float, dict]:
 def plain_python(n_agents: int, n_events: int, seed: int, timeout: float = 900) -> dict:
     """Run this module's `--_plain` mode with NUMBA_DISABLE_JIT=1; returns its JSON."""
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    cmd = [sys.executable, "-m", "simulators.bench", "--_plain", str(n_agents), str(n_events),
+    cmd = [sys.executable, "-m", "benchmarks.kernels", "--_plain", str(n_agents), str(n_events),
            str(seed)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     if out.returncode != 0:
@@ -265,7 +265,7 @@ def _fmt_row(cells, widths):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m simulators.bench", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.kernels", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--agents", type=int, default=10_000)
     ap.add_argument("--events", type=int, default=1_000_000)

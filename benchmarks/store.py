@@ -1,7 +1,7 @@
 """Benchmark of durable state (issue 9): the cost of the Redis journal, restore time, sizes.
 
-    python -m simulators.bench_store            # full run (a few minutes)
-    python -m simulators.bench_store --quick    # smoke run
+    python -m benchmarks.store            # full run (a few minutes)
+    python -m benchmarks.store --quick    # smoke run
 
 Ingest: events are queued at a real mosquitto for a persistent QoS 1 session, then the
 service drains them, once with `--store memory` (journal in process memory: "off") and once
@@ -23,14 +23,14 @@ import sys
 import time
 
 from kefu_floor.engine import Engine, Setup
-from kefu_floor.ingest import LiveClock
+from kefu_floor.live.ingest import LiveClock
 from kefu_floor.policy import load_policy
 from kefu_floor.schema import decode_event
-from kefu_floor.service import Service, ServiceConfig
+from kefu_floor.live.service import Service, ServiceConfig
 from kefu_floor.store import open_store
 from kefu_floor.store import state
 from kefu_floor.store.durable import Durable
-from simulators.bench_live import BROKER_CONFIG, SITE, bench_roster, payloads, preload, warm_up
+from benchmarks.live import BROKER_CONFIG, SITE, bench_roster, payloads, preload, warm_up
 from simulators.load import synthetic_events
 from simulators.services import MosquittoServer, RedisServer
 
@@ -111,7 +111,7 @@ def restore_figures(redis, n_agents: int, per_day: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m simulators.bench_store", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.store", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small smoke run")
     ap.add_argument("--agents", type=int, default=2000)

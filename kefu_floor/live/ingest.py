@@ -1,7 +1,7 @@
 """From an MQTT message to the engine, and when the wall clock may move engine time.
 
 Pure logic, no sockets: `Ingest.handle` takes (topic, payload) pairs, `LiveClock` decides
-what a 1-second tick may do. The MQTT adapter (`kefu_floor.mqtt`) only moves bytes.
+what a 1-second tick may do. The MQTT adapter (`kefu_floor.live.mqtt`) only moves bytes.
 """
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from kefu_floor.engine import Setup
 from kefu_floor.i18n import t
 from kefu_floor.policy import load_policy
 from kefu_floor.roster import load_roster, load_schedule
-from kefu_floor.service import Service, ServiceConfig
+from kefu_floor.live.service import Service, ServiceConfig
 from simulators.acd import Floor, Scenario
 from simulators.files import ROSTER_COLUMNS, SCHEDULE_COLUMNS, write_csv
 from simulators.publish import publish_floor

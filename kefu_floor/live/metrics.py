@@ -26,7 +26,7 @@ from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
                                     HistogramMetricFamily)
 from prometheus_client.registry import CollectorRegistry
 
-from kefu_floor.floorview import STATES
+from kefu_floor.views.floorview import STATES
 from kefu_floor.schema import RULES
 from kefu_floor.stats import BATCH_BUCKETS_S
 

@@ -163,7 +163,7 @@ def register(sub, common) -> None:
 
 def check_serve_flags(args) -> None:
     """One clear line for a number or id no service can run with."""
-    from kefu_floor.cli import check_site
+    from kefu_floor.cli.main import check_site
 
     for s in args.sites or []:
         check_site(s)
@@ -182,12 +182,12 @@ def check_serve_flags(args) -> None:
 
 
 def build_config(args):
-    from kefu_floor.cli import _setup
-    from kefu_floor.ingest import LiveClock
-    from kefu_floor.mqtt import parse_broker_url
-    from kefu_floor.service import ServiceConfig
+    from kefu_floor.cli.main import _setup
+    from kefu_floor.live.ingest import LiveClock
+    from kefu_floor.live.mqtt import parse_broker_url
+    from kefu_floor.live.service import ServiceConfig
     from kefu_floor.store.durable import DurableConfig
-    from kefu_floor.wsfeed import FeedAccess
+    from kefu_floor.live.wsfeed import FeedAccess
 
     if args.broker != "embedded":  # a wrong URL is said before anything starts
         parse_broker_url(args.broker, args.tls_ca, args.tls_cert, args.tls_key)
@@ -271,9 +271,9 @@ async def run_until_signal(make_service, on_ready=None) -> None:
 def cmd_serve(args) -> int:
     import logging
 
-    from kefu_floor.logs import setup_logging
-    from kefu_floor.service import Service, feed_ssl_context
-    from kefu_floor.warmup import warm_kernels
+    from kefu_floor.cli.logs import setup_logging
+    from kefu_floor.live.service import Service, feed_ssl_context
+    from kefu_floor.live.warmup import warm_kernels
 
     setup_logging(args.log_format)
     cfg = build_config(args)

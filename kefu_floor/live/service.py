@@ -20,18 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kefu_floor.broker import EmbeddedBroker
+from kefu_floor.live.broker import EmbeddedBroker
 from kefu_floor.engine import Engine, Setup
 from kefu_floor.errors import ConfigError
-from kefu_floor.floorview import FloorView
-from kefu_floor.ingest import Ingest, LiveClock
+from kefu_floor.views.floorview import FloorView
+from kefu_floor.live.ingest import Ingest, LiveClock
 from kefu_floor.localtime import parse_month
-from kefu_floor.mqtt import BrokerURL, Subscriber, parse_broker_url
-from kefu_floor.report import frozen_copy, read_report
+from kefu_floor.live.mqtt import BrokerURL, Subscriber, parse_broker_url
+from kefu_floor.views.report import frozen_copy, read_report
 from kefu_floor.store import open_store, redact
 from kefu_floor.store.durable import Durable, DurableConfig
-from kefu_floor.warmup import warm_kernels
-from kefu_floor.wsfeed import FeedAccess, FeedHub
+from kefu_floor.live.warmup import warm_kernels
+from kefu_floor.live.wsfeed import FeedAccess, FeedHub
 
 log = logging.getLogger("kefu_floor.service")
 
@@ -151,7 +151,7 @@ class Service:
         self.takeover_wait_s = 0.0
         for v in self.views.values():
             v.store_status = lambda: self.durable.status.as_dict()
-        self.exporter = None  # kefu_floor.metrics.Exporter while --metrics-port is on
+        self.exporter = None  # kefu_floor.live.metrics.Exporter while --metrics-port is on
         # site -> is the state store up? (kefu_store_up; None: no such series)
         self.store_health: Callable[[str], bool] | None = lambda site: self.durable.status.ok
 
@@ -202,7 +202,7 @@ class Service:
             broker = await self._stack.enter_async_context(EmbeddedBroker())
             self.broker_url = parse_broker_url(broker.url)
         if cfg.metrics_port is not None:
-            from kefu_floor.metrics import Exporter
+            from kefu_floor.live.metrics import Exporter
 
             loop = asyncio.get_running_loop()
 
@@ -289,7 +289,7 @@ class Service:
     def publish_metrics(self) -> None:
         """Hand the exporter a fresh immutable set of figures from the read model (on the
         loop, at scrape time; the exporter's HTTP thread reads only that set)."""
-        from kefu_floor.metrics import SiteInput, figures
+        from kefu_floor.live.metrics import SiteInput, figures
 
         connected = self.subscriber is not None and self.subscriber.connected.is_set()
         clients = Counter(c.site for c in self.hub.clients)

@@ -1,4 +1,4 @@
-"""`kefu-floor bridge asterisk|freeswitch`: registered into the main CLI by kefu_floor.cli.
+"""`kefu-floor bridge asterisk|freeswitch`: registered into the main CLI by kefu_floor.cli.main.
 
 The loop: read a batch from the source, map it (pure), hand the events to the sink and wait
 until it has them (PUBACK, or fsync), then save the position and the mapper's state
@@ -150,7 +150,7 @@ def register(sub, common) -> None:
 
 def _sink(args, src: str, append: bool):
     from kefu_floor.bridge.sinks import JsonlSink, MqttSink
-    from kefu_floor.mqtt import parse_broker_url
+    from kefu_floor.live.mqtt import parse_broker_url
 
     if bool(args.out) == bool(args.broker):
         raise ConfigError("give one of --out EVENTS.jsonl or --broker URL")

@@ -1,8 +1,8 @@
 """Hostile soak against a real mosquitto (issue 8): hundreds of thousands of hostile
 payloads with the example day interleaved, drained by the live service.
 
-    python -m simulators.bench_hostile                 # 300,000 hostile payloads
-    python -m simulators.bench_hostile --hostile 20000 # a quick run
+    python -m benchmarks.hostile                 # 300,000 hostile payloads
+    python -m benchmarks.hostile --hostile 20000 # a quick run
 
 Shows: the service stays up; its RSS stays flat (sampled while it drains, after the first
 tenth); every rejection is counted (the live counters equal an in-process run of the same
@@ -23,13 +23,13 @@ from pathlib import Path
 import paho.mqtt.client as paho
 
 from kefu_floor.engine import Engine, Setup
-from kefu_floor.ingest import Ingest, LiveClock
+from kefu_floor.live.ingest import Ingest, LiveClock
 from kefu_floor.policy import load_policy
 from kefu_floor.replay import replay
-from kefu_floor.report import build_report
+from kefu_floor.views.report import build_report
 from kefu_floor.roster import load_roster, load_schedule
-from kefu_floor.service import Service, ServiceConfig
-from simulators.bench_live import BROKER_CONFIG, preload
+from kefu_floor.live.service import Service, ServiceConfig
+from benchmarks.live import BROKER_CONFIG, preload
 from simulators.services import MosquittoServer
 
 SITE = "bench"
@@ -176,7 +176,7 @@ async def soak(port: int, n_msgs: int, n_good: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m simulators.bench_hostile")
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.hostile")
     ap.add_argument("--hostile", type=int, default=300_000, help="hostile payloads")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ref = replay_report()
     with MosquittoServer(extra_config=BROKER_CONFIG) as broker:
         # the session must exist before the flood is queued for it
-        import simulators.bench_live as bl
+        import benchmarks.live as bl
         bl.TOPIC = TOPIC
         preload(broker.port, "hostile-soak", msgs)
         dead = DeadCounter(broker.port)

@@ -1,4 +1,4 @@
-"""`kefu-floor simulate`: registered into the main CLI by `kefu_floor.cli`."""
+"""`kefu-floor simulate`: registered into the main CLI by `kefu_floor.cli.main`."""
 from __future__ import annotations
 
 import argparse
@@ -105,7 +105,7 @@ def register(sub, common) -> None:
 
     dp = sub.add_parser("demo", help="embedded broker + live service + simulated floor + "
                                      "live view, in one command",
-                        description=__import__("simulators.demo").demo.__doc__,
+                        description=__import__("kefu_floor.cli.demo").cli.demo.__doc__,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     dp.add_argument("--agents", type=_positive_int, default=200, metavar="N")
     dp.add_argument("--speed", type=_positive, default=60.0, metavar="X",
@@ -198,7 +198,7 @@ def _publish(scn, args, out):
     import aiomqtt
 
     from kefu_floor.errors import ConfigError
-    from kefu_floor.mqtt import parse_broker_url
+    from kefu_floor.live.mqtt import parse_broker_url
     from simulators.acd import Floor
     from simulators.files import (ROSTER_COLUMNS, SCHEDULE_COLUMNS, JsonlSink, progress_bar,
                                   write_csv)
@@ -232,7 +232,7 @@ def cmd_load(args) -> int:
     import aiomqtt
 
     from kefu_floor.errors import ConfigError
-    from kefu_floor.mqtt import parse_broker_url
+    from kefu_floor.live.mqtt import parse_broker_url
     from simulators.load import run_load
 
     url = parse_broker_url(args.broker)
@@ -252,9 +252,9 @@ def cmd_demo(args) -> int:
     import asyncio
 
     from kefu_floor.i18n import t
-    from kefu_floor.logs import log_to_file, setup_logging
-    from kefu_floor.warmup import warm_kernels
-    from simulators.demo import pick_view, run_demo
+    from kefu_floor.cli.logs import log_to_file, setup_logging
+    from kefu_floor.live.warmup import warm_kernels
+    from kefu_floor.cli.demo import pick_view, run_demo
 
     view = pick_view(args.view)
     say = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731

@@ -1,8 +1,8 @@
 """Cold start (issue 11 item 4): seconds from starting `kefu-floor demo` to the first event
 scored, with an empty kernel cache (what a fresh clone would see without the set-up
-warm-up) and with the cache `make venv` fills (`python -m kefu_floor.warmup`), in one run.
+warm-up) and with the cache `make venv` fills (`python -m kefu_floor.live.warmup`), in one run.
 
-    python -m simulators.bench_start [--agents 200]
+    python -m benchmarks.start [--agents 200]
 
 Each run gets its own NUMBA_CACHE_DIR, so nothing of this checkout's cache is used.
 """
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         cold = demo_start(cold_cache, args.agents)
         warm_cache = Path(tmp) / "setup"
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "kefu_floor.warmup"], check=True,
+        subprocess.run([sys.executable, "-m", "kefu_floor.live.warmup"], check=True,
                        env={**os.environ, "NUMBA_CACHE_DIR": str(warm_cache)},
                        capture_output=True)
         setup_s = time.perf_counter() - t0

@@ -1,6 +1,6 @@
 """Wallboard benchmark (issue 12 item 9): the page at 2,000 agents while deltas flow.
 
-    python -m dashboards.bench_board [--agents 2000] [--rate 400] [--seconds 15]
+    python -m benchmarks.board [--agents 2000] [--rate 400] [--seconds 15]
 
 Starts a real mosquitto and the service (2,000 agents on shift), opens the wallboard in
 Debian's Chromium (headless, Playwright, no browser download) and, over the DevTools
@@ -94,8 +94,8 @@ async def _measure(page, cdp, seconds: float) -> dict:
 async def run(agents: int, rate: int, seconds: float) -> dict:
     from playwright.async_api import async_playwright
 
-    from kefu_floor.mqtt import parse_broker_url, publish_batches
-    from kefu_floor.service import Service, ServiceConfig
+    from kefu_floor.live.mqtt import parse_broker_url, publish_batches
+    from kefu_floor.live.service import Service, ServiceConfig
     from simulators.services import MosquittoServer
 
     broker = MosquittoServer().start()
@@ -120,7 +120,7 @@ async def run(agents: int, rate: int, seconds: float) -> dict:
                 nonlocal seq
                 per = max(1, rate // 10)
                 async with url.client("bench-pub", clean=True) as client:
-                    from kefu_floor.ingest import topics
+                    from kefu_floor.live.ingest import topics
                     tel = topics(SITE)[0]
                     while True:
                         await flowing.wait()
@@ -159,7 +159,7 @@ async def run(agents: int, rate: int, seconds: float) -> dict:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m dashboards.bench_board",
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.board",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--agents", type=int, default=2000)
     ap.add_argument("--rate", type=int, default=400, help="telemetry events per second")

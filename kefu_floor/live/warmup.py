@@ -5,7 +5,7 @@ numba compiles a `cache=True` kernel the first time it is called and stores it i
 second). Left to the first telemetry message, that is 30 s of a blocked event loop on a cold
 cache: broker keep-alives missed, the demo's publisher dropped. So `serve` and `demo` call
 `warm_kernels()` before they subscribe or publish, `make venv` runs `python -m
-kefu_floor.warmup` so a fresh clone's first `make demo` only loads, and the progress line
+kefu_floor.live.warmup` so a fresh clone's first `make demo` only loads, and the progress line
 says what is happening and how long it took.
 
 The warm-up drives a tiny synthetic floor through the same public path live telemetry takes
@@ -69,9 +69,9 @@ def warm_kernels(say=None) -> float:
     import datetime as dt
 
     from kefu_floor.engine import Engine, Setup
-    from kefu_floor.floorview import FloorView
+    from kefu_floor.views.floorview import FloorView
     from kefu_floor.policy import load_policy
-    from kefu_floor.report import build_report
+    from kefu_floor.views.report import build_report
     from kefu_floor.roster import load_roster, load_schedule
     from kefu_floor.schema import decode_payload
     import importlib
@@ -117,7 +117,7 @@ def warm_kernels(say=None) -> float:
 
 
 def main() -> int:
-    """`python -m kefu_floor.warmup`: fill numba's cache (run by `make venv`)."""
+    """`python -m kefu_floor.live.warmup`: fill numba's cache (run by `make venv`)."""
     warm_kernels(say=lambda s: print(s, file=sys.stderr, flush=True))
     return 0
 

@@ -43,7 +43,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Response
 
 from kefu_floor.errors import KefuError
-from kefu_floor.floorview import FEED_SCHEMA, FloorView, diff
+from kefu_floor.views.floorview import FEED_SCHEMA, FloorView, diff
 from kernels.scan import depth_of
 
 log = logging.getLogger("kefu_floor.feed")

@@ -2,7 +2,7 @@
 feed clients make 1,000 report requests, against what the same requests cost when each
 report was built on the loop (1,000 x one build), in one run.
 
-    python -m simulators.bench_feed [--agents 500]
+    python -m benchmarks.feed [--agents 500]
 """
 from __future__ import annotations
 
@@ -62,11 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--agents", type=int, default=500)
     args = ap.parse_args(argv)
 
-    from kefu_floor.report import build_report, frozen_copy
-    from kefu_floor.service import Service, ServiceConfig
-    from kefu_floor.warmup import warm_kernels
+    from kefu_floor.views.report import build_report, frozen_copy
+    from kefu_floor.live.service import Service, ServiceConfig
+    from kefu_floor.live.warmup import warm_kernels
     from simulators.acd import Floor, Scenario
-    from simulators.demo import demo_setup
+    from kefu_floor.cli.demo import demo_setup
     from simulators.services import MosquittoServer
 
     warm_kernels()
