@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import subprocess
@@ -15,7 +16,6 @@ from rich.console import Console
 from harness import HW
 from kefu_floor.engine import Engine, Setup
 from kefu_floor.live.ingest import LiveClock
-from kefu_floor.live.mqtt import parse_broker_url
 from kefu_floor.policy import load_policy
 from kefu_floor.replay import replay
 from kefu_floor.views.report import build_report
@@ -23,7 +23,6 @@ from kefu_floor.roster import load_roster, load_schedule
 from kefu_floor.live.service import Service, ServiceConfig
 from kefu_floor.cli.serve import fetch_report
 from kefu_floor.cli.demo import render_floor
-from simulators.load import run_load
 
 
 def setup_from(folder: Path, site: str) -> Setup:
@@ -80,21 +79,36 @@ def test_simulate_publishes_what_replay_scores(mosquitto, tmp_path):
 
 
 def test_load_generator_reaches_its_rate_and_every_event_arrives(mosquitto):
+    """`kefu-floor load` in its own process, as it runs in production: every event arrives,
+    once, and it paces itself to the rate asked. (In the test's own event loop, as it once
+    ran, the generator waited on the service's ingest between its publishes, and on a
+    loaded machine fell behind its rate for that reason alone.) A modest rate: the pacing is
+    what is checked here, its top speed is the benchmark's (`benchmarks.live`)."""
+    rate, seconds = 1000, 2.0
+
     async def main():
         cfg = ServiceConfig(setups={"ld": Setup(load_policy("chengdu-2014"),
                                                 load_roster_empty(), [], "ld")},
                             broker=mosquitto.url, ws_port=0, client_id="load-sub")
         async with Service(cfg) as svc:
             await svc.wait_connected()
-            res = await run_load(parse_broker_url(mosquitto.url), "ld", rate=4000, agents=200,
-                                 batch=50, duration=2.0)
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "kefu_floor", "load", "--broker", mosquitto.url,
+                "--site", "ld", "--rate", str(rate), "--agents", "200", "--batch", "50",
+                "--duration", str(seconds), stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE)
+            out, err = await proc.communicate()
+            assert proc.returncode == 0, err.decode()
+            res = json.loads(out)
             eng = svc.engines["ld"]
             await until(lambda: eng.counters()["accepted"] == res["events"])
             return res, eng.counters()
 
     res, counters = asyncio.run(main())
-    assert res["events"] >= 0.9 * 4000 * 2.0
-    assert 0.9 * 4000 <= res["achieved_events_s"] <= 1.1 * 4000
+    print(f"load generator: {res['achieved_events_s'] / rate:.2f} of the rate asked")
+    # paced: never ahead of the rate (at most the batch it was sending when time was up)
+    assert res["events"] <= rate * res["seconds"] + 50
+    assert 0.9 * rate <= res["achieved_events_s"] <= 1.1 * rate
     assert counters["rejected"] == 0 and counters["duplicates"] == 0 and counters["gaps"] == 0
 
 

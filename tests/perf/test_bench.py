@@ -6,7 +6,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from harness import ROOT
+
+pytestmark = pytest.mark.perf
 
 
 def test_bench_quick_prints_the_table():

@@ -11,6 +11,8 @@ import pytest
 
 from benchmarks.tui import run
 
+pytestmark = pytest.mark.perf
+
 
 @pytest.mark.timeout(120)
 def test_two_thousand_agents_four_updates_a_second_are_all_applied():
