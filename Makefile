@@ -41,8 +41,10 @@ test: venv services
 test-fast: venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/core -m "not slow" $(PYTEST_ARGS)
 
+# every figure of issue 11 as a ratio to its peer in the same run (~10 min; the broker and
+# Redis benchmarks start their own mosquitto and redis-server)
 bench: venv
-	$(PY) -m benchmarks.kernels
+	$(PY) -m benchmarks.all $(ARGS)
 
 demo: venv
 	$(VENV)/bin/kefu-floor demo $(ARGS)

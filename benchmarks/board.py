@@ -95,6 +95,7 @@ async def run(agents: int, rate: int, seconds: float) -> dict:
     from playwright.async_api import async_playwright
 
     from kefu_floor.live.mqtt import parse_broker_url, publish_batches
+    from dashboards.pages import static_pages
     from kefu_floor.live.service import Service, ServiceConfig
     from simulators.services import MosquittoServer
 
@@ -103,7 +104,7 @@ async def run(agents: int, rate: int, seconds: float) -> dict:
     results = {}
     try:
         cfg = ServiceConfig(setups={SITE: _setup(agents)}, broker=broker.url, ws_port=0,
-                            client_id="bench-board")
+                            client_id="bench-board", pages=static_pages())
         async with Service(cfg) as svc:
             await svc.wait_connected()
             url = parse_broker_url(broker.url)

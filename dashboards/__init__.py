@@ -1,1 +1,2 @@
-"""Read-side front ends of kefu-floor: the shift leader's terminal dashboard (`tui`)."""
+"""Read-side front ends of kefu-floor, clients of the live feed: the shift leader's terminal
+dashboard (`tui`) and the browser wallboard (`static/`, served as `pages.static_pages()`)."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter
 
 import numpy as np
 
@@ -38,15 +40,17 @@ class Interner:
     def __len__(self) -> int:
         return len(self.names)
 
-    def column(self, values: list[str | None]) -> np.ndarray:
-        """int32 ids of a column of names (-1 for None), interning new names first."""
+    def column(self, values) -> np.ndarray:
+        """int32 ids of a column of names (-1 for None), interning new names first (in
+        order of first sight). C-level passes only, unless a new name appears."""
         ids = self.ids
-        if not all(v in ids for v in values if v is not None):
+        new = set(values)
+        new.discard(None)
+        if not new <= ids.keys():
             for v in values:
-                if v is not None:
+                if v is not None and v not in ids:
                     self.id(v)
-        return np.fromiter([-1 if v is None else ids[v] for v in values], np.int32,
-                           len(values))
+        return np.fromiter(map(ids.get, values, repeat(-1)), np.int32, len(values))
 
 
 @dataclass
@@ -96,8 +100,12 @@ class Batch:
                      epoch=np.concatenate([p.epochs() for p in parts]))
 
 
-def hash_ids(ids: list[str | None]) -> np.ndarray:
-    raw = np.array([s.encode() if s else b"" for s in ids], dtype="S")
+def hash_ids(ids) -> np.ndarray:
+    strs = [s or "" for s in ids]
+    if "".join(strs).isascii():  # the usual case: numpy's ASCII bytes are the UTF-8 ones
+        raw = np.array(strs, dtype="S")
+    else:
+        raw = np.array([s.encode() for s in strs], dtype="S")
     if raw.itemsize == 0 or len(raw) == 0:
         return np.zeros(len(ids), np.int64)
     return fnv1a_rows(raw.view(np.uint8).reshape(len(ids), raw.itemsize))
@@ -124,10 +132,10 @@ def _fill(events: list[Event], etype: np.ndarray, sym: Symbols
             continue
         idx, evs = pick(t)
         if t == "busy":
-            rid = sym.reasons.id
-            code[idx] = [rid(e.reason or "") for e in evs]
+            code[idx] = sym.reasons.column([r or "" for r in map(_REASON, evs)])
         elif t in ("answer", "abandon"):
-            aux[idx] = [-1 if e.wait_ms is None else e.wait_ms for e in evs]
+            w = list(map(_WAIT, evs))
+            aux[idx] = w if None not in w else [-1 if x is None else x for x in w]
         elif t == "survey":
             code[idx] = [_SURVEY[e.result] for e in evs]
         elif t == "sale":
@@ -169,23 +177,45 @@ def _callless(events: list[Event], etype: np.ndarray, call: np.ndarray, sym: Sym
         call[idx] = [sym.texts.id(events[k].reason) for k in idx]
 
 
-def to_batch(events: list[Event], sym: Symbols) -> Batch:
+# the columns every event has a value (or None) for, each read in one C-level pass
+_BASE = tuple(attrgetter(f) for f in ("type", "ts", "agent", "call", "queue", "src", "seq",
+                                      "epoch"))
+_REASON = attrgetter("reason")
+_WAIT = attrgetter("wait_ms")
+
+
+def base_columns(events: list[Event]) -> tuple[list, ...]:
+    """(type, ts, agent, call, queue, src, seq, epoch) as lists, one C-level pass each:
+    read once and shared by the engine's id cap and `to_batch`."""
+    return tuple(list(map(g, events)) for g in _BASE)
+
+
+def to_batch(events: list[Event], sym: Symbols, cols: tuple[list, ...] | None = None
+             ) -> Batch:
     n = len(events)
-    etype = np.fromiter([TYPE_CODE[e.type] for e in events], np.int8, n)
-    ts = np.fromiter([e.ts for e in events], np.int64, n)
-    agent = sym.agents.column([e.agent for e in events])
-    queue = sym.queues.column([e.queue for e in events])
-    call = hash_ids([e.call for e in events])
+    types, ts, agents, calls, queues, srcs, seqs, epochs = cols or base_columns(events)
+    etype = np.fromiter(map(TYPE_CODE.__getitem__, types), np.int8, n)
+    ts = np.array(ts, np.int64).reshape(n)
+    agent = sym.agents.column(agents)
+    queue = sym.queues.column(queues)
+    call = hash_ids(calls)
     code, aux, num = _fill(events, etype, sym)
     _callless(events, etype, call, sym)
-    srcs = [e.src for e in events]
-    if any(x is not None for x in srcs):
-        src = np.fromiter([-1 if e.src is None or e.seq is None else sym.sources.id(e.src)
-                           for e in events], np.int32, n)
-        seq = np.fromiter([-1 if e.seq is None else e.seq for e in events], np.int64, n)
-        epoch = np.fromiter([-1 if e.epoch is None else e.epoch for e in events], np.int64, n)
-    else:
+    if not any(srcs):  # (an epoch without a src means nothing: not kept)
         src = np.full(n, -1, np.int32)
         seq = np.full(n, -1, np.int64)
+        epochs = []
+    elif None not in srcs and None not in seqs:  # a gateway's stream: every event numbered
+        src = sym.sources.column(srcs)
+        seq = np.array(seqs, np.int64)
+    else:
+        src = np.fromiter([-1 if s is None or q is None else sym.sources.id(s)
+                           for s, q in zip(srcs, seqs)], np.int32, n)
+        seq = np.fromiter([-1 if q is None else q for q in seqs], np.int64, n)
+    if not epochs or all(x is None for x in epochs):
         epoch = np.full(n, -1, np.int64)
+    elif None not in epochs:
+        epoch = np.array(epochs, np.int64)
+    else:
+        epoch = np.fromiter([-1 if x is None else x for x in epochs], np.int64, n)
     return Batch(etype, ts, agent, call, queue, code, aux, num, src, seq, epoch)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 
-from kefu_floor.batch import Batch, Symbols, to_batch
+from kefu_floor.batch import Batch, Symbols, base_columns, hash_ids, to_batch
 from kefu_floor.errors import Rejected
 from kefu_floor.kernelcall import batch_columns, call_kernel
 from kefu_floor.localtime import offset_table
@@ -22,7 +23,10 @@ from kefu_floor.schema import Event
 from kefu_floor import stats
 from kernels import floor as kf
 from kernels import guard as kg
+from kernels import inputs as ki
 from kernels import layout as K
+
+_REASON, _SITE = attrgetter("reason"), attrgetter("site")
 
 # what the admission kernel's statuses become (kernels.guard)
 _GUARD_REASON = {kg.ST_AHEAD: "clock_skew", kg.ST_BEHIND: "clock_skew",
@@ -94,6 +98,10 @@ class Engine:
         self.src_seq = np.zeros(0, np.int64)
         self.excused_reason = np.zeros(0, np.bool_)
         self.G = np.zeros(K.G_K, np.int64)
+        # each month's accepted events, counted and digested (kernels.inputs; the close)
+        self.MIN = np.zeros((K.N_MONTH_SLOTS, ki.MI_K), np.int64)
+        self.MIN[:, ki.MI_MONTH] = ki.NO_MONTH
+        self.agent_h = np.zeros(0, np.int64)  # hash of each interned agent id, by id
         self.G[K.G_NOW] = K.NO_TIME
         self.G[K.G_START] = K.NO_TIME
         self._init_guard(setup.policy)
@@ -227,7 +235,7 @@ class Engine:
     # ------------------------------------------------------------------ input
     def check_site(self, events: list[Event]) -> tuple[list[Event], list[Rejected]]:
         """Events for another site are not ours: reject them, by name."""
-        if {e.site for e in events} <= {None, self.site}:
+        if set(map(_SITE, events)) <= {None, self.site}:
             return events, []
         good, bad = [], []
         for i, e in enumerate(events):
@@ -246,19 +254,24 @@ class Engine:
         for r in rejections:
             self.rejected[r.reason] += 1
 
-    def _cap(self, events: list[Event]) -> list[tuple[int, Rejected]]:
+    def _cap(self, events: list[Event], cols: tuple[list, ...]) -> list[tuple[int, Rejected]]:
         """Reject events that would make the engine keep a new id beyond its cap (agents
         not in the roster, queues, sources, busy reason codes), interning the others in
-        arrival order. Cheap when no new id appears (set differences)."""
+        arrival order. Cheap when no new id appears (set differences). `cols`: the
+        events' `base_columns`."""
         sym, lim = self.sym, self.policy.limits
-        new_a = {e.agent for e in events} - sym.agents.ids.keys()
+        _, _, agents, _, queues, srcs, _, _ = cols
+        new_a = set(agents) - sym.agents.ids.keys()
         new_a.discard(None)
-        new_q = {e.queue for e in events} - sym.queues.ids.keys()
+        new_q = set(queues) - sym.queues.ids.keys()
         new_q.discard(None)
-        new_s = {e.src for e in events} - sym.sources.ids.keys()
+        new_s = set(srcs) - sym.sources.ids.keys()
         new_s.discard(None)
-        new_r = {e.reason for e in events if e.type == "busy"} - sym.reasons.ids.keys()
+        new_r = set(map(_REASON, events)) - sym.reasons.ids.keys()  # any type's, first
         new_r.discard(None)
+        if new_r:
+            new_r = {e.reason for e in events if e.type == "busy"} - sym.reasons.ids.keys()
+            new_r.discard(None)
         if not (new_a or new_q or new_s or new_r):
             return []
         out = []
@@ -293,6 +306,38 @@ class Engine:
                 sym.reasons.id(e.reason)
         return out
 
+    def intern_new(self, new: dict[str, list[str]], sources_seen: set[str]) -> bool:
+        """Intern ids not seen before, in the order given per table (`new["agents"]`,
+        "queues", "sources", "reasons"), if all of them fit under the caps `_cap` applies
+        (`sources_seen`: every new src, with a seq or not); else intern nothing and return
+        False, so the caller feeds event by event and `_cap` rejects what is over."""
+        sym, lim = self.sym, self.policy.limits
+        fresh = {k: [s for s in dict.fromkeys(v) if s not in getattr(sym, k).ids]
+                 for k, v in new.items()}
+        n_src = len({s for s in sources_seen if s not in sym.sources.ids})
+        if (len(sym.agents) - self.n_known + len(fresh.get("agents", ()))
+                > lim.max_unknown_agents
+                or len(sym.queues) + len(fresh.get("queues", ())) > lim.max_queues
+                or len(sym.sources) + n_src > lim.max_sources
+                or len(sym.reasons) - 1 + len(fresh.get("reasons", ()))
+                > lim.max_reason_codes):
+            return False
+        for k, names in fresh.items():
+            table = getattr(sym, k)
+            for s in names:
+                table.id(s)
+        return True
+
+    def feed_interned(self, b: Batch, tags) -> list[tuple[Rejected, int, Event | None]]:
+        """`feed` for a batch built from events whose ids `intern_new` took (a replay's
+        scanned lines): the same admission and kernels, the same timing."""
+        if len(b) == 0:
+            return []
+        t0 = time.perf_counter()
+        out = self.feed_batch(b, tags)
+        stats.timed(self, time.perf_counter() - t0)
+        return out
+
     def feed(self, events: list[Event], received_ms: int | None = None,
              tags: list[int] | None = None) -> list[tuple[Rejected, int, Event | None]]:
         """Apply checked events; `received_ms` (live only) is when they arrived, to spot
@@ -302,7 +347,8 @@ class Engine:
         if not events:
             return []
         t0 = time.perf_counter()
-        capped = self._cap(events)
+        cols = base_columns(events)
+        capped = self._cap(events, cols)
         out: list[tuple[Rejected, int, Event | None]] = []
         if capped:
             drop = {i for i, _ in capped}
@@ -314,7 +360,8 @@ class Engine:
             tags = [tags[i] for i in keep] if tags is not None else keep
             if not events:
                 return out
-        out += self.feed_batch(to_batch(events, self.sym), tags, events,
+            cols = None  # read again from what is left
+        out += self.feed_batch(to_batch(events, self.sym, cols), tags, events,
                                received_ms=received_ms)
         stats.timed(self, time.perf_counter() - t0)
         return out
@@ -406,6 +453,7 @@ class Engine:
 
     def _apply(self, b: Batch, received_ms: int | None = None) -> None:
         # dedup was done by the admission kernel: the floor kernel's own is bypassed
+        self._count_inputs(b)
         cols = list(b.columns())
         cols[8] = np.full(len(b), -1, np.int32)
         cols[9] = np.full(len(b), -1, np.int64)
@@ -421,6 +469,36 @@ class Engine:
                 break
             self._grow(need)  # then resume at event j, which was not touched yet
         self._record_dirty(minute, lambda: np.unique(b.agent[b.agent >= 0]).tolist())
+
+    def _count_inputs(self, b: Batch) -> None:
+        names = self.sym.agents.names
+        if self.agent_h.shape[0] < len(names):  # once per new agent id, not per event
+            self.agent_h = np.concatenate(
+                [self.agent_h, hash_ids(names[self.agent_h.shape[0]:])])
+        call_kernel(self, ki.count_inputs, batch_columns(b))
+
+    def month_inputs(self, month: int) -> tuple[int, str] | None:
+        """(accepted events, digest) of `month`, or None if the month's ring slot holds a
+        later month (the engine no longer holds it)."""
+        row = self.MIN[month % K.N_MONTH_SLOTS]
+        if row[ki.MI_MONTH] > month:
+            return None
+        if row[ki.MI_MONTH] != month:
+            return 0, f"{0:016x}"
+        return int(row[ki.MI_N]), f"{int(row[ki.MI_SUM]) & (2**64 - 1):016x}"
+
+    def holds_month(self, month: int) -> bool:
+        """Are all of the month's day slots and its month slots still the month's own
+        (not yet reused by later days or months)?"""
+        from kefu_floor.localtime import month_days
+
+        lo, hi = month_days(month)
+        days = np.arange(lo, hi, dtype=np.int64)
+        if (self.slot_day[days % K.N_DAY_SLOTS] > days).any():
+            return False
+        if self.slot_month[month % K.N_MONTH_SLOTS] > month:
+            return False
+        return self.month_inputs(month) is not None
 
     def _grow(self, need: int) -> None:
         if need == kf.NEED_LEDGER:

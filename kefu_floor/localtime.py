@@ -83,7 +83,7 @@ def offset_table(tz_name: str) -> tuple[np.ndarray, np.ndarray]:
     tz = ZoneInfo(tz_name)
 
     def off(ms: int) -> int:
-        u = dt.datetime.fromtimestamp(ms / 1000, _UTC).astimezone(tz).utcoffset()
+        u = dt.datetime.fromtimestamp(ms / 1000, tz).utcoffset()
         return int(u.total_seconds() * 1000)
 
     day = 86_400_000

@@ -1,15 +1,31 @@
-"""Replay a recorded day: JSON Lines events through the same engine as the live feed."""
+"""Replay a recorded day: JSON Lines events through the same engine as the live feed.
+
+Two readers, one result. The default reads the file once in blocks with the compiled
+scanner (`kefu_floor.linescan`): the common well-formed lines become batch columns with no
+Python per event, and every line it is not sure of goes through the strict decoder, the
+one live ingest uses. `strict=True` reads every line with the strict decoder (the
+reference the scanner is tested against). Both feed the engine the same chunks of CHUNK
+decoded events, intern ids in the same order, and report every rejection with its line
+number in the same order.
+"""
 from __future__ import annotations
 
 import gzip
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
+
+from kefu_floor import stats
+from kefu_floor.batch import Batch, to_batch
 from kefu_floor.engine import Engine
 from kefu_floor.errors import ConfigError, Rejected
+from kefu_floor.linescan import Block, EventFile
 from kefu_floor.schema import Event, decode_event
+from kernels import jsonscan as J
 
 CHUNK = 20_000
 
@@ -50,28 +66,227 @@ def read_events(path: Path) -> Iterator[tuple[int, Event | Rejected]]:
             raise ConfigError(f"events file {path}: not a complete gzip file ({e})") from None
 
 
-def replay(engine: Engine, path: Path, on_reject: Callable[[LineRejection], None] | None = None,
-           progress: Callable[[int], None] | None = None) -> ReplayResult:
+def replay(engine: Engine, path: Path | EventFile,
+           on_reject: Callable[[LineRejection], None] | None = None,
+           progress: Callable[[int], None] | None = None, strict: bool = False
+           ) -> ReplayResult:
     """Feed the file's events in chunks; each rejected line is counted, kept in the result
-    and handed to `on_reject`; `progress` gets the last line number fed."""
-    res = ReplayResult()
-    chunk: list[Event] = []
-    chunk_lines: list[int] = []
+    and handed to `on_reject`; `progress` gets the last line number fed. `path` may be an
+    EventFile already opened (and read ahead by its `first_site`)."""
+    if strict:
+        return _replay_strict(engine, path.path if isinstance(path, EventFile) else path,
+                              on_reject, progress)
+    src = path if isinstance(path, EventFile) else EventFile(path)
+    run = _Scanned(engine, src, on_reject, progress)
+    for block in src.blocks():
+        run.add(block)
+    run.flush(run.res.lines)
+    run.by_engine(engine.settle())
+    run.res.rejected.sort(key=lambda lr: lr.line)
+    return run.res
 
-    def reject(line: int, r: Rejected, counted: bool = False) -> None:
+
+class _Run:
+    """What both readers share: the result, and how a rejection is counted and told."""
+
+    def __init__(self, engine: Engine, on_reject, progress):
+        self.engine = engine
+        self.on_reject = on_reject
+        self.progress = progress
+        self.res = ReplayResult()
+
+    def reject(self, line: int, r: Rejected, counted: bool = False) -> None:
         lr = LineRejection(line, r)
-        res.rejected.append(lr)
+        self.res.rejected.append(lr)
         if not counted:
-            engine.count_rejected([r])
-        if on_reject:
-            on_reject(lr)
+            self.engine.count_rejected([r])
+        if self.on_reject:
+            self.on_reject(lr)
 
-    def by_engine(out) -> None:
+    def by_engine(self, out) -> None:
         # the engine's own rejections (caps, clock guard, month), counted by it; a held
         # event may be decided chunks later, so it carries its line number as its tag
         for r, line, _ in out:
-            res.accepted -= 1
-            reject(line, r, counted=True)
+            self.res.accepted -= 1
+            self.reject(line, r, counted=True)
+
+
+_ID_COLUMNS = ((J.R_AGENT, "agents"), (J.R_QUEUE, "queues"), (J.R_SRC, "sources"),
+               (J.R_REASON, "reasons"))
+
+
+class _Scanned(_Run):
+    """Blocks of scanned rows -> chunks of CHUNK decoded events -> the engine."""
+
+    def __init__(self, engine: Engine, src: EventFile, on_reject, progress):
+        super().__init__(engine, on_reject, progress)
+        self.sym = src.sym
+        self.gmap = np.zeros(0, np.int64)  # scan symbol -> engine id (-1: not interned yet)
+        self.pending: list[tuple[Block, np.ndarray]] = []  # (block, its rows) of the chunk
+        self.n = 0
+
+    def add(self, block: Block) -> None:
+        RI = block.RI
+        good = RI[:, J.R_OK] == 1
+        bad = []
+        for k, item in block.strict.items():  # in row order
+            if isinstance(item, Event):
+                good[k] = True
+            else:
+                bad.append(k)
+        idx = np.flatnonzero(good)
+        b = start = 0
+        while True:
+            need = CHUNK - self.n
+            last = len(idx) - start < need
+            take = idx[start:] if last else idx[start: start + need]
+            # the strict decoder's rejections are told as the lines are read: before the
+            # chunk a later line completes
+            upto = len(RI) if last else int(take[-1])
+            while b < len(bad) and bad[b] < upto:
+                self.reject(int(RI[bad[b], J.R_LINE]), block.strict[bad[b]])
+                b += 1
+            if len(take):
+                self.pending.append((block, take))
+                self.n += len(take)
+            if last:
+                break
+            start += need
+            self.flush(int(RI[take[-1], J.R_LINE]))
+        if len(RI):
+            self.res.lines = int(RI[-1, J.R_LINE])
+
+    def flush(self, upto: int) -> None:
+        parts, self.pending, self.n = self.pending, [], 0
+        eng = self.engine
+        if parts:
+            RI = np.concatenate([blk.RI[rows] for blk, rows in parts])
+            RN = np.concatenate([blk.RN[rows] for blk, rows in parts])
+        else:
+            RI, RN = np.zeros((0, J.R_K), np.int64), np.zeros(0)
+        n = len(RI)
+        where = [(blk, rows[k]) for blk, rows in parts
+                 for k in np.flatnonzero(blk.RI[rows, J.R_OK] == 0).tolist()]
+        fpos = np.flatnonzero(RI[:, J.R_OK] == 0)
+        fev = [blk.strict[int(k)] for blk, k in where]  # the strictly decoded events
+
+        def row_event(p: int) -> Event:
+            at = np.searchsorted(np.cumsum([len(rows) for _, rows in parts]), p, "right")
+            blk, rows = parts[at]
+            first = sum(len(r) for _, r in parts[:at])
+            return blk.event(int(rows[p - first]))
+
+        lines = RI[:, J.R_LINE]
+        ok = RI[:, J.R_OK] == 1
+        self._grow_gmap()
+        # events for another site are not ours (engine.check_site says so, by name)
+        wrong = np.zeros(n, np.bool_)
+        site = np.where(ok, RI[:, J.R_SITE], -1)
+        if (site >= 0).any():
+            others = [s for s in np.unique(site[site >= 0]).tolist()
+                      if self.sym.names[s] != eng.site]
+            if others:
+                wrong |= np.isin(site, others)
+        for p, e in zip(fpos.tolist(), fev):
+            if e.site is not None and e.site != eng.site:
+                wrong[p] = True
+        wrong_site = []
+        for p in np.flatnonzero(wrong).tolist():
+            _, bad = eng.check_site([fev[int(np.searchsorted(fpos, p))] if not ok[p]
+                                     else row_event(p)])
+            wrong_site.append((int(lines[p]), bad[0]))
+        keep = ~wrong
+        self.res.accepted += int(keep.sum())
+        if self._intern(RI, ok & keep, fpos, fev, keep):
+            self.by_engine(eng.feed_interned(self._batch(RI, RN, ok, fpos, fev)
+                                             .take(np.flatnonzero(keep)), lines[keep]))
+        else:  # a cap would be reached: the engine decides event by event
+            events = [fev[int(np.searchsorted(fpos, p))] if not ok[p] else row_event(p)
+                      for p in np.flatnonzero(keep).tolist()]
+            self.by_engine(eng.feed(events, tags=lines[keep].tolist()))
+        for line, r in wrong_site:
+            self.reject(line, r)
+        if self.progress:
+            self.progress(upto)
+
+    def _grow_gmap(self) -> None:
+        m = len(self.sym.names)
+        if m > len(self.gmap):
+            g = np.full(max(m, 2 * len(self.gmap)), -1, np.int64)
+            g[: len(self.gmap)] = self.gmap
+            self.gmap = g
+
+    def _intern(self, RI, scanned, fpos, fev, keep) -> bool:
+        """Offer the chunk's new ids to the engine in order of first sight (as its `feed`
+        would intern them); False if one would pass a cap (nothing interned then)."""
+        names = self.sym.names
+        new: dict[str, list[tuple[int, str]]] = {k: [] for _, k in _ID_COLUMNS}
+        seen_src: list[tuple[int, str]] = []
+        fresh_syms = []  # scan symbols the engine has no id for yet
+        for col, kind in _ID_COLUMNS:
+            c = RI[:, col]
+            m = scanned & (c >= 0)
+            loc = c[m]
+            fresh = self.gmap[loc] < 0
+            if fresh.any():
+                u, first = np.unique(loc[fresh], return_index=True)
+                pos = np.flatnonzero(m)[fresh][first]
+                new[kind] += [(p, names[s]) for p, s in zip(pos.tolist(), u.tolist())]
+                fresh_syms.append((kind, u.tolist()))
+        for p, e in zip(fpos.tolist(), fev):
+            if not keep[p]:
+                continue
+            if e.agent is not None:
+                new["agents"].append((p, e.agent))
+            if e.queue is not None:
+                new["queues"].append((p, e.queue))
+            if e.src is not None:
+                seen_src.append((p, e.src))
+                if e.seq is not None:
+                    new["sources"].append((p, e.src))
+            if e.type == "busy" and e.reason:
+                new["reasons"].append((p, e.reason))
+        if not any(new.values()) and not seen_src:
+            return True
+        seen_src += new["sources"]
+        order = {k: [s for _, s in sorted(v)] for k, v in new.items()}
+        if not self.engine.intern_new(order, {s for _, s in seen_src}):
+            return False
+        tables = vars(self.engine.sym)
+        for kind, syms in fresh_syms:
+            ids = tables[kind].ids
+            for s in syms:
+                self.gmap[s] = ids[names[s]]
+        return True
+
+    def _batch(self, RI, RN, ok, fpos, fev) -> Batch:
+        g = self.gmap
+
+        def ids(col):
+            c = RI[:, col]
+            return np.where(c >= 0, g[np.maximum(c, 0)], -1)
+
+        reason = RI[:, J.R_REASON]
+        code = np.where(reason >= 0, g[np.maximum(reason, 0)], RI[:, J.R_CODE])
+        src = ids(J.R_SRC)
+        b = Batch(RI[:, J.R_ETYPE].astype(np.int8), RI[:, J.R_TS].copy(),
+                  ids(J.R_AGENT).astype(np.int32), RI[:, J.R_CALL].copy(),
+                  ids(J.R_QUEUE).astype(np.int32), code.astype(np.int32),
+                  RI[:, J.R_AUX].copy(), RN.copy(), src.astype(np.int32),
+                  np.where(src >= 0, RI[:, J.R_SEQ], -1), RI[:, J.R_EPOCH].copy())
+        if len(fpos):
+            fb = to_batch(fev, self.engine.sym)
+            for mine, theirs in zip(b.columns() + (b.epoch,), fb.columns() + (fb.epochs(),)):
+                mine[fpos] = theirs
+        return b
+
+
+def _replay_strict(engine: Engine, path: Path, on_reject, progress) -> ReplayResult:
+    """Every line through the strict decoder, event objects into `Engine.feed`."""
+    run = _Run(engine, on_reject, progress)
+    res = run.res
+    chunk: list[Event] = []
+    chunk_lines: list[int] = []
 
     def flush(upto: int) -> None:
         good, bad = engine.check_site(chunk)
@@ -80,9 +295,9 @@ def replay(engine: Engine, path: Path, on_reject: Callable[[LineRejection], None
             drop = {r.index for r in bad}
             lines = [ln for k, ln in enumerate(chunk_lines) if k not in drop]
         res.accepted += len(good)
-        by_engine(engine.feed(good, tags=lines))
+        run.by_engine(engine.feed(good, tags=lines))
         for r in bad:
-            reject(chunk_lines[r.index], r)
+            run.reject(chunk_lines[r.index], r)
         chunk.clear()
         chunk_lines.clear()
         if progress:
@@ -91,14 +306,14 @@ def replay(engine: Engine, path: Path, on_reject: Callable[[LineRejection], None
     for n, item in read_events(path):
         res.lines = n
         if isinstance(item, Rejected):
-            reject(n, item)
+            run.reject(n, item)
             continue
         chunk.append(item)
         chunk_lines.append(n)
         if len(chunk) >= CHUNK:
             flush(n)
     flush(res.lines)
-    by_engine(engine.settle())
+    run.by_engine(engine.settle())
     res.rejected.sort(key=lambda lr: lr.line)
     return res
 

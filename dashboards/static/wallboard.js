@@ -2,6 +2,7 @@
 // Every figure is computed by the service (kefu_floor/views/floorview.py) and only laid out here:
 // no formula is re-implemented. Every string from the feed goes in with textContent.
 // URL: ?lang=zh|en  ?team=T  ?site=S  ?view=agents|supervisor  ?token=...
+//      ?feed=HOST:PORT (repeatable): other engines' feeds, each site's headline in a strip
 "use strict";
 (function () {
   const qs = new URLSearchParams(location.search);
@@ -143,6 +144,75 @@
     const wait = backoff * (0.8 + 0.4 * Math.random());
     backoff = Math.min(backoff * 2, 30000);
     setTimeout(connect, wait);
+  }
+
+  // ------------------------------------------------------------------ other sites
+  // A centre split across several `serve` processes (README "Scale-out"): each ?feed= is
+  // one more engine's feed; the strip shows every site's headline figures (this board's own
+  // site first), the board below stays this feed's site. Only the headline sections are
+  // kept of the other feeds (totals, floor), replaced whole as deltas bring them.
+  const sites = qs.getAll("feed").map((f) => ({feed: f, snap: null, lost: null, backoff: 1000}));
+  function siteUrl(f) {
+    const q = new URLSearchParams();
+    if (qs.get("token")) q.set("token", qs.get("token"));
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const base = /^wss?:\/\//.test(f) ? f.replace(/\/?$/, "/") : `${scheme}://${f}/`;
+    return `${base}?${q}`;
+  }
+  function connectSite(s) {
+    let ws;
+    try { ws = new WebSocket(siteUrl(s.feed)); } catch (e) { return retrySite(s); }
+    ws.onopen = () => { s.backoff = 1000; };
+    ws.onmessage = (m) => {
+      let msg;
+      try { msg = JSON.parse(m.data); } catch (e) { return; }
+      s.lost = null;
+      if (msg.type === "snapshot") {
+        s.snap = {site: msg.site, totals: msg.totals || {}, floor: msg.floor || {}, now: msg.now};
+      } else if (msg.type === "delta" && s.snap) {
+        for (const k of ["totals", "floor", "now"]) if (k in msg) s.snap[k] = msg[k];
+      } else return;
+      renderSites();
+    };
+    ws.onclose = () => { if (!s.lost) s.lost = Date.now(); renderSites(); retrySite(s); };
+  }
+  function retrySite(s) {
+    const wait = s.backoff * (0.8 + 0.4 * Math.random());
+    s.backoff = Math.min(s.backoff * 2, 30000);
+    setTimeout(() => connectSite(s), wait);
+  }
+  function renderSites() {
+    const strip = $("sites");
+    if (!strip || !sites.length) return;
+    strip.hidden = false;
+    const rows = [{feed: "", snap, lost: lostSince}, ...sites];
+    while (strip.children.length < rows.length) {
+      const d = document.createElement("div");
+      d.className = "site";
+      for (const c of ["name", "sl", "waiting", "longest", "signed"]) {
+        const sp = document.createElement("span");
+        sp.className = c;
+        d.appendChild(sp);
+      }
+      strip.appendChild(d);
+    }
+    rows.forEach((r, i) => {
+      const d = strip.children[i];
+      const sn = r.snap || {};
+      const tot = sn.totals || {};
+      const f = sn.floor || {};
+      d.dataset.site = sn.site || "";
+      setClass(d, "lost", !!r.lost || !r.snap);
+      setText(d.querySelector(".name"), sn.site || r.feed || "—");
+      const sl = (tot.today || {}).service_level;
+      const slEl = d.querySelector(".sl");
+      setText(slEl, `${T.sl_today} ${pct(sl)}`);
+      level(slEl, slClass(sl));
+      setText(d.querySelector(".waiting"), `${T.waiting} ${num(tot.waiting)}`);
+      setText(d.querySelector(".longest"), `${T.longest} ${secs(tot.longest_wait_s)}`);
+      setText(d.querySelector(".signed"),
+        f.signed_in == null ? "" : `${T.signed} ${f.signed_in} / ${f.scheduled}`);
+    });
   }
 
   // ------------------------------------------------------------------ rendering
@@ -400,6 +470,7 @@
       } else {
         renderKpis(); renderStates(); renderTeams(); renderQueues(); renderTrend(); renderTicker();
       }
+      renderSites();
     }
   }
 
@@ -411,11 +482,12 @@
     }
     labels();
     connect();
+    for (const s of sites) connectSite(s);
     setInterval(() => { renderStatus(); if (VIEW === "agents" && snap) tickAgents(); }, 500);
     renderStatus();
     schedule();
   }
   // test and benchmark hook: what the page has rendered from (read-only use)
-  window.kefuBoard = {state: () => snap};
+  window.kefuBoard = {state: () => snap, sites: () => sites.map((s) => s.snap)};
   start();
 })();

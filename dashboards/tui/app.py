@@ -44,11 +44,12 @@ class FloorApp(App):
                 Binding("s", "cycle_sort", "tui_k_sort"),
                 Binding("r", "reverse_sort", "tui_k_reverse"),
                 Binding("v", "team_view", "tui_k_teams"),
+                Binding("n", "next_site", "tui_k_site"),
                 Binding("q", "quit", "tui_k_quit"),
                 # Ctrl-C quits in every view, like SIGINT and SIGTERM (see on_mount)
                 Binding("ctrl+c", "quit", show=False, priority=True)]
 
-    def __init__(self, url: str, site: str | None = None, team: str | None = None,
+    def __init__(self, url: str | list[str], site: str | None = None, team: str | None = None,
                  lang: str = "en", *, policy: Policy | str | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time, tick_s: float = 1.0,
@@ -58,9 +59,15 @@ class FloorApp(App):
         self.lang = lang
         self.clock = clock
         self.tick_s = tick_s
-        self.client = FeedClient(url, site, team, listener=self._on_change, wall=wall,
-                                 backoff_initial=backoff_initial, backoff_max=backoff_max,
-                                 token=token, ssl=ssl)
+        # one feed per engine process (a centre split across `serve`s, README "Scale-out"):
+        # every feed stays connected, one is on screen at a time (`n` shows the next) and
+        # the title line shows every site's state
+        urls = [url] if isinstance(url, str) else list(url)
+        self.clients = [FeedClient(u, site, team, listener=self._listener(k), wall=wall,
+                                   backoff_initial=backoff_initial, backoff_max=backoff_max,
+                                   token=token, ssl=ssl if u.startswith("wss:") else None)
+                        for k, u in enumerate(urls)]
+        self.client = self.clients[0]
         self.wallboard = wallboard  # its URL on the status line (the demo's own board)
         self.stopped_by: str | None = None  # the signal that ended the app, if one did
         self._policy_arg = policy
@@ -122,7 +129,8 @@ class FloorApp(App):
         self.refresh_header()
         self.refresh_status()
         self.set_interval(self.tick_s, self.tick)
-        self.run_worker(self.client.run(), name="feed", group="feed", exit_on_error=False)
+        for k, c in enumerate(self.clients):
+            self.run_worker(c.run(), name=f"feed{k or ''}", group="feed", exit_on_error=False)
         self.w("floor").focus()
         # the terminal is in raw mode, so Ctrl-C is a key (bound above); SIGINT and SIGTERM
         # from outside end the app cleanly too, restoring the terminal
@@ -154,7 +162,8 @@ class FloorApp(App):
                                             team))
 
     async def on_unmount(self) -> None:
-        await self.client.aclose()
+        for c in self.clients:
+            await c.aclose()
 
     # ---------------------------------------------------------------- feed
     @property
@@ -174,6 +183,16 @@ class FloorApp(App):
 
     def today_str(self, now: int | None) -> str | None:
         return None if now is None else local(now, self.tz).date().isoformat()
+
+    def _listener(self, k: int) -> Callable[[Change], None]:
+        def listen(ch: Change) -> None:
+            if self.clients[k] is self.client:
+                self._on_change(ch)
+            elif ch.kind in ("snapshot", "connected", "disconnected") and self._widgets \
+                    and self.is_running:
+                with contextlib.suppress(NoMatches):
+                    self.refresh_header()  # the other sites' marks on the title line
+        return listen
 
     def _on_change(self, ch: Change) -> None:
         if not self.is_running or not self._widgets:
@@ -524,6 +543,12 @@ class FloorApp(App):
             title.append(f"  ~ {t('tui_connecting', self.lang)}", style=ORANGE)
         else:
             title.append(f"  x {t('tui_offline', self.lang)}", style=f"bold {VERMILION}")
+        if len(self.clients) > 1:
+            for other in self.clients:
+                mark = "+" if other.connected else "x"
+                name = (other.state or {}).get("site") or other.site or other.url
+                title.append(f"  [{name} {mark}]", style="bold" if other is c else
+                             (GREEN if other.connected else VERMILION))
         self.w("title").update(title)
         banner = self.w("banner")
         text = self.banner_text()
@@ -562,6 +587,8 @@ class FloorApp(App):
         # the floor's keys belong to the floor screen (and are not shown elsewhere)
         if action in self.FLOOR_ACTIONS and len(self.screen_stack) > 1:
             return False
+        if action == "next_site" and (len(self.clients) < 2 or len(self.screen_stack) > 1):
+            return False  # one feed: no such key (not in the footer either)
         return True
 
     def teams(self) -> list[str]:
@@ -613,6 +640,25 @@ class FloorApp(App):
         if agent:
             self.push_screen(AgentScreen(agent, self.lang))
 
+    def action_next_site(self) -> None:
+        """Show the next feed's site (the rows, alerts and queues start over from its state)."""
+        if len(self.clients) < 2:
+            return
+        k = self.clients.index(self.client)
+        self.client = self.clients[(k + 1) % len(self.clients)]
+        self.team_filter = None
+        self._recv_mono = self.clock() if self.client.state else None
+        self._lost_mono = None if self.client.connected else self.clock()
+        self._adopt_policy()
+        self.floor.clear()
+        self._rows.clear()
+        self.sync_rows(self.client.agents.keys(), full=True)
+        self.apply_sort()
+        self.schedule_alerts()
+        self.refresh_queues()
+        self.refresh_header()
+        self.refresh_status()
+
     def action_team_view(self) -> None:
         self.push_screen(TeamScreen(self.lang))
 
@@ -621,7 +667,7 @@ class FloorApp(App):
             self.push_screen(HelpScreen(self.lang))
 
 
-def run(url: str, site: str | None = None, team: str | None = None, lang: str = "en",
+def run(url: str | list[str], site: str | None = None, team: str | None = None, lang: str = "en",
         policy: str | Policy | None = None, token: str | None = None, ssl=None) -> None:
     """Run the dashboard in this terminal until the user quits or a signal stops it."""
     app = FloorApp(url, site, team, lang, policy=policy, token=token, ssl=ssl)

@@ -95,7 +95,7 @@ LABELS.update({
     "tui_k_help": ("帮助", "help"), "tui_k_detail": ("坐席详情", "agent detail"),
     "tui_k_team": ("班组筛选", "team filter"), "tui_k_exc": ("仅异常", "exceptions"),
     "tui_k_sort": ("排序列", "sort"), "tui_k_reverse": ("反向", "reverse"),
-    "tui_k_teams": ("班组概况", "teams"), "tui_k_alerts": ("切换焦点", "switch pane"),
+    "tui_k_teams": ("班组概况", "teams"), "tui_k_site": ("下一站点", "next site"), "tui_k_alerts": ("切换焦点", "switch pane"),
     "tui_k_quit": ("退出", "quit"), "tui_k_back": ("返回", "back"), "tui_k_reload": ("刷新", "reload"),
     # the month close's figures in the drill-down (kefu_floor/close)
     "tui_scheme": ("{policy} 本月至今", "{policy}: the month so far"),

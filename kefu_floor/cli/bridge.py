@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from kefu_floor.cli.argtypes import nonneg, positive_int
 from kefu_floor.errors import ConfigError
 
 STATS_EVERY_S = 5.0  # how often the counts are published (retained) while running
@@ -50,26 +51,6 @@ broker (--broker, with --state) or a JSON Lines file (--out).
 """
 
 
-def _nonneg(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        v = -1
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"{s!r} is not a number >= 0")
-    return v
-
-
-def _posint(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{s!r} is not a whole number >= 1")
-    return v
-
-
 def _outputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--site", required=True, help="site id: the topic kefu/SITE/telemetry and "
                                                  "each event's site")
@@ -91,7 +72,7 @@ def _outputs(p: argparse.ArgumentParser) -> None:
                                                    "(needed with --follow)")
     p.add_argument("--stats", metavar="FILE", help="write the counts (JSON) here after each "
                                                    "batch")
-    p.add_argument("--batch-lines", type=_posint, default=2000, metavar="N",
+    p.add_argument("--batch-lines", type=positive_int, default=2000, metavar="N",
                    help="lines per batch between acknowledgements (default 2000)")
     p.add_argument("--log-level", default="warning",
                    choices=("debug", "info", "warning", "error"))
@@ -117,9 +98,9 @@ def register(sub, common) -> None:
                         "Asia/Shanghai)")
     a.add_argument("--follow", action="store_true",
                    help="keep reading what is appended (file and sqlite)")
-    a.add_argument("--poll-s", type=_nonneg, default=0.2, metavar="S",
+    a.add_argument("--poll-s", type=nonneg, default=0.2, metavar="S",
                    help="with --follow: how often to look for new lines (default 0.2)")
-    a.add_argument("--wrap-s", type=_nonneg, default=0.0, metavar="S",
+    a.add_argument("--wrap-s", type=nonneg, default=0.0, metavar="S",
                    help="after-call work the queue gives (queues.conf wrapuptime; default 0): "
                         "wrap_end is sent this long after each hangup")
     a.add_argument("--ami", metavar="HOST:PORT",
@@ -129,7 +110,7 @@ def register(sub, common) -> None:
     a.add_argument("--ami-user", metavar="USER", help="manager.conf user for --ami")
     a.add_argument("--ami-secret-file", metavar="FILE",
                    help="file holding that user's secret (or env KEFU_AMI_SECRET)")
-    a.add_argument("--min-ring-ms", type=_nonneg, default=0.0, metavar="MS",
+    a.add_argument("--min-ring-ms", type=nonneg, default=0.0, metavar="MS",
                    help="a RINGNOANSWER shorter than this (a seat that was busy or "
                         "unreachable at once) is not counted as offered (default 0)")
     _outputs(a)
@@ -143,7 +124,7 @@ def register(sub, common) -> None:
                                                       "(mod_event_socket, port 8021)")
     f.add_argument("--esl-password-file", metavar="FILE",
                    help="file holding the event socket password (or env KEFU_ESL_PASSWORD)")
-    f.add_argument("--poll-s", type=_nonneg, default=0.2, metavar="S", help=argparse.SUPPRESS)
+    f.add_argument("--poll-s", type=nonneg, default=0.2, metavar="S", help=argparse.SUPPRESS)
     _outputs(f)
     f.set_defaults(func=cmd_freeswitch)
 

@@ -2,8 +2,8 @@
 
 An embedded MQTT broker, the live service, and a simulated floor published to it
 accelerated (200 agents, 60x by default), with the best live view there is: the Textual
-dashboard when `dashboards.tui` is installed and stdout is a terminal, else a refreshing
-table; `--view none` runs without a view (tests, CI).
+dashboard when stdout is a terminal (`--view table`: a refreshing table); `--view none`
+runs without a view (tests, CI).
 
 The kernels are loaded (compiled on the very first run) before anything starts. The
 wallboard's address is on the dashboard's status line; while the dashboard owns the
@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib.util
 import sys
 import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from dashboards.pages import static_pages
 from kefu_floor.engine import Setup
 from kefu_floor.i18n import t
 from kefu_floor.policy import load_policy
@@ -64,7 +64,8 @@ async def run_demo(agents: int = 200, speed: float = 60.0, seed: int = 1, ws_por
         cfg = ServiceConfig(setups={SITE: demo_setup(floor, Path(tmp))}, broker="embedded",
                             ws_port=ws_port, client_id="kefu-floor-demo",
                             metrics_port=metrics_port, lang=lang,
-                            wall_ahead_ms=None)  # the simulated day runs ahead of the clock
+                            wall_ahead_ms=None,  # the simulated day runs ahead of the clock
+                            pages=static_pages())
         async with Service(cfg) as svc:
             await svc.wait_connected()
             feed = svc.feed_url
@@ -195,4 +196,72 @@ def pick_view(requested: str) -> str:
         return requested
     if not sys.stdout.isatty():
         return "none"
-    return "tui" if importlib.util.find_spec("dashboards.tui") else "table"
+    return "tui"
+
+
+def register(sub, common) -> None:
+    """`kefu-floor demo`, after `simulate` and `load` in the command list."""
+    import argparse
+
+    from kefu_floor.cli.argtypes import positive, positive_int
+    from kefu_floor.i18n import default_lang
+
+    dp = sub.add_parser("demo", help="embedded broker + live service + simulated floor + "
+                                     "live view, in one command",
+                        description=__doc__,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    dp.add_argument("--agents", type=positive_int, default=200, metavar="N")
+    dp.add_argument("--speed", type=positive, default=60.0, metavar="X",
+                    help="simulated seconds per wall second (default 60)")
+    dp.add_argument("--seed", type=int, default=1)
+    dp.add_argument("--ws-port", type=int, default=8765, help="feed port (default 8765; 0 = any)")
+    dp.add_argument("--view", choices=("auto", "tui", "table", "none"), default="auto",
+                    help="live view (default: the dashboard on a terminal, none otherwise)")
+    dp.add_argument("--duration", type=positive, metavar="S",
+                    help="stop after S seconds (default: when the simulated day is over)")
+    dp.add_argument("--lang", choices=("zh", "en"), default=default_lang())
+    dp.add_argument("--log-file", metavar="FILE",
+                    help="log lines while the dashboard owns the terminal (default: "
+                         "kefu-floor-demo.log in the temp folder)")
+    dp.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args) -> int:
+    from kefu_floor.cli.logs import log_to_file, setup_logging
+    from kefu_floor.live.warmup import warm_kernels
+
+    view = pick_view(args.view)
+    say = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    log_file = None
+    if view == "tui":  # the dashboard owns the terminal: nothing may draw over it
+        log_file = str(log_to_file(args.log_file, "kefu-floor-demo.log", "warning"))
+    else:
+        setup_logging("text", "warning")
+    # before the event loop exists: the embedded broker and the simulator's connection
+    # would otherwise wait out a first run's compile, and drop
+    warm_kernels(say)
+    done = {}
+
+    async def main():
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_signal(sig):
+            done["stopped_by"] = sig.name
+            stop.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal, sig)
+        done.update({k: v for k, v in (await run_demo(
+            args.agents, args.speed, args.seed, args.ws_port, view, args.lang, args.duration,
+            stop=stop, announce=say, log_file=log_file)).items() if v is not None})
+
+    asyncio.run(main())
+    if done.get("stopped_by"):
+        say(t("stopped_by", args.lang, sig=done["stopped_by"]))
+    if "events" in done:
+        say(f"demo finished: {done['events']} events scored, {done['deductions']} "
+            f"deductions booked")
+    return 0

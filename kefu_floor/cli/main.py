@@ -92,13 +92,17 @@ def _month(s: str | None) -> int | None:
 
 def cmd_replay(args) -> int:
     from kefu_floor.engine import Engine
+    from kefu_floor.linescan import EventFile
     from kefu_floor.replay import first_site, replay, stderr_reject
     from kefu_floor.views.report import build_report
 
     path = events_path(args.events)
     month = _month(args.month)
+    strict = args.decoder == "strict"
+    events = path if strict else EventFile(path)
     if not args.site:
-        args.site = first_site(path)
+        # the scanner keeps the blocks it reads to find the site: one decode pass
+        args.site = first_site(path) if strict else events.first_site()
     engine = Engine(_setup(args))
     lang = args.lang
     if not args.roster:
@@ -116,7 +120,8 @@ def cmd_replay(args) -> int:
         task = bar.add_task("replay", total=total)
         progress = lambda n: bar.update(task, completed=n)  # noqa: E731
     try:
-        res = replay(engine, path, on_reject=lambda lr: stderr_reject(lr, path), progress=progress)
+        res = replay(engine, events, on_reject=lambda lr: stderr_reject(lr, path),
+                     progress=progress, strict=strict)
     finally:
         if bar:
             bar.stop()
@@ -177,7 +182,9 @@ def _common(p: argparse.ArgumentParser, site: bool = True) -> None:
                    help="language of labels (default from the locale)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only_replay: bool = False) -> argparse.ArgumentParser:
+    """The command line; `only_replay`: just `replay` (the other subcommands' modules
+    import the service, simulator and dashboards: a second of imports a replay never uses)."""
     ap = argparse.ArgumentParser(
         prog="kefu-floor",
         description="Call-centre floor monitor and appraisal scoring engine (客服现场监控与考核).")
@@ -188,27 +195,30 @@ def build_parser() -> argparse.ArgumentParser:
     _common(rp)
     rp.add_argument("--month", metavar="YYYY-MM", help="month to report (default: the last event's)")
     rp.add_argument("--format", choices=("json", "table"), default="table")
+    rp.add_argument("--decoder", choices=("scan", "strict"), default="scan",
+                    help="scan (default): a compiled scanner reads the common lines and "
+                         "the strict decoder the rest; strict: every line through the "
+                         "strict decoder (slower; the same report and rejections)")
     rp.set_defaults(func=cmd_replay)
-    for extra in _extra_commands():
+    for extra in () if only_replay else _extra_commands():
         extra(sub, _common)
     return ap
 
 
 def _extra_commands():
-    """Subcommands that live in their own modules (live service, simulator, dashboards)."""
-    import importlib
-    import importlib.util
+    """Every other subcommand, in the order `--help` lists them. Named here, not looked up:
+    this package is the composition root, the one place that imports every layer (the live
+    service, the store, the close, the bridge, the simulators and the dashboards), so a
+    missing module is an ImportError at start, not a command that silently is not there."""
+    from kefu_floor.cli import bridge, close, demo, ledger, serve, simulate, tui
 
-    out = []
-    for mod in ("kefu_floor.cli.serve", "kefu_floor.cli.ledger", "kefu_floor.cli.close",
-                "kefu_floor.cli.simulate", "kefu_floor.cli.tui", "kefu_floor.cli.bridge"):
-        if importlib.util.find_spec(mod) is not None:
-            out.append(importlib.import_module(mod).register)
-    return out
+    return (serve.register, ledger.register, close.register, simulate.register,
+            demo.register, tui.register, bridge.register)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    ap = build_parser(only_replay=argv[:1] == ["replay"])
     args = ap.parse_args(argv)
     try:
         return args.func(args)

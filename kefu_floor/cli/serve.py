@@ -188,6 +188,7 @@ def build_config(args):
     from kefu_floor.live.service import ServiceConfig
     from kefu_floor.store.durable import DurableConfig
     from kefu_floor.live.wsfeed import FeedAccess
+    from dashboards.pages import static_pages
 
     if args.broker != "embedded":  # a wrong URL is said before anything starts
         parse_broker_url(args.broker, args.tls_ca, args.tls_cert, args.tls_key)
@@ -221,7 +222,7 @@ def build_config(args):
                          metrics_port=args.metrics_port, metrics_host=args.metrics_host,
                          metrics_per_agent=args.metrics_per_agent, access=access,
                          feed_tls_cert=args.feed_tls_cert, feed_tls_key=args.feed_tls_key,
-                         lang=getattr(args, "lang", None))
+                         lang=getattr(args, "lang", None), pages=static_pages())
 
 
 def mqtt_password(args) -> str | None:

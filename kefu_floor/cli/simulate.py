@@ -5,6 +5,8 @@ import argparse
 import datetime as dt
 import sys
 
+from kefu_floor.cli.argtypes import positive, positive_int
+
 SIMULATE_HELP = """\
 Simulate an ACD floor and write what it would have sent: events.jsonl (contract telemetry,
 ready for `kefu-floor replay`), roster.csv and schedule.csv, into --out.
@@ -30,33 +32,13 @@ def _date(s: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{s!r} is not a date like 2026-11-03") from None
 
 
-def _positive_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{s!r} is not a whole number >= 1")
-    return v
-
-
-def _positive(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        v = -1.0
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"{s!r} is not a number > 0")
-    return v
-
-
 def register(sub, common) -> None:
     p = sub.add_parser("simulate", help="simulate a floor and write replay files",
                        description=SIMULATE_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--agents", type=_positive_int, default=40, metavar="N",
+    p.add_argument("--agents", type=positive_int, default=40, metavar="N",
                    help="agents on the roster (default 40)")
-    p.add_argument("--days", type=_positive_int, default=1, metavar="D",
+    p.add_argument("--days", type=positive_int, default=1, metavar="D",
                    help="days to simulate (default 1)")
     p.add_argument("--start", type=_date, default=dt.date(2026, 11, 3), metavar="YYYY-MM-DD",
                    help="first day (default 2026-11-03)")
@@ -67,13 +49,13 @@ def register(sub, common) -> None:
     p.add_argument("--broker", metavar="URL",
                    help="also publish to this broker (mqtt://host:port), one JSON array per "
                         "simulated second, QoS 1, on kefu/SITE/telemetry and .../manual")
-    p.add_argument("--speed", type=_positive, metavar="X",
+    p.add_argument("--speed", type=positive, metavar="X",
                    help="with --broker: simulated seconds per wall second (1 = real time, "
                         "60 = an hour a minute; default: as fast as the broker takes it)")
-    p.add_argument("--rate", type=_positive, metavar="CALLS_PER_HOUR",
+    p.add_argument("--rate", type=positive, metavar="CALLS_PER_HOUR",
                    help="mean calls per hour over the opening hours 08:00-23:00 "
                         "(default 7.5 per agent at work)")
-    p.add_argument("--aht", type=_positive, metavar="S",
+    p.add_argument("--aht", type=positive, metavar="S",
                    help="mean talk time in seconds (default 135; M/M/c 180)")
     p.add_argument("--talk", choices=("lognormal", "exponential"),
                    help="talk-time distribution (default lognormal; M/M/c exponential)")
@@ -81,9 +63,9 @@ def register(sub, common) -> None:
                    help="everyone works every day (default: five days in seven)")
     p.add_argument("--site", help="stamp this site id on every event (default: none, the "
                                   "replay's --site or 'default' applies)")
-    p.add_argument("--mmc", type=_positive_int, metavar="C",
+    p.add_argument("--mmc", type=positive_int, metavar="C",
                    help="M/M/c mode with C agents (needs --rate)")
-    p.add_argument("--hours", type=_positive, default=8.0, metavar="H",
+    p.add_argument("--hours", type=positive, default=8.0, metavar="H",
                    help="length of an M/M/c run (default 8)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
@@ -95,34 +77,13 @@ def register(sub, common) -> None:
                         "batches (QoS 1), and report the rate achieved.")
     lp.add_argument("--broker", required=True, metavar="URL", help="mqtt://host:port")
     lp.add_argument("--site", default="default")
-    lp.add_argument("--rate", type=_positive, required=True, metavar="EVENTS_PER_S")
-    lp.add_argument("--agents", type=_positive_int, default=2000, metavar="N")
-    lp.add_argument("--batch", type=_positive_int, default=500, metavar="B",
+    lp.add_argument("--rate", type=positive, required=True, metavar="EVENTS_PER_S")
+    lp.add_argument("--agents", type=positive_int, default=2000, metavar="N")
+    lp.add_argument("--batch", type=positive_int, default=500, metavar="B",
                     help="events per message (default 500; 1 = single-event messages)")
-    lp.add_argument("--duration", type=_positive, default=10.0, metavar="S")
+    lp.add_argument("--duration", type=positive, default=10.0, metavar="S")
     lp.add_argument("--seed", type=int, default=1)
     lp.set_defaults(func=cmd_load)
-
-    dp = sub.add_parser("demo", help="embedded broker + live service + simulated floor + "
-                                     "live view, in one command",
-                        description=__import__("kefu_floor.cli.demo").cli.demo.__doc__,
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    dp.add_argument("--agents", type=_positive_int, default=200, metavar="N")
-    dp.add_argument("--speed", type=_positive, default=60.0, metavar="X",
-                    help="simulated seconds per wall second (default 60)")
-    dp.add_argument("--seed", type=int, default=1)
-    dp.add_argument("--ws-port", type=int, default=8765, help="feed port (default 8765; 0 = any)")
-    dp.add_argument("--view", choices=("auto", "tui", "table", "none"), default="auto",
-                    help="live view (default: the dashboard on a terminal, none otherwise)")
-    dp.add_argument("--duration", type=_positive, metavar="S",
-                    help="stop after S seconds (default: when the simulated day is over)")
-    from kefu_floor.i18n import default_lang
-
-    dp.add_argument("--lang", choices=("zh", "en"), default=default_lang())
-    dp.add_argument("--log-file", metavar="FILE",
-                    help="log lines while the dashboard owns the terminal (default: "
-                         "kefu-floor-demo.log in the temp folder)")
-    dp.set_defaults(func=cmd_demo)
 
 
 def scenario_from_args(args):
@@ -245,49 +206,4 @@ def cmd_load(args) -> int:
     if res["achieved_events_s"] < 0.95 * args.rate:
         print(f"kefu-floor load: achieved {res['achieved_events_s']:,.0f} of the "
               f"{args.rate:,.0f} events/s asked for", file=sys.stderr)
-    return 0
-
-
-def cmd_demo(args) -> int:
-    import asyncio
-
-    from kefu_floor.i18n import t
-    from kefu_floor.cli.logs import log_to_file, setup_logging
-    from kefu_floor.live.warmup import warm_kernels
-    from kefu_floor.cli.demo import pick_view, run_demo
-
-    view = pick_view(args.view)
-    say = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    log_file = None
-    if view == "tui":  # the dashboard owns the terminal: nothing may draw over it
-        log_file = str(log_to_file(args.log_file, "kefu-floor-demo.log", "warning"))
-    else:
-        setup_logging("text", "warning")
-    # before the event loop exists: the embedded broker and the simulator's connection
-    # would otherwise wait out a first run's compile, and drop
-    warm_kernels(say)
-    done = {}
-
-    async def main():
-        import signal
-
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-
-        def on_signal(sig):
-            done["stopped_by"] = sig.name
-            stop.set()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal, sig)
-        done.update({k: v for k, v in (await run_demo(
-            args.agents, args.speed, args.seed, args.ws_port, view, args.lang, args.duration,
-            stop=stop, announce=say, log_file=log_file)).items() if v is not None})
-
-    asyncio.run(main())
-    if done.get("stopped_by"):
-        say(t("stopped_by", args.lang, sig=done["stopped_by"]))
-    if "events" in done:
-        say(f"demo finished: {done['events']} events scored, {done['deductions']} "
-            f"deductions booked")
     return 0

@@ -15,6 +15,7 @@ what the next star takes), v the team view, ? the keys.
 examples:
   kefu-floor tui --connect ws://127.0.0.1:8765
   kefu-floor tui --connect ws://10.0.0.5:8765 --site cd1 --team T2 --lang zh
+  kefu-floor tui --connect ws://10.0.0.5:8765 --connect ws://10.0.0.6:8765   # two engines
 """
 
 
@@ -22,8 +23,10 @@ def register(sub, common) -> None:
     tp = sub.add_parser("tui", help="shift leader's terminal dashboard (a client of the live feed)",
                         description=TUI_HELP,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    tp.add_argument("--connect", required=True, metavar="ws://HOST:PORT",
-                    help="the service's feed address (kefu-floor serve prints it)")
+    tp.add_argument("--connect", required=True, metavar="ws://HOST:PORT", action="append",
+                    help="the service's feed address (kefu-floor serve prints it); repeat it "
+                         "for a centre split across several serve processes: one site on "
+                         "screen at a time, n shows the next")
     common(tp, site=True)
     tp.add_argument("--team", help="show only this team (the service filters the feed)")
     from kefu_floor.cli.serve import add_client_flags
@@ -41,12 +44,13 @@ def cmd_tui(args) -> int:
     from kefu_floor.cli.logs import log_to_file
     from kefu_floor.cli.serve import client_ssl, read_token
 
-    try:
-        feed_url(args.connect)
-    except ValueError as e:
-        raise ConfigError(f"--connect: {e}") from None
+    for url in args.connect:
+        try:
+            feed_url(url)
+        except ValueError as e:
+            raise ConfigError(f"--connect: {e}") from None
     token = read_token(args.token_file, "--token-file")
-    ctx = client_ssl(args.connect, args.feed_ca)
+    ctx = next((c for c in (client_ssl(u, args.feed_ca) for u in args.connect) if c), None)
     log_to_file(args.log_file, "kefu-floor-tui.log")  # never drawn over the screen
     run(args.connect, site=args.site, team=args.team, lang=args.lang, policy=args.policy,
         token=token, ssl=ctx)

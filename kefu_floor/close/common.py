@@ -26,6 +26,10 @@ SCHEMA = "kefu-floor/close/1"
 
 def money(x: float, decimals: int = 2) -> float:
     """Half up to 0.01 yuan (the contract's rounding), from the value's shortest repr."""
+    r = repr(float(x))
+    dot = r.find(".")
+    if dot >= 0 and len(r) - dot - 1 <= decimals and "e" not in r and "n" not in r:
+        return float(x) + 0.0  # already at most `decimals` places: nothing to round
     q = Decimal(1).scaleb(-decimals)
     v = float(Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP))
     return v + 0.0  # -0.0 -> 0.0

@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from kefu_floor.engine import Engine
 from kefu_floor.errors import Rejected
 from kefu_floor.schema import MAX_DETAILS, Event, Rejections, decode_payload
 
+_TS = attrgetter("ts")
 EXCERPT = 2048  # bytes of the payload a dead letter carries
 
 
@@ -85,7 +87,7 @@ class Ingest:
             bad += wrong
         if good and self.wall_ahead_ms is not None:
             limit = self.wall_ms() + self.wall_ahead_ms
-            if max(e.ts for e in good) > limit:
+            if max(map(_TS, good)) > limit:
                 keep = []
                 for i, e in enumerate(good):
                     if e.ts > limit:

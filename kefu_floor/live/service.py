@@ -12,12 +12,10 @@ import asyncio
 import contextlib
 import errno
 import logging
-import mimetypes
 import ssl
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from kefu_floor.live.broker import EmbeddedBroker
@@ -49,7 +47,9 @@ class ServiceConfig:
     max_payload: int = 1 << 20
     tick_s: float = 1.0
     delta_s: float = 0.2  # feed deltas are coalesced over this window
-    pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # static HTTP pages
+    # static HTTP pages (path -> content type, body), given by whoever composes the service
+    # (`dashboards.pages.static_pages()` for the wallboard); none by default
+    pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     clock: LiveClock = field(default_factory=LiveClock)
     metrics_port: int | None = None  # Prometheus exporter off unless given (0 = any port)
     metrics_host: str = "127.0.0.1"
@@ -68,37 +68,6 @@ class ServiceConfig:
     access: FeedAccess = field(default_factory=FeedAccess)  # feed token, origins, limits
     feed_tls_cert: str | None = None  # PEM: serve wss:// and https:// (with feed_tls_key)
     feed_tls_key: str | None = None
-
-
-# what a page may be; anything else in the folder is served as bytes
-_TEXT = {".html": "text/html", ".js": "text/javascript", ".css": "text/css",
-         ".json": "application/json", ".svg": "image/svg+xml", ".txt": "text/plain"}
-
-
-def default_pages() -> dict[str, tuple[str, bytes]]:
-    """Every file of `dashboards/static/` when the dashboards are installed (a separate
-    layer: looked up, not imported), under /static/NAME and /NAME; `/` and `/wallboard` are
-    wallboard.html."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("dashboards")
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    root = next((Path(f) / "static" for f in folders if (Path(f) / "static").is_dir()), None)
-    pages: dict[str, tuple[str, bytes]] = {}
-    if root is None:
-        return pages
-    for f in sorted(root.rglob("*")):
-        if not f.is_file() or any(p.startswith(".") for p in f.relative_to(root).parts):
-            continue
-        rel = f.relative_to(root).as_posix()
-        ext = f.suffix.lower()
-        ctype = (f"{_TEXT[ext]}; charset=utf-8" if ext in _TEXT else
-                 mimetypes.guess_type(f.name)[0] or "application/octet-stream")
-        page = (ctype, f.read_bytes())
-        pages[f"/static/{rel}"] = pages[f"/{rel}"] = page
-    if "/wallboard.html" in pages:
-        pages["/"] = pages["/wallboard"] = pages["/wallboard.html"]
-    return pages
 
 
 def feed_ssl_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
@@ -127,7 +96,7 @@ class Service:
         self.ingest = Ingest(self.engines, max_payload=cfg.max_payload, wall_ahead_ms=ahead)
         self.views = {site: FloorView(e, cfg.lang) for site, e in self.engines.items()}
         self.hub = FeedHub(self.views, report_fn=self.report, interval=cfg.delta_s,
-                           pages=cfg.pages or default_pages(), access=cfg.access)
+                           pages=cfg.pages, access=cfg.access)
         self.feed_ssl = feed_ssl_context(cfg.feed_tls_cert, cfg.feed_tls_key)
         self.clock = cfg.clock
         self.broker_url: BrokerURL | None = None

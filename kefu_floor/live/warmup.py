@@ -27,7 +27,8 @@ _done = False
 # the kernels Python calls directly: each must have a compiled signature after the warm-up
 ENTRY_POINTS = (("kernels.floor", "apply_batch"), ("kernels.floor", "advance_all"),
                 ("kernels.floor", "start_agents"), ("kernels.floor", "call_table_insert_all"),
-                ("kernels.floor", "fnv1a_rows"), ("kernels.stats", "batch_stats"))
+                ("kernels.floor", "fnv1a_rows"), ("kernels.stats", "batch_stats"),
+                ("kernels.inputs", "count_inputs"))
 
 
 def _events(day_ms: int) -> list[dict]:

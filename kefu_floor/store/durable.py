@@ -61,6 +61,20 @@ class StoreStatus:
         return d
 
 
+def journal_entry(site: str, e) -> tuple[int | None, str, bytes]:
+    """One journal entry of `site`: (tick time, "", b"") for a clock tick, else (None,
+    topic, payload). ValueError (saying why) for an entry that does not decode."""
+    try:
+        if e.get(b"k") == b"tick":
+            return int(e[b"t"]), "", b""
+        topic, payload = e[b"t"].decode(), bytes(e[b"p"])
+    except (KeyError, ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{type(err).__name__}: {err}") from None
+    if site_of(topic) != site:
+        raise ValueError(f"topic {topic!r} is not site {site!r}'s")
+    return None, topic, payload
+
+
 def digest(topic: str, payload: bytes) -> bytes:
     return hashlib.blake2b(topic.encode() + b"\0" + payload, digest_size=8).digest()
 
@@ -206,20 +220,17 @@ class Durable:
         n = 0
         for rid, e in rows:
             try:
-                if e.get(b"k") == b"tick":
-                    t = int(e[b"t"])
-                    if msgs:
-                        self.apply(msgs)
-                        msgs = []
-                    eng.tick(t)
-                    continue
-                topic, payload = e[b"t"].decode(), bytes(e[b"p"])
-                if site_of(topic) != site:
-                    raise ValueError(f"topic {topic!r} is not site {site!r}'s")
-            except (KeyError, ValueError, UnicodeDecodeError) as err:
+                tick, topic, payload = journal_entry(site, e)
+            except ValueError as err:
                 self.bad_entries += 1
-                log.error("journal %s entry %s does not decode (%s: %s); skipped",
-                          key(site, "journal"), rid, type(err).__name__, err)
+                log.error("journal %s entry %s does not decode (%s); skipped",
+                          key(site, "journal"), rid, err)
+                continue
+            if tick is not None:
+                if msgs:
+                    self.apply(msgs)
+                    msgs = []
+                eng.tick(tick)
                 continue
             msgs.append((topic, payload))
             self.window[site].add(digest(topic, payload))

@@ -300,10 +300,13 @@ def _leaders(eng: Engine, mv: MonthView, ledger_rows: dict | None = None) -> lis
     ledger_rows = ledger_rows or {}
     names = eng.sym.agents.names
     b = eng.policy.bands.aht
+    by_team: dict[str, list[int]] = {}  # one pass over the agents, not one per leader
+    for i, a in enumerate(names):
+        if (p := eng.roster.people.get(a)) and p.role == "agent":
+            by_team.setdefault(p.team, []).append(i)
     for lid in sorted(mv.leader_ids):
         team = eng.roster.people[lid].team
-        members = [i for i, a in enumerate(names)
-                   if (p := eng.roster.people.get(a)) and p.team == team and p.role == "agent"]
+        members = by_team.get(team, [])
         scores = [mv.score[i] for i in members if not math.isnan(mv.score[i])]
         talk = float(sum(mv.D[i, K.D_TALK_MS] for i in members))
         talks = float(sum(mv.D[i, K.D_TALKS] for i in members))

@@ -19,6 +19,7 @@ from kefu_floor.views import floorview, report
 from kefu_floor.kernelcall import BATCH_COLUMNS, kernel_params
 from kernels import floor as kf
 from kernels import guard as kg
+from kernels import inputs as ki
 from kernels import layout as K
 from kernels import stats as ks
 
@@ -160,7 +161,8 @@ ENTRY_POINTS = [(kf.apply_batch, {*BATCH_COLUMNS, "start"}),
                 (kf.call_table_insert_all, {"keys", "vals"}),
                 (kg.admit, {*BATCH_COLUMNS, "epoch", "h", "ref", "final", "emit", "status",
                             "held"}),
-                (ks.batch_stats, {*BATCH_COLUMNS, "now", "received_ms", "skew_ms"})]
+                (ks.batch_stats, {*BATCH_COLUMNS, "now", "received_ms", "skew_ms"}),
+                (ki.count_inputs, set(BATCH_COLUMNS))]
 
 
 @pytest.mark.parametrize("fn,given", ENTRY_POINTS, ids=lambda x: getattr(x, "__name__", ""))

@@ -179,3 +179,63 @@ def test_payload_single_bad_event_has_no_index():
 def test_encode_round_trip():
     e = decode_event(ev(type="answer", agent="A1", call="c1", queue="q", wait_ms=5))
     assert decode_event(encode(e)) == e
+
+
+# --- the batch fast paths (a decoder without the ids' patterns, checks a column at a time)
+# give exactly what the strict decoder and the per-event `check` give
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from kefu_floor import schema  # noqa: E402
+
+_ID = st.text(st.sampled_from(["a", "B", "7", "é", "客", "\x00", "\x1f", "\x7f", "\n", "\\",
+                               '"', " ", "\u2028"]), min_size=0, max_size=6)
+_EVENT = st.fixed_dictionaries(
+    {"type": st.sampled_from(EVENT_TYPES + ("teleport",)), "ts": st.just(TS)},
+    optional={"agent": _ID, "call": _ID, "queue": _ID, "src": _ID, "seq": st.integers(-1, 5),
+              "site": _ID, "seat": _ID, "reason": st.text(max_size=70), "wait_ms": st.integers(-1, 9),
+              "result": st.sampled_from(["satisfied", "meh"]), "amount": st.floats(-5, 5),
+              "points": st.floats(-5, 5), "rule": st.sampled_from(["floor", "nope"]),
+              "day": st.sampled_from(["2026-11-03", "2026-02-30", "x"]), "kind": _ID,
+              "item": st.sampled_from(["exam", "x"]), "score": st.floats(0, 100),
+              "month": st.sampled_from(["2026-11", "2026-13"])})
+
+
+def _strict(payload: bytes):
+    """The reference: the strict decoder, then `check` event by event."""
+    import msgspec
+
+    try:
+        obj = schema._many.decode(payload)
+    except msgspec.DecodeError:
+        try:
+            raws = schema._raws.decode(payload)
+        except msgspec.DecodeError:
+            return None  # not even an array: the strict decoder's reason, unchanged
+        good, bad = [], []
+        for i, raw in enumerate(raws):
+            try:
+                good.append(encode(decode_event(bytes(raw))))
+            except Rejected as r:
+                bad.append((i, r.reason, r.detail))
+        return good, bad
+    evs = obj if isinstance(obj, list) else [obj]
+    bad = [(k, schema.check(e)) for k, e in enumerate(evs)]
+    bad = [(k, r) for k, r in bad if r is not None]
+    skip = {k for k, _ in bad}
+    return ([encode(e) for k, e in enumerate(evs) if k not in skip],
+            [(k if isinstance(obj, list) else None, r.reason, r.detail) for k, r in bad])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_EVENT, min_size=1, max_size=12), st.booleans())
+def test_batch_fast_paths_equal_the_strict_decoder(events, as_array):
+    payload = json.dumps(events if as_array else events[0], ensure_ascii=False).encode()
+    want = _strict(payload)
+    good, bad = decode_payload(payload)
+    if want is None:  # the strict decoder refuses the whole payload: the old path, unchanged
+        assert not good and bad[0].reason in ("bad_json", "wrong_type", "invalid_value",
+                                              "unknown_type", "missing_field")
+        return
+    assert [encode(e) for e in good] == want[0]
+    assert [(r.index, r.reason, r.detail) for r in bad] == want[1]

@@ -37,4 +37,3 @@ def hand_worked():
     # c2 gave up; c3 (09:00:40) waited 50 s
     steps.append((len(d.events), (1, 0, 50.0), (0, 0, 0.0), (1, 0, 50.0)))
     return d.events, steps
-

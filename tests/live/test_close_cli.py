@@ -6,12 +6,11 @@ import csv
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import openpyxl
 
 from harness import ROOT
-from harness.close import perfect_month
+from harness.close import close_files, close_scenario, perfect_month
 from harness.scenario_builder import Day, Floor
 
 
@@ -20,45 +19,9 @@ def close(*args):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
-def _files(tmp: Path, f: Floor, events: list[dict], name="events.jsonl") -> tuple[Path, ...]:
-    ev = tmp / name
-    ev.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n"
-                          for e in sorted(events, key=lambda e: e["ts"])), "utf-8")
-    ro = tmp / "roster.csv"
-    with open(ro, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["agent", "name", "team", "role", "hired", "probation", "products",
-                    "mentor"])
-        for p in f.people.values():
-            w.writerow([p.agent, p.name, p.team, p.role, p.hired or "",
-                        str(p.probation).lower(), p.products, p.mentor])
-    sc = tmp / "schedule.csv"
-    with open(sc, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, ["agent", "date", "start", "end", "breaks", "grace_min",
-                                "overtime"])
-        w.writeheader()
-        w.writerows(f.rows)
-    return ev, ro, sc
-
-
-def _scenario():
-    # team-80-20, T1: L1 leader, A1 score 90 sales 500,000 (gold), A2 张三 score 70
-    f = Floor("team-80-20")
-    f.agent("L1", team="T1", role="leader", name="李组长")
-    f.agent("A1", team="T1", name="王一")
-    f.agent("A2", team="T1", name="张三")
-    f.agent("B1", team="T2", name="赵四")
-    ev = perfect_month(f, "A1", "2026-11-03", 90, sales=[500_000])
-    ev += perfect_month(f, "A2", "2026-11-03", 70, sales=[1_000])
-    ev += perfect_month(f, "B1", "2026-11-03", 85, sales=[100])
-    d = Day("2026-11-20")
-    d.qa("L1", "09:00", "management", 80)
-    return f, ev + d.events
-
-
 def test_close_writes_json_csv_xlsx_and_a_closed_month_is_frozen(tmp_path):
-    f, events = _scenario()
-    ev, ro, sc = _files(tmp_path, f, events)
+    f, events = close_scenario()
+    ev, ro, sc = close_files(tmp_path, f, events)
     out = tmp_path / "out"
     r = close(ev, "--roster", ro, "--schedule", sc, "--policy", "team-80-20",
               "--month", "2026-11", "--out", out)
@@ -134,17 +97,17 @@ def test_history_gives_the_gold_run(tmp_path):
     hist = tmp_path / "hist"
     hist.mkdir()
     for mon, day in (("2026-09", "2026-09-08"), ("2026-10", "2026-10-13")):
-        f, _ = _scenario()
+        f, _ = close_scenario()
         ev = perfect_month(f, "A1", day, 90, sales=[500_000])
         ev += perfect_month(f, "A2", day, 70, sales=[1_000])
         d = tmp_path / mon
         d.mkdir()
-        files = _files(d, f, ev)
+        files = close_files(d, f, ev)
         r = close(files[0], "--roster", files[1], "--schedule", files[2], "--policy",
                   "team-80-20", "--month", mon, "--out", hist / mon, "--history", hist)
         assert r.returncode == 0, r.stderr
-    f, events = _scenario()
-    ev, ro, sc = _files(tmp_path, f, events)
+    f, events = close_scenario()
+    ev, ro, sc = close_files(tmp_path, f, events)
     r = close(ev, "--roster", ro, "--schedule", sc, "--policy", "team-80-20", "--month",
               "2026-11", "--out", tmp_path / "nov", "--history", hist)
     assert r.returncode == 0, r.stderr
@@ -155,8 +118,8 @@ def test_history_gives_the_gold_run(tmp_path):
 
 
 def test_bad_flags_get_one_line(tmp_path):
-    f, events = _scenario()
-    ev, ro, sc = _files(tmp_path, f, events)
+    f, events = close_scenario()
+    ev, ro, sc = close_files(tmp_path, f, events)
     r = close(ev, "--roster", ro, "--schedule", sc, "--month", "2026-11", "--out",
               tmp_path / "o", "--history", tmp_path / "nowhere")
     assert r.returncode == 1 and "--history" in r.stderr and "Traceback" not in r.stderr
@@ -222,7 +185,7 @@ def test_excuse_to_a_file_then_the_close_lists_who_approved_it(tmp_path):
     d4.sign_in("B1", "08:07")
     d4.sign_out("B1", "16:30")
     Day("2026-11-20").clock("09:00")
-    ev, ro, sc = _files(tmp_path, f, d.events + d4.events + [Day("2026-11-20").clock("09:00")])
+    ev, ro, sc = close_files(tmp_path, f, d.events + d4.events + [Day("2026-11-20").clock("09:00")])
     r = excuse("--site", "default", "--agent", "A1", "--rule", "late_sign_in", "--day",
                "2026-11-03", "--reason", "地铁故障", "--by", "L1", "--out", ev)
     assert r.returncode == 0, r.stderr
@@ -244,8 +207,8 @@ def test_excuse_to_a_file_then_the_close_lists_who_approved_it(tmp_path):
 
 
 def test_replay_table_shows_the_pay_sheet(tmp_path):
-    f, events = _scenario()
-    ev, ro, sc = _files(tmp_path, f, events)
+    f, events = close_scenario()
+    ev, ro, sc = close_files(tmp_path, f, events)
     cmd = [sys.executable, "-m", "kefu_floor", "replay", str(ev), "--roster", str(ro),
            "--schedule", str(sc), "--policy", "team-80-20", "--month", "2026-11",
            "--format", "table", "--lang", "en"]
@@ -259,8 +222,8 @@ def test_replay_table_shows_the_pay_sheet(tmp_path):
 def test_a_closed_month_is_kept_when_other_inputs_change(tmp_path):
     # the same November events, a roster that now gives A2 five products: the close of
     # November already in --out is not rewritten
-    f, events = _scenario()
-    ev, ro, sc = _files(tmp_path, f, events)
+    f, events = close_scenario()
+    ev, ro, sc = close_files(tmp_path, f, events)
     out = tmp_path / "out"
     args = [ev, "--roster", ro, "--schedule", sc, "--policy", "chengdu-2014", "--month",
             "2026-11", "--out", out]

@@ -20,8 +20,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from dashboards.pages import static_pages
 from kefu_floor.live.mqtt import parse_broker_url, publish_batches
-from kefu_floor.live.service import Service, default_pages
+from kefu_floor.live.service import Service
 from kefu_floor.live.wsfeed import CSP, FeedAccess, page_csp
 from simulators.acd import Floor, Scenario
 from harness.handworked import HW, SITE, config, hw_events, hw_setup, wait_for
@@ -54,7 +55,7 @@ def test_token_guards_the_feed_and_the_pages(mosquitto, caplog):
     access = FeedAccess(token=TOKEN)
 
     async def main():
-        async with Service(config(mosquitto.url, access=access)) as svc:
+        async with Service(config(mosquitto.url, access=access, pages=static_pages())) as svc:
             base = f"127.0.0.1:{svc.ws_port}"
             ws = f"ws://{base}/"
             got = {
@@ -100,7 +101,7 @@ def test_origin_check(mosquitto):
 def test_wss(mosquitto, tmp_path):
     make_pki(tmp_path)
     cfg = config(mosquitto.url, feed_tls_cert=str(tmp_path / "server.pem"),
-                 feed_tls_key=str(tmp_path / "server.key"))
+                 feed_tls_key=str(tmp_path / "server.key"), pages=static_pages())
     ctx = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
 
     async def main():
@@ -123,7 +124,7 @@ def test_wss(mosquitto, tmp_path):
 
 def test_plain_http_is_answered_never_a_traceback(mosquitto, caplog):
     async def main():
-        async with Service(config(mosquitto.url)) as svc:
+        async with Service(config(mosquitto.url, pages=static_pages())) as svc:
             base = f"http://127.0.0.1:{svc.ws_port}"
             got = {p: await asyncio.to_thread(http_get, base + p) for p in (
                 "/", "/wallboard", "/favicon.ico", "/nope", "/static/wallboard.html")}
@@ -156,7 +157,7 @@ def test_plain_http_is_answered_never_a_traceback(mosquitto, caplog):
 
 def test_static_folder_served_with_types():
     """Every file of dashboards/static is served under /static/ and by name, typed."""
-    pages = default_pages()
+    pages = static_pages()
     html = pages["/wallboard"]
     assert pages["/"] == html and pages["/static/wallboard.html"] == html
     assert html[0] == "text/html; charset=utf-8"

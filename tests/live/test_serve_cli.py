@@ -3,45 +3,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from harness import HW
+from harness.serve import report, start_serve
 from kefu_floor.live.mqtt import parse_broker_url, publish_batches
-
-
-def start_serve(log: Path, *args: str) -> tuple[subprocess.Popen, str, str]:
-    """Start `kefu-floor serve` (stderr to `log`, which nobody has to drain); return
-    (process, broker url, feed url) once it listens."""
-    err = open(log, "w")
-    p = subprocess.Popen([sys.executable, "-m", "kefu_floor", "serve", "--ws-port", "0",
-                          "--roster", str(HW / "roster.csv"), "--schedule",
-                          str(HW / "schedule.csv"), *args],
-                         stderr=err, stdout=subprocess.DEVNULL, text=True)
-    err.close()
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 120 and p.poll() is None:
-        text = log.read_text()
-        m = re.search(r"broker (\S+); live feed (\S+)", text)
-        # the broker only keeps events for the service once it has subscribed: publishing
-        # before that line would rightly be lost
-        if m and "subscribed for" in text:
-            return p, m.group(1), m.group(2)
-        time.sleep(0.1)
-    p.kill()
-    raise AssertionError("serve did not start:\n" + log.read_text())
-
-
-def report(feed: str, site: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "kefu_floor", "report", "--connect", feed,
-                          "--site", site, "--month", "2026-11"],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
 
 
 def test_two_sites_one_process_then_sigterm(mosquitto, tmp_path):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
+from dashboards.pages import static_pages
 from harness import ROOT
 from kefu_floor.live.ingest import LiveClock
 from kefu_floor.live.mqtt import parse_broker_url, publish_batches
@@ -74,7 +75,8 @@ def test_wallboard_in_chromium(mosquitto, tmp_path):
     def make_service(port=0):
         return Service(ServiceConfig(setups={SITE: f.setup()}, broker=mosquitto.url,
                                      ws_port=port, client_id=f"wb-{random.random()}",
-                                     clock=LiveClock(), lang="zh", delta_s=0.1))
+                                     clock=LiveClock(), lang="zh", delta_s=0.1,
+                                     pages=static_pages()))
 
     async def main():
         async with async_playwright() as pw:
@@ -196,7 +198,8 @@ def test_wallboard_token_in_chromium(mosquitto):
     async def main():
         svc = Service(ServiceConfig(setups={SITE: f.setup()}, broker=mosquitto.url, ws_port=0,
                                     client_id=f"wbt-{random.random()}", clock=LiveClock(),
-                                    lang="en", access=FeedAccess(token="s3cret")))
+                                    lang="en", access=FeedAccess(token="s3cret"),
+                                    pages=static_pages()))
         async with svc, async_playwright() as pw:
             await svc.wait_connected()
             await publish_batches(url, SITE, [json.dumps(evs).encode()])

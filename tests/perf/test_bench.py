@@ -28,3 +28,30 @@ def test_bench_quick_prints_the_table():
     assert rows["plain Python"].endswith("1x")
     assert "full run: 100,000 accepted" in text
     assert "targets:" in text
+
+
+def test_soak_quick_keeps_the_unknown_agents_at_the_cap():
+    """The memory soak's flood of bogus agent ids stops at limits.max_unknown_agents, every
+    id beyond it counted as over_cap (the RSS ratio itself is the benchmark's to judge)."""
+    out = subprocess.run([sys.executable, "-m", "benchmarks.soak", "--quick"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "memory soak: 3 simulated days at 200 agents, 5,000 bogus agent ids" in text, text
+    assert "unknown agents kept 1,000 (cap 1,000), 4,000 of 5,000 bogus ids rejected" in text
+    assert re.search(r"RSS last/first day [\d.]+x", text), text
+    days = [ln for ln in text.splitlines() if re.match(r"^\s+[123]\s", ln)]
+    assert len(days) == 3 and all(" 1,200 " in d for d in days), text  # 200 + the cap
+
+
+def test_make_bench_lists_every_benchmark_and_refuses_an_unknown_one():
+    out = subprocess.run([sys.executable, "-m", "benchmarks.all", "--list"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    names = [ln.split()[0] for ln in out.stdout.splitlines()]
+    assert names == ["kernels", "replay", "capacity", "live", "store", "soak", "start"]
+    bad = subprocess.run([sys.executable, "-m", "benchmarks.all", "--only", "kernel"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+    assert "no benchmark named kernel; choose from kernels," in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -1,0 +1,250 @@
+"""A JSON Lines file read in blocks by the compiled scanner (`kernels.jsonscan`), with the
+strict decoder (`kefu_floor.schema.decode_event`) for every line the scanner leaves.
+
+`EventFile(path).blocks()` yields `Block`s: the rows of a block of whole lines, each either
+filled by the scanner (columns in `RI`/`RN`, ids as local symbols of the file's one table)
+or decoded strictly (`strict[row]`: the Event or its Rejected). The scanner's tables (type
+names, required fields, enum values, ranges) are built here from the schema, so the wire
+format has one definition.
+"""
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from kefu_floor import schema
+from kefu_floor.errors import ConfigError, Rejected
+from kernels import jsonscan as J
+
+BLOCK = 8 << 20  # bytes read at a time (whole lines)
+
+# how the scanner fills a type's columns (kernels.jsonscan TSHAPE); types not named here
+# (manual entries with free text, days, points: floor, adjust, excuse, incident) are left
+# to the strict decoder
+_SHAPE = {"sign_in": 1, "sign_out": 1, "ready": 1, "offer": 1, "no_answer": 1, "hangup": 1,
+          "wrap_end": 1, "enqueue": 1, "busy": 2, "answer": 3, "abandon": 3, "survey": 4,
+          "sale": 5, "qa": 6}
+
+
+def _names(values) -> tuple[np.ndarray, np.ndarray]:
+    raw = [v.encode() for v in values]
+    return (np.frombuffer(b"".join(raw), np.uint8).copy(),
+            np.cumsum([0] + [len(r) for r in raw]).astype(np.int64))
+
+
+def _tables(scan: bool):
+    types, toff = _names(schema.EVENT_TYPES)
+    shape = np.array([_SHAPE.get(t, 0) if scan else 0 for t in schema.EVENT_TYPES], np.int64)
+    req = np.zeros(len(schema.EVENT_TYPES), np.int64)
+    for k, t in enumerate(schema.EVENT_TYPES):
+        for f in schema.REQUIRED[t]:
+            if f not in J.FIELD_NAMES:
+                shape[k] = 0  # a required field the scanner does not read
+            else:
+                req[k] |= 1 << J.FIELD_NAMES.index(f)
+    groups = {J.F_RESULT: schema.SURVEY_RESULTS, J.F_ITEM: schema.QA_ITEMS}
+    values, grp, at = [], np.zeros((len(J.FIELD_NAMES), 2), np.int64), 0
+    for f, vals in groups.items():
+        grp[f] = (at, at + len(vals))
+        values += vals
+        at += len(vals)
+    enums, eoff = _names(values)
+    lim = np.zeros(J.L_K)
+    lim[J.L_MIN_TS], lim[J.L_MAX_TS] = schema.MIN_TS, schema.MAX_TS
+    lim[J.L_MAX_ID] = schema.MAX_ID
+    lim[J.L_MAX_COUNT] = 2**53
+    lim[J.L_MAX_WAIT] = 86_400_000
+    lim[J.L_AMOUNT] = 1e9
+    lim[J.L_POINTS_MAX] = 100
+    return types, toff, shape, req, enums, eoff, grp, lim
+
+
+def _check_tables() -> None:
+    """The scanner's ranges are the schema's: read them back from the Event annotations."""
+    import typing
+
+    hints = typing.get_type_hints(schema.Event, include_extras=True)
+
+    def bounds(name):
+        t = hints[name]
+        if typing.get_origin(t) is not typing.Annotated:
+            t = typing.get_args(t)[0]  # X | None
+        meta = typing.get_args(t)[1]
+        return meta.ge, meta.le
+
+    assert bounds("ts") == (schema.MIN_TS, schema.MAX_TS)
+    assert bounds("seq") == (0, 2**53) and bounds("epoch") == (0, 2**53)
+    assert bounds("wait_ms") == (0, 86_400_000)
+    assert bounds("amount") == (-1e9, 1e9) and bounds("score") == (0, 100)
+
+
+@dataclass
+class Block:
+    """Rows of one block of lines (blank and # lines have none)."""
+
+    buf: bytes
+    RI: np.ndarray  # int64 (rows, jsonscan.R_K)
+    RN: np.ndarray  # float64 (rows,)
+    strict: dict[int, schema.Event | Rejected] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.RI.shape[0]
+
+    def line_bytes(self, row: int) -> bytes:
+        return self.buf[self.RI[row, J.R_LO]: self.RI[row, J.R_HI]]
+
+    def event(self, row: int) -> schema.Event:
+        """The row as an Event (a scanned row decoded strictly: rare paths only)."""
+        got = self.strict.get(row)
+        if got is None:
+            got = self.strict[row] = schema.decode_event(self.line_bytes(row))
+        return got
+
+
+class Symbols:
+    """The scan's interning table: one open-addressing table over every category."""
+
+    def __init__(self, cap: int = 1 << 12):
+        self.tab = np.zeros(cap, np.int64)
+        self.SH = np.zeros(cap // 2, np.int64)
+        self.SC = np.zeros(cap // 2, np.int64)
+        self.SO = np.zeros(cap // 2, np.int64)
+        self.SL = np.zeros(cap // 2, np.int64)
+        self.pool = np.zeros(cap * 16, np.uint8)
+        self.S = np.zeros(2, np.int64)  # symbols, pool bytes used
+        self.names: list[str] = []
+        self.cats = np.zeros(0, np.int64)
+
+    def grow(self) -> None:
+        n = int(self.S[0])
+        cap = self.tab.shape[0] * 2
+        self.tab = np.zeros(cap, np.int64)
+        for k in ("SH", "SC", "SO", "SL"):
+            old = getattr(self, k)
+            new = np.zeros(cap // 2, np.int64)
+            new[:n] = old[:n]
+            setattr(self, k, new)
+        if self.pool.shape[0] < cap * 16:
+            pool = np.zeros(cap * 16, np.uint8)
+            pool[: self.S[1]] = self.pool[: self.S[1]]
+            self.pool = pool
+        J.rehash(self.tab, self.SH, n)
+
+    def take_new(self) -> None:
+        """Names of the symbols added since the last call (ASCII, by the scanner's rule)."""
+        n0, n = len(self.names), int(self.S[0])
+        if n == n0:
+            return
+        pool = self.pool.tobytes()
+        self.names += [pool[o: o + ln].decode("ascii")
+                       for o, ln in zip(self.SO[n0:n].tolist(), self.SL[n0:n].tolist())]
+        self.cats = self.SC[:n].copy()
+
+
+class LineScanner:
+    """Blocks of whole lines -> Blocks of rows, one symbol table across them."""
+
+    def __init__(self, scan: bool = True):
+        self.tables = _tables(scan)
+        self.sym = Symbols()
+
+    def scan(self, buf: bytes, line: int) -> tuple[Block, int]:
+        """The rows of buf, whose first line is number `line`; and the next line's number."""
+        b = np.frombuffer(buf, np.uint8)
+        rows = buf.count(b"\n") + 1
+        RI = np.empty((rows, J.R_K), np.int64)
+        RN = np.empty(rows, np.float64)
+        sym = self.sym
+        pos, r = 0, 0
+        while True:
+            pos, line, r, st = J.scan_lines(b, pos, line, True, RI, RN, r, *self.tables,
+                                            sym.tab, sym.SH, sym.SC, sym.SO, sym.SL, sym.pool,
+                                            sym.S)
+            if st == J.DONE:
+                break
+            if st == J.NEED_SYMBOLS:
+                sym.grow()
+            else:
+                raise AssertionError("a block has more lines than newlines + 1")
+        sym.take_new()
+        block = Block(buf, RI[:r], RN[:r])
+        for k in np.flatnonzero(block.RI[:, J.R_OK] == 0).tolist():
+            try:
+                block.strict[k] = schema.decode_event(block.line_bytes(k))
+            except Rejected as rej:
+                block.strict[k] = rej
+        return block, line
+
+
+class EventFile:
+    """An events file (.jsonl, or .jsonl.gz from `serve --archive`), read once, in blocks."""
+
+    def __init__(self, path: Path, scan: bool = True):
+        self.path = Path(path)
+        self.scanner = LineScanner(scan)
+        self.sym = self.scanner.sym
+        self._kept: list[Block] = []  # read ahead by first_site, not yet handed out
+        self._it = self._read()
+
+    def _open(self):
+        try:
+            # .gz: the audit archive of `serve --archive`
+            return (gzip.open(self.path, "rb") if str(self.path).endswith(".gz")
+                    else open(self.path, "rb"))
+        except OSError as e:
+            raise ConfigError(f"events file {self.path}: cannot open it ({e.strerror})") from None
+
+    def _read(self) -> Iterator[Block]:
+        line = 1
+        with self._open() as f:
+            tail = b""
+            while True:
+                try:
+                    data = f.read(BLOCK)
+                except (EOFError, gzip.BadGzipFile) as e:
+                    raise ConfigError(f"events file {self.path}: not a complete gzip file "
+                                      f"({e})") from None
+                if data:
+                    data = tail + data
+                    cut = data.rfind(b"\n") + 1
+                    if cut == 0:
+                        tail = data
+                        continue
+                    data, tail = data[:cut], data[cut:]
+                else:
+                    data, tail = tail, b""
+                    if not data:
+                        return
+                block, line = self.scanner.scan(data, line)
+                yield block
+
+    def first_site(self) -> str | None:
+        """The site named by the file's first event that names one (for a run without
+        --site); the blocks read to find it are kept for `blocks`."""
+        for block in self._it:
+            self._kept.append(block)
+            site = self._site_in(block)
+            if site is not None:
+                return site
+        return None
+
+    def _site_in(self, block: Block) -> str | None:
+        RI = block.RI
+        named = np.flatnonzero((RI[:, J.R_OK] == 1) & (RI[:, J.R_SITE] >= 0))
+        first = int(named[0]) if len(named) else len(block)
+        for k in sorted(block.strict):
+            if k > first:
+                break
+            e = block.strict[k]
+            if isinstance(e, schema.Event) and e.site:
+                return e.site
+        return self.sym.names[RI[first, J.R_SITE]] if len(named) else None
+
+    def blocks(self) -> Iterator[Block]:
+        while self._kept:
+            yield self._kept.pop(0)
+        yield from self._it
