@@ -83,7 +83,7 @@ def test_wallboard_in_chromium(mosquitto, tmp_path):
             browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True)
             # bypass_csp: the page's own Content-Security-Policy refuses string eval, which
             # Playwright's wait_for_function uses; the page itself runs under its CSP in
-            # tests/test_feed_security.py::test_wallboard_runs_under_its_csp_in_chromium
+            # tests/live/test_feed_security.py::test_wallboard_runs_under_its_csp_in_chromium
             svc = make_service()
             await svc.__aenter__()
             try:
@@ -101,7 +101,7 @@ def test_wallboard_in_chromium(mosquitto, tmp_path):
                 await page.goto(base)
                 await page.wait_for_function(ANSWERED_3,
                                              timeout=10_000)
-                # the hand-worked figures (tests/test_queue_truth.py)
+                # the hand-worked figures (tests/core/test_queue_truth.py)
                 assert await text(page, "#waiting") == "1"
                 assert await text(page, "#longest") == "50秒"
                 assert await text(page, "#offered") == "5"

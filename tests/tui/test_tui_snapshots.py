@@ -2,8 +2,8 @@
 real feed server (`FeedServer`) from the hand-worked scenario. Clocks are frozen (time in
 state counts from the feed's time, the wall clock is fixed) so the pictures are stable.
 
-Update after an intended change of the screens with `pytest tests/test_tui_snapshots.py
---snapshot-update` and look at the SVGs in tests/__snapshots__/.
+Update after an intended change of the screens with `pytest tests/tui/test_tui_snapshots.py
+--snapshot-update` and look at the SVGs in tests/tui/__snapshots__/.
 """
 from __future__ import annotations
 
