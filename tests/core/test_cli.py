@@ -63,6 +63,7 @@ def test_json_output_matches_the_contract(json_run):
     assert a4["score"] is None and a4["items"]["exam"] is None
 
 
+@pytest.mark.slow
 def test_table_zh_and_en():
     zh = replay("--month", "2026-11", "--format", "table", "--lang", "zh")
     assert zh.returncode == 0, zh.stderr
@@ -77,6 +78,7 @@ def test_table_zh_and_en():
     assert "工号" not in en.stdout and "Agent" not in zh.stdout
 
 
+@pytest.mark.slow
 def test_malformed_lines_reported_and_skipped(tmp_path):
     lines = EVENTS.read_text("utf-8").splitlines()
     bad_lines = {

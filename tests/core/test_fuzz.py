@@ -1,8 +1,11 @@
 """The fuzz harness (simulators.fuzz), briefly: a few seconds of hostile payload streams
 through the decoder, the engine and a report. `make fuzz` runs it for ten minutes."""
+import pytest
+
 from simulators.fuzz import check, run
 
 
+@pytest.mark.slow
 def test_fuzz_briefly():
     assert run(6, examples_per_round=40, out=None) >= 40
 

@@ -119,6 +119,7 @@ def test_field_ranges(field, value):
     assert good == [] and [r.reason for r in bad] == ["invalid_value"], bad[0].detail
 
 
+@pytest.mark.slow
 def test_bad_element_amplification_is_bounded():
     """An 800 KB array of 400 k bad elements took 1.5 GB: one dead letter per payload."""
     n = 200_000

@@ -6,6 +6,8 @@ import json
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+import pytest
+
 from harness.scenario_builder import MINUTE, SECOND, Day, Floor, decode
 
 DAYS = ("2026-11-03", "2026-11-04")
@@ -126,6 +128,7 @@ def _run(events, cuts=None, tick=False, tick_to_next=False, policy="chengdu-2014
 @settings(max_examples=40, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(events=streams(), data=st.data())
+@pytest.mark.slow
 def test_report_does_not_depend_on_batching(events, data):
     whole = _run(events)
     n = len(events)

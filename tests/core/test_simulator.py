@@ -203,6 +203,7 @@ ERLANG_CASES = [(7.0, 250_000), (8.0, 250_000), (9.0, 700_000)]
 
 
 @pytest.mark.parametrize("erlangs,calls", ERLANG_CASES, ids=["7E", "8E", "9E"])
+@pytest.mark.slow
 def test_m_m_c_matches_erlang_c(erlangs, calls):
     c, aht = 10, 180.0
     hours = calls * aht / erlangs / 3600.0

@@ -17,6 +17,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from harness import HW, ROOT
 from kefu_floor.engine import Setup
 from kefu_floor.live.ingest import LiveClock
@@ -115,6 +117,7 @@ async def until(cond, timeout: float, what: str):
         await asyncio.sleep(0.25)
 
 
+@pytest.mark.slow
 def test_sla_breach_pages_and_resolves(mosquitto):
     hook = Webhook()
     am = AlertmanagerServer(AM_CONFIG.format(url=hook.url)).start()

@@ -9,6 +9,8 @@ import sys
 
 import openpyxl
 
+import pytest
+
 from harness import ROOT
 from harness.close import close_files, close_scenario, perfect_month
 from harness.scenario_builder import Day, Floor
@@ -19,6 +21,7 @@ def close(*args):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_close_writes_json_csv_xlsx_and_a_closed_month_is_frozen(tmp_path):
     f, events = close_scenario()
     ev, ro, sc = close_files(tmp_path, f, events)
@@ -92,6 +95,7 @@ def test_close_writes_json_csv_xlsx_and_a_closed_month_is_frozen(tmp_path):
     assert rep["count"] == 1 and rep["first"][0]["amount"] == 9_999_999
 
 
+@pytest.mark.slow
 def test_history_gives_the_gold_run(tmp_path):
     # A1 gold in Sep and Oct (history), gold again in Nov: gold_run 3, gold_quarter 1,000
     hist = tmp_path / "hist"
@@ -168,6 +172,7 @@ def test_excuse_published_to_mqtt(mosquitto):
         "excuse", "s1", "A1", "late_sign_in", "2026-11-03", "地铁故障", "L1")
 
 
+@pytest.mark.slow
 def test_excuse_to_a_file_then_the_close_lists_who_approved_it(tmp_path):
     # A1 signs in at 08:07 on 3 Nov (late: -20 on site, no full attendance); the appeal
     # is approved by L1, appended to the events file: the close lists it, A1 keeps the
@@ -219,6 +224,7 @@ def test_replay_table_shows_the_pay_sheet(tmp_path):
     assert "3,800.00" in a1 and "Individual" in r.stdout and "个人" not in r.stdout
 
 
+@pytest.mark.slow
 def test_a_closed_month_is_kept_when_other_inputs_change(tmp_path):
     # the same November events, a roster that now gives A2 five products: the close of
     # November already in --out is not rewritten

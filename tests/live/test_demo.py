@@ -13,6 +13,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+import pytest
+
 from harness import HW
 from kefu_floor.engine import Engine, Setup
 from kefu_floor.live.ingest import LiveClock
@@ -38,6 +40,7 @@ async def until(cond, timeout=60.0):
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_simulate_publishes_what_replay_scores(mosquitto, tmp_path):
     """A simulated day published to a real broker and scored live equals the replay of the
     files the same run wrote."""
@@ -118,6 +121,7 @@ def load_roster_empty():
     return Roster()
 
 
+@pytest.mark.slow
 def test_demo_starts_serves_the_wallboard_and_stops_on_ctrl_c(tmp_path):
     log = tmp_path / "demo.log"
     with open(log, "w") as err:

@@ -32,6 +32,8 @@ from kefu_floor.roster import load_roster, load_schedule
 from kefu_floor.store import records
 from simulators.services import MosquittoServer, RedisServer
 
+pytestmark = pytest.mark.slow  # kill -9 and restarts during a simulated 200-agent day
+
 # the broker must keep an offline session's whole backlog (the default keeps 1,000)
 BROKER_CONF = "max_queued_messages 0\nmax_queued_bytes 0\n"
 

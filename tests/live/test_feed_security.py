@@ -228,6 +228,7 @@ def test_report_rate_limited_per_client(mosquitto):
     assert other == "report"
 
 
+@pytest.mark.slow
 def test_report_flood_does_not_stall_ingest(mosquitto):
     """1,000 report requests from 50 clients while telemetry flows: the reports are built
     off the event loop and shared (one build per site and month at a time), so events are

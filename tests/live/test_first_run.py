@@ -30,6 +30,8 @@ from simulators.acd import Floor, Scenario
 from simulators.publish import publish_floor
 from harness.handworked import config
 
+pytestmark = pytest.mark.slow  # an empty kernel cache, whole demo days, broker restarts
+
 
 def wait_text(path: Path, pattern: str, proc: subprocess.Popen, timeout: float) -> re.Match:
     t0 = time.monotonic()

@@ -8,10 +8,13 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from harness.serve import report, start_serve
 from kefu_floor.live.mqtt import parse_broker_url, publish_batches
 
 
+@pytest.mark.slow
 def test_two_sites_one_process_then_sigterm(mosquitto, tmp_path):
     log = tmp_path / "serve.log"
     p, broker, feed = start_serve(log, "--broker", mosquitto.url, "--site", "cd1", "--site", "cd2",

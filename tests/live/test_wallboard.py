@@ -15,6 +15,8 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
+import pytest
+
 from dashboards.pages import static_pages
 from harness import ROOT
 from kefu_floor.live.ingest import LiveClock
@@ -67,6 +69,7 @@ async def text(page, sel):
     return (await page.locator(sel).first.text_content() or "").strip()
 
 
+@pytest.mark.slow
 def test_wallboard_in_chromium(mosquitto, tmp_path):
     f, evs = scenario()
     url = parse_broker_url(mosquitto.url)
