@@ -173,6 +173,7 @@ def test_help_documents_exit_codes():
     assert "--month" in out and "--format" in out and "--lang" in out
 
 
+@pytest.mark.slow
 def test_unknown_agent_is_scored_and_flagged(tmp_path):
     ev = tmp_path / "events.jsonl"
     ev.write_text("\n".join([

@@ -221,6 +221,7 @@ def test_a_site_from_the_file(tmp_path):
     assert_same(p, site="cd9")
 
 
+@pytest.mark.slow
 def test_cli_both_decoders_same_output_and_exit(tmp_path):
     p = _hostile_file(tmp_path, 3000, 5)
     runs = []

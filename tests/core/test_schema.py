@@ -229,6 +229,7 @@ def _strict(payload: bytes):
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(_EVENT, min_size=1, max_size=12), st.booleans())
+@pytest.mark.slow
 def test_batch_fast_paths_equal_the_strict_decoder(events, as_array):
     payload = json.dumps(events if as_array else events[0], ensure_ascii=False).encode()
     want = _strict(payload)
