@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 eng.tick()
                 # the peer: one report built on the loop, as every request was before
                 t0 = time.perf_counter()
-                build_report(eng)
+                build_report(eng.finish())
                 one = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 frozen_copy(eng)

@@ -124,7 +124,7 @@ def offline(msgs: list[bytes]) -> dict:
 def replay_report() -> dict:
     eng = Engine(setup())
     replay(eng, DAY / "events.jsonl")
-    return build_report(eng, 2026 * 12 + 10)
+    return build_report(eng.finish(), 2026 * 12 + 10)
 
 
 class DeadCounter:
@@ -169,7 +169,7 @@ async def soak(port: int, n_msgs: int, n_good: int) -> dict:
                 last, still = svc.subscriber.received, 0
         elapsed = time.perf_counter() - t0
         await asyncio.sleep(1.0)  # dead letters out
-        report = build_report(eng, 2026 * 12 + 10)
+        report = build_report(eng.finish(), 2026 * 12 + 10)
         up = all(not t.done() for t in svc._tasks)
         return {"elapsed_s": elapsed, "samples": samples, "counters": eng.counters(),
                 "report": report, "up": up}

@@ -153,16 +153,20 @@ def pctl(xs: list[float], p: float) -> float:
 
 def run(n: int = 2000, rate: float = 4.0, changed: float = 0.1, seconds: float = 20.0,
         size: tuple[int, int] = (200, 60), terminal: bool = False, n_teams: int = 20,
-        keys: bool = True) -> dict:
+        keys: bool = True, url: str | None = None, ready_timeout: float = 600.0) -> dict:
+    """`url`: a real service's feed instead of the synthetic one (its `n` agents; the lag
+    then is not measured, the service does not stamp its deltas)."""
     from dashboards.tui import FloorApp
 
-    ctx = mp.get_context("spawn")
-    port_q = ctx.Queue()
-    proc = ctx.Process(target=serve, args=(n, n_teams, rate, changed, seconds, port_q),
-                       daemon=True)
-    proc.start()
-    port = port_q.get(timeout=60)
-    app = FloorApp(f"ws://127.0.0.1:{port}", lang="zh")
+    proc = None
+    if url is None:
+        ctx = mp.get_context("spawn")
+        port_q = ctx.Queue()
+        proc = ctx.Process(target=serve, args=(n, n_teams, rate, changed, seconds, port_q),
+                           daemon=True)
+        proc.start()
+        url = f"ws://127.0.0.1:{port_q.get(timeout=60)}"
+    app = FloorApp(url, lang="zh")
     res: dict = {"agents": n, "rate_hz": rate, "changed_per_update": max(1, int(n * changed)),
                  "size": f"{size[0]}x{size[1]}", "headless": not terminal}
     apply_cpu: list[float] = []
@@ -189,9 +193,10 @@ def run(n: int = 2000, rate: float = 4.0, changed: float = 0.1, seconds: float =
 
     async def pilot_main(pilot):
         t0 = time.perf_counter()
-        while app.floor.row_count < n:
+        while app.floor.row_count < n and time.perf_counter() - t0 < ready_timeout:
             await asyncio.sleep(0.05)
         res["initial_build_s"] = round(time.perf_counter() - t0, 2)
+        connects0 = app.client.connects
         await asyncio.sleep(1.0)
         apply_cpu.clear()
         lag.clear()
@@ -223,6 +228,8 @@ def run(n: int = 2000, rate: float = 4.0, changed: float = 0.1, seconds: float =
             "lag_ms_p95": round(pctl(lag, 0.95) * 1000, 1),
             "key_ms_median": round(pctl(key_ms, 0.5), 1) if key_ms else None,
             "key_ms_max": round(max(key_ms), 1) if key_ms else None,
+            "connected_at_end": app.client.connected,
+            "reconnects": app.client.connects - connects0,
         })
         app.exit()
 
@@ -232,8 +239,9 @@ def run(n: int = 2000, rate: float = 4.0, changed: float = 0.1, seconds: float =
     try:
         app.run(headless=not terminal, size=None if terminal else size, auto_pilot=auto_pilot)
     finally:
-        proc.terminate()
-        proc.join(5)
+        if proc is not None:
+            proc.terminate()
+            proc.join(5)
     return res
 
 

@@ -47,14 +47,17 @@ class Change:
     removed: set[str] = field(default_factory=set)
     sections: set[str] = field(default_factory=set)  # other sections touched
     alert: dict | None = None
+    alerts: list[dict] = field(default_factory=list)  # new deductions (a compact delta's)
 
 
-def feed_url(url: str, site: str | None = None, team: str | None = None) -> str:
-    """ws://host:port[/] plus the feed's query (site, team)."""
+def feed_url(url: str, site: str | None = None, team: str | None = None,
+             compact: bool = False) -> str:
+    """ws://host:port[/] plus the feed's query (site, team, the compact stream)."""
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.netloc:
         raise ValueError(f"{url!r} is not a ws://host:port address")
-    q = {k: v for k, v in (("site", site), ("team", team)) if v}
+    q = {k: v for k, v in (("site", site), ("team", team), ("compact", "1" if compact else None))
+         if v}
     path = parts.path or "/"
     return f"{parts.scheme}://{parts.netloc}{path}" + (f"?{urlencode(q)}" if q else "")
 
@@ -69,8 +72,10 @@ class FeedClient:
                  wall: Callable[[], float] = time.time,
                  backoff_initial: float = 0.5, backoff_max: float = 10.0,
                  open_timeout: float = 10.0, max_alerts: int = MAX_ALERTS,
-                 token: str | None = None, ssl=None):
-        self.url = feed_url(url, site, team)
+                 token: str | None = None, ssl=None, compact: bool = True):
+        # compact: static roster fields once and alerts inside deltas (README "Live feed");
+        # `handle` takes both forms and keeps the state in the full one
+        self.url = feed_url(url, site, team, compact)
         # the feed's access token (sent as a header, never in the URL) and TLS for wss://
         self.headers = {"Authorization": f"Bearer {token}"} if token else None
         self.ssl = ssl
@@ -82,6 +87,7 @@ class FeedClient:
         self.backoff_max = backoff_max
         self.open_timeout = open_timeout
         self.state: dict | None = None
+        self.roster: dict[str, dict] = {}  # agent -> static fields (a compact stream's)
         self.alerts: collections.deque[dict] = collections.deque(maxlen=max_alerts)
         self._alert_keys: set[tuple] = set()
         self.timeline: dict[str, list[tuple[int, str, str | None]]] = {}
@@ -101,6 +107,8 @@ class FeedClient:
         """Apply one feed message to the kept state; return what it changed."""
         self.messages += 1
         kind = msg.get("type")
+        if kind in ("snapshot", "delta") and ("roster" in msg or self.roster):
+            msg = self._expand(msg)
         if kind == "snapshot":
             old = self.state
             self.state = msg
@@ -122,7 +130,9 @@ class FeedClient:
             removed = set(msg.get("removed", {}).get("agents", []))
             sections = {s for s in ("teams", "queues", "floor", "counters", "month", "now")
                         if s in msg or s in msg.get("removed", {})}
-            return Change("delta", changed, removed, sections)
+            added = [d for d in msg.get("alerts") or [] if isinstance(d, dict)
+                     and self.add_alert(d)]
+            return Change("delta", changed, removed, sections, alerts=added)
         if kind == "alert":
             d = msg.get("deduction") or {}
             if self.add_alert(d):
@@ -137,6 +147,20 @@ class FeedClient:
                     fut.set_exception(RuntimeError(msg.get("error") or "feed error"))
             return Change(kind)
         return Change(str(kind))
+
+    def _expand(self, msg: dict) -> dict:
+        """A compact message in full form: each agent entry with its roster fields."""
+        if msg.get("type") == "snapshot":
+            self.roster = {}
+        cols = msg.get("roster") or {}
+        fields = [f for f in cols if f != "agent"]
+        for k, a in enumerate(cols.get("agent") or []):
+            self.roster[a] = {f: cols[f][k] for f in fields}
+        agents = msg.get("agents")
+        if not agents or not self.roster:
+            return msg
+        roster = self.roster
+        return {**msg, "agents": {a: {**roster.get(a, {}), **e} for a, e in agents.items()}}
 
     def add_alert(self, d: dict) -> bool:
         """Keep a deduction (newest first); False if it is already kept."""

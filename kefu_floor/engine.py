@@ -15,7 +15,7 @@ import numpy as np
 
 from kefu_floor.batch import Batch, Symbols, base_columns, hash_ids, to_batch
 from kefu_floor.errors import Rejected
-from kefu_floor.kernelcall import batch_columns, call_kernel
+from kefu_floor.kernelcall import aligned, call_kernel
 from kefu_floor.localtime import offset_table
 from kefu_floor.policy import Policy
 from kefu_floor.roster import Roster, Shift
@@ -48,7 +48,7 @@ def _grow_axis(arr: np.ndarray, axis: int, n: int, fill) -> np.ndarray:
         return arr
     shape = list(arr.shape)
     shape[axis] = max(n, arr.shape[axis] * 2 if arr.shape[axis] else n)
-    out = np.full(shape, fill, arr.dtype)
+    out = aligned(shape, arr.dtype, fill)
     idx = [slice(None)] * arr.ndim
     idx[axis] = slice(0, arr.shape[axis])
     out[tuple(idx)] = arr
@@ -92,7 +92,7 @@ class Engine:
         self.tr_slot = np.full(K.N_TR, K.NO_TIME, np.int64)
         self.qwait = np.zeros(0, np.int64)
         self._new_call_table(1024)
-        self.L = np.zeros((4 * kf.LEDGER_RESERVE, K.L_K))
+        self.L = aligned((4 * kf.LEDGER_RESERVE, K.L_K), np.float64)
         self.X = np.zeros((16, K.X_K), np.int64)
         self.INC = np.zeros((16, K.I_K))  # incidents, rows [0, G_INCIDENT_N) in use
         self.src_seq = np.zeros(0, np.int64)
@@ -107,13 +107,20 @@ class Engine:
         self._init_guard(setup.policy)
         # which agents changed since the read side last looked (None: all of them)
         self.dirty: set[int] | None = None
+        # busy agents whose busy time a tick moved and nothing else (the read side's too),
+        # and the set the last take_dirty handed over
+        self.busy_dirty: set[int] = set()
+        self.taken_busy: set[int] = set()
+        # ledger rows the read side has been handed as new (take_booked); not state: a
+        # restored engine's deductions are history, not news
+        self.booked_seen = 0
         stats.init(self)  # exporter and telemetry-health arrays (kefu_floor.stats)
         self._ensure_capacity(n)
 
     # ------------------------------------------------------------------ set-up
     def _build_shifts(self, shifts: list[Shift]) -> None:
         by_agent = sorted(shifts, key=lambda s: (self.sym.agents.ids[s.agent], s.start_ms))
-        S = np.zeros((len(by_agent), K.S_K), np.int64)
+        S = aligned((len(by_agent), K.S_K), np.int64)
         brks = []
         for k, sh in enumerate(by_agent):
             S[k, K.S_AGENT] = self.sym.agents.ids[sh.agent]
@@ -394,9 +401,8 @@ class Engine:
         status = np.empty(n, np.int8)
         held = np.empty(n, np.int64)
         ne, nh = call_kernel(self, kg.admit, {
-            **batch_columns(pool), "epoch": pool.epochs(), "h": h,
-            "ref": self.G[K.G_NOW] if ref is None else ref, "final": final, "emit": emit,
-            "status": status, "held": held})
+            "epoch": pool.epochs(), "h": h, "ref": self.G[K.G_NOW] if ref is None else ref,
+            "final": final, "emit": emit, "status": status, "held": held}, pool)
         # duplicates and gaps go where every reader of the engine looks for them
         self.G[K.G_DUPLICATES] += self.GS[kg.GS_DUPS]
         self.G[K.G_GAPS] = max(0, int(self.G[K.G_GAPS] + self.GS[kg.GS_GAPS]))
@@ -451,6 +457,16 @@ class Engine:
         empty = Batch.concat([self.held.slice(0, 0)])
         return self.feed_batch(empty, [], [], final=True)
 
+    def finish(self) -> Engine:
+        """Book everything due by engine time before a report is read (reads never write):
+        a replay's input has ended, so what is still held is decided first (`settle`); a
+        live engine's input never ends, so its held events keep waiting. Returns itself,
+        so `build_report(eng.finish(), month)` reads as what it is."""
+        if not self.live:
+            self.settle()
+        self.tick()
+        return self
+
     def _apply(self, b: Batch, received_ms: int | None = None) -> None:
         # dedup was done by the admission kernel: the floor kernel's own is bypassed
         self._count_inputs(b)
@@ -460,22 +476,20 @@ class Engine:
         b = Batch(*cols)
         self._ensure_capacity()
         stats.before_batch(self, b, received_ms)
-        minute = self.G[K.G_NOW] // K.MINUTE_MS
-        given = batch_columns(b)
-        given["start"] = 0
+        given = {"start": 0}
         while True:
-            given["start"], need = call_kernel(self, kf.apply_batch, given)
+            given["start"], need = call_kernel(self, kf.apply_batch, given, b)
             if need == kf.NEED_NOTHING:
                 break
             self._grow(need)  # then resume at event j, which was not touched yet
-        self._record_dirty(minute, lambda: np.unique(b.agent[b.agent >= 0]).tolist())
+        self._record_dirty(lambda: np.unique(b.agent[b.agent >= 0]).tolist())
 
     def _count_inputs(self, b: Batch) -> None:
         names = self.sym.agents.names
         if self.agent_h.shape[0] < len(names):  # once per new agent id, not per event
             self.agent_h = np.concatenate(
                 [self.agent_h, hash_ids(names[self.agent_h.shape[0]:])])
-        call_kernel(self, ki.count_inputs, batch_columns(b))
+        call_kernel(self, ki.count_inputs, {}, b)
 
     def month_inputs(self, month: int) -> tuple[int, str] | None:
         """(accepted events, digest) of `month`, or None if the month's ring slot holds a
@@ -523,9 +537,17 @@ class Engine:
         self.CVAL2 = np.zeros_like(self.CVAL)
 
     def take_dirty(self) -> set[int] | None:
-        """Agents changed since the last call (None = every agent); resets the record."""
+        """Agents changed since the last call (None = every agent); resets the record.
+        Agents whose busy time only grew are apart (`busy_dirty`), taken with it."""
         d, self.dirty = self.dirty, set()
+        self.taken_busy, self.busy_dirty = self.busy_dirty, set()
         return d
+
+    def take_booked(self) -> range:
+        """Ledger rows booked since the last call (the feed's alerts); resets the record."""
+        n = int(self.G[K.G_LEDGER_N])
+        rows, self.booked_seen = range(min(self.booked_seen, n), n), n
+        return rows
 
     _WATCH = [K.A_STATE, K.A_FLAGS, K.A_CURSOR, K.A_PHASE, K.A_CTX_DAY]
 
@@ -541,7 +563,6 @@ class Engine:
 
     def _tick(self, t: int) -> None:
         before = self.A[:, self._WATCH].copy()
-        minute = self.G[K.G_NOW] // K.MINUTE_MS
         booked = int(self.G[K.G_LEDGER_N])
         stats.retire_days(self)
         given = {"t": t, "start": 0}
@@ -551,23 +572,20 @@ class Engine:
                 break
             self._grow(kf.NEED_LEDGER)
 
-        def changed() -> list[int]:
-            # a tick changes an agent's timers/flags, its busy time, or books a deduction
-            moved = ((self.A[:, self._WATCH] != before).any(axis=1)
-                     | (self.A[:, K.A_STATE] == K.ST_BUSY))
-            return (np.flatnonzero(moved).tolist()
-                    + self.L[booked: self.G[K.G_LEDGER_N], K.L_AGENT].astype(int).tolist())
+        # a tick changes an agent's timers/flags or books a deduction (dirty), or only
+        # adds to a busy agent's busy time (busy_dirty: the read side patches just that)
+        moved = (self.A[:, self._WATCH] != before).any(axis=1)
+        self._record_dirty(lambda: (
+            np.flatnonzero(moved).tolist()
+            + self.L[booked: self.G[K.G_LEDGER_N], K.L_AGENT].astype(int).tolist()))
+        self.busy_dirty.update(
+            np.flatnonzero((self.A[:, K.A_STATE] == K.ST_BUSY) & ~moved).tolist())
 
-        self._record_dirty(minute, changed)
-
-    def _record_dirty(self, minute_before: int, ids) -> None:
-        """Note which agents changed: `ids()` of them, or every agent (None) once engine
-        time crossed a minute, since the rolling windows then moved for all of them."""
-        if self.dirty is None:
-            return
-        if self.G[K.G_NOW] // K.MINUTE_MS != minute_before:
-            self.dirty = None
-        else:
+    def _record_dirty(self, ids) -> None:
+        """Note which agents changed (`ids()` of them). Engine time crossing a minute
+        moves the rolling windows of many more: the read side finds those itself (it
+        compares the window sums), so they are not listed here."""
+        if self.dirty is not None:
             self.dirty.update(ids())
 
     # ------------------------------------------------------------------ reading

@@ -10,6 +10,8 @@ format has one definition.
 from __future__ import annotations
 
 import gzip
+import mmap
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -20,7 +22,8 @@ from kefu_floor import schema
 from kefu_floor.errors import ConfigError, Rejected
 from kernels import jsonscan as J
 
-BLOCK = 8 << 20  # bytes read at a time (whole lines)
+BLOCK = 8 << 20  # bytes of a gzip file decompressed at a time (whole lines)
+ROWS = 1 << 17  # rows of a block
 
 # how the scanner fills a type's columns (kernels.jsonscan TSHAPE); types not named here
 # (manual entries with free text, days, points: floor, adjust, excuse, incident) are left
@@ -60,7 +63,7 @@ def _tables(scan: bool):
     lim[J.L_MAX_WAIT] = 86_400_000
     lim[J.L_AMOUNT] = 1e9
     lim[J.L_POINTS_MAX] = 100
-    return types, toff, shape, req, enums, eoff, grp, lim
+    return types, toff, J.name_index(schema.EVENT_TYPES), shape, req, enums, eoff, grp, lim
 
 
 def _check_tables() -> None:
@@ -86,7 +89,7 @@ def _check_tables() -> None:
 class Block:
     """Rows of one block of lines (blank and # lines have none)."""
 
-    buf: bytes
+    buf: np.ndarray  # uint8: the lines (RI's R_LO/R_HI index it)
     RI: np.ndarray  # int64 (rows, jsonscan.R_K)
     RN: np.ndarray  # float64 (rows,)
     strict: dict[int, schema.Event | Rejected] = field(default_factory=dict)
@@ -95,7 +98,7 @@ class Block:
         return self.RI.shape[0]
 
     def line_bytes(self, row: int) -> bytes:
-        return self.buf[self.RI[row, J.R_LO]: self.RI[row, J.R_HI]]
+        return self.buf[self.RI[row, J.R_LO]: self.RI[row, J.R_HI]].tobytes()
 
     def event(self, row: int) -> schema.Event:
         """The row as an Event (a scanned row decoded strictly: rare paths only)."""
@@ -146,38 +149,38 @@ class Symbols:
 
 
 class LineScanner:
-    """Blocks of whole lines -> Blocks of rows, one symbol table across them."""
+    """Whole lines -> Blocks of rows, one symbol table across them; `line` is the number
+    of the next line."""
 
     def __init__(self, scan: bool = True):
         self.tables = _tables(scan)
         self.sym = Symbols()
+        self.line = 1
 
-    def scan(self, buf: bytes, line: int) -> tuple[Block, int]:
-        """The rows of buf, whose first line is number `line`; and the next line's number."""
+    def scan(self, buf, rows: int = ROWS) -> Iterator[Block]:
+        """Blocks of at most `rows` rows from buf (bytes, or a mmap), whole lines only."""
         b = np.frombuffer(buf, np.uint8)
-        rows = buf.count(b"\n") + 1
-        RI = np.empty((rows, J.R_K), np.int64)
-        RN = np.empty(rows, np.float64)
         sym = self.sym
-        pos, r = 0, 0
-        while True:
-            pos, line, r, st = J.scan_lines(b, pos, line, True, RI, RN, r, *self.tables,
-                                            sym.tab, sym.SH, sym.SC, sym.SO, sym.SL, sym.pool,
-                                            sym.S)
-            if st == J.DONE:
-                break
-            if st == J.NEED_SYMBOLS:
+        pos = 0
+        while pos < len(b):
+            RI = np.empty((rows, J.R_K), np.int64)
+            RN = np.empty(rows, np.float64)
+            r = 0
+            while True:
+                pos, self.line, r, st = J.scan_lines(
+                    b, pos, self.line, True, RI, RN, r, *self.tables, sym.tab, sym.SH,
+                    sym.SC, sym.SO, sym.SL, sym.pool, sym.S)
+                if st != J.NEED_SYMBOLS:
+                    break
                 sym.grow()
-            else:
-                raise AssertionError("a block has more lines than newlines + 1")
-        sym.take_new()
-        block = Block(buf, RI[:r], RN[:r])
-        for k in np.flatnonzero(block.RI[:, J.R_OK] == 0).tolist():
-            try:
-                block.strict[k] = schema.decode_event(block.line_bytes(k))
-            except Rejected as rej:
-                block.strict[k] = rej
-        return block, line
+            sym.take_new()
+            block = Block(b, RI[:r], RN[:r])
+            for k in np.flatnonzero(block.RI[:, J.R_OK] == 0).tolist():
+                try:
+                    block.strict[k] = schema.decode_event(block.line_bytes(k))
+                except Rejected as rej:
+                    block.strict[k] = rej
+            yield block
 
 
 class EventFile:
@@ -199,8 +202,15 @@ class EventFile:
             raise ConfigError(f"events file {self.path}: cannot open it ({e.strerror})") from None
 
     def _read(self) -> Iterator[Block]:
-        line = 1
         with self._open() as f:
+            if not isinstance(f, gzip.GzipFile):
+                # mapped, not copied: the scanner reads the page cache in place (the map
+                # lives as long as a block refers to it)
+                if os.fstat(f.fileno()).st_size == 0:
+                    return
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                yield from self.scanner.scan(mm)
+                return
             tail = b""
             while True:
                 try:
@@ -219,8 +229,7 @@ class EventFile:
                     data, tail = tail, b""
                     if not data:
                         return
-                block, line = self.scanner.scan(data, line)
-                yield block
+                yield from self.scanner.scan(data)
 
     def first_site(self) -> str | None:
         """The site named by the file's first event that names one (for a run without

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kefu_floor.kernelcall import batch_columns, call_kernel
+from kefu_floor.kernelcall import call_kernel
 from kernels import layout as K
 from kernels import stats as ks
 
@@ -80,9 +80,9 @@ def before_batch(eng, b, received_ms: int | None) -> None:
     """Count the batch (call after capacities grew, before the floor kernel applies it)."""
     retire_days(eng)
     call_kernel(eng, ks.batch_stats, {
-        **batch_columns(b), "now": eng.G[K.G_NOW],
+        "now": eng.G[K.G_NOW],
         "received_ms": K.NO_TIME if received_ms is None else int(received_ms),
-        "skew_ms": round(eng.policy.quality.clock_skew_s * 1000)})
+        "skew_ms": round(eng.policy.quality.clock_skew_s * 1000)}, b)
 
 
 def timed(eng, seconds: float) -> None:

@@ -35,6 +35,10 @@ from numba import njit
 from kernels.clock import local_day, month_of_day
 from kernels.layout import EV_ADJUST, EV_QA, NO_TIME
 
+# without numba's reference counting, as kernels.floor: nothing here allocates, and
+# refcounting the arrays handed to each helper, per event, cost more than the admission
+FAST = dict(cache=True, _nrt=False, error_model="numpy")
+
 # status per pool row
 ST_EMIT = 0
 ST_HELD = 1
@@ -75,7 +79,7 @@ LP_MAX_JUMP_MANUAL = 9  # exempt types: entered by people, days or weeks apart
 LP_K = 10
 
 
-@njit(cache=True)
+@njit(**FAST)
 def _others_active(ORIG, me, ref, window):
     """Origins other than `me` with an event applied within `window` before ref."""
     active = 0
@@ -85,7 +89,7 @@ def _others_active(ORIG, me, ref, window):
     return active
 
 
-@njit(cache=True)
+@njit(**FAST)
 def _hold(k, etype, src, exempt, ORIG, GS):
     if not exempt[etype[k]]:
         GS[GS_HCOUNT] += 1
@@ -95,7 +99,7 @@ def _hold(k, etype, src, exempt, ORIG, GS):
             GS[GS_HDISTINCT] += 1
 
 
-@njit(cache=True)
+@njit(**FAST)
 def _unhold(held, nh, src, ORIG, GS):
     for a in range(nh):
         ORIG[src[held[a]] + 1, O_HELD] = 0
@@ -103,7 +107,7 @@ def _unhold(held, nh, src, ORIG, GS):
     GS[GS_HDISTINCT] = 0
 
 
-@njit(cache=True)
+@njit(**FAST)
 def _dedup(s, q, ep, ORIG, GS, max_seq_gap):
     """True if (source s, seq q, epoch ep) was seen; updates the source's state."""
     o = s + 1
@@ -146,7 +150,7 @@ def _dedup(s, q, ep, ORIG, GS, max_seq_gap):
     return False
 
 
-@njit(cache=True)
+@njit(**FAST)
 def admit(etype, ts, src, seq, epoch, aux, h, ref, ORIG, GS, LP, exempt, tz_utc, tz_off,
           final, emit, status, held):
     """Decide every pool row. `ref` is engine time (NO_TIME before the first event).

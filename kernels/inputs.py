@@ -20,7 +20,7 @@ local month of its ts (as the close assigns events to months).
 import numpy as np
 from numba import njit
 
-from kernels.clock import local_day, month_of_day
+from kernels.clock import local_day, month_of_day, next_local_midnight
 from kernels.layout import (EV_ABANDON, EV_ADJUST, EV_ANSWER, EV_ENQUEUE, EV_EXCUSE,
                             EV_FLOOR, EV_HANGUP, EV_INCIDENT, EV_NO_ANSWER, EV_OFFER, EV_QA, EV_SALE,
                             EV_SURVEY, EV_WRAP_END, N_MONTH_SLOTS)
@@ -31,9 +31,12 @@ MI_N = 1  # accepted events of that month
 MI_SUM = 2  # the digest: sum of the events' hashes, wrapping
 MI_K = 3
 NO_MONTH = -(2**62)
+# without numba's refcounting (nothing here allocates; see kernels.floor): with it, every
+# per-event call handing over the time zone arrays cost an atomic increment and decrement
+FAST = dict(cache=True, _nrt=False, error_model="numpy")
 
 
-@njit(cache=True)
+@njit(**FAST)
 def _mix(h, x):
     # splitmix64's finaliser over h ^ x: every input bit reaches every output bit
     z = (h ^ np.uint64(x)) + np.uint64(0x9E3779B97F4A7C15)
@@ -42,17 +45,26 @@ def _mix(h, x):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True)
+@njit(**FAST)
 def count_inputs(etype, ts, agent, call, code, aux, num, seq, agent_h, tz_utc, tz_off, MIN):
     """Add a batch of applied events to their months' counts and digests. A month older
     than the one its ring slot now holds is not counted (the engine no longer holds it)."""
     n = etype.shape[0]
+    # the month of the local day of [day_lo, day_hi): a stream is in time order, so the
+    # calendar is worked out once a day, not per event
+    day_lo = day_hi = NO_MONTH
+    day_m = 0
     for j in range(n):
         et = etype[j]
         if (et == EV_QA or et == EV_ADJUST or et == EV_INCIDENT) and aux[j] >= 0:
             m = aux[j]
         else:
-            m = month_of_day(local_day(tz_utc, tz_off, ts[j]))
+            t = ts[j]
+            if t < day_lo or t >= day_hi:
+                day_lo = t
+                day_hi = next_local_midnight(tz_utc, tz_off, t)
+                day_m = month_of_day(local_day(tz_utc, tz_off, t))
+            m = day_m
         s = m % N_MONTH_SLOTS
         if MIN[s, MI_MONTH] != m:
             if MIN[s, MI_MONTH] > m:

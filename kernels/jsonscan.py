@@ -42,8 +42,8 @@ DONE = 0
 NEED_ROWS = 1
 NEED_SYMBOLS = 2
 
-# a type's names (caller's tables): TYPES bytes, TOFF[t]..TOFF[t+1]; TSHAPE[t]: 0 = not
-# scanned, 1 = scanned; TREQ[t]: required-field bits
+# a type's names (caller's tables): TYPES bytes, TOFF[t]..TOFF[t+1], TIDX its name_index;
+# TSHAPE[t]: 0 = not scanned, else how its columns are filled; TREQ[t]: required-field bits
 # enum values: ENUMS bytes, EOFF offsets, grouped per field by EGRP[field] = (lo, hi)
 
 _KEYS = np.frombuffer("".join(FIELD_NAMES).encode(), np.uint8).copy()
@@ -52,12 +52,35 @@ _N_FIELDS = len(FIELD_NAMES)
 _WS = np.zeros(256, np.bool_)  # what bytes.strip strips
 for _c in b" \t\n\r\x0b\x0c":
     _WS[_c] = True
+_PLAIN = np.zeros(256, np.bool_)  # string bytes the scanner takes: printable ASCII, no " or \\
+for _c in range(32, 127):
+    _PLAIN[_c] = _c not in (34, 92)
+
+
+def name_index(names) -> np.ndarray:
+    """A lookup of a set of names by (length, first byte, last byte) -> its index (-1:
+    none); every hit is still compared in full (`_lookup`)."""
+    idx = np.full(1024, -1, np.int64)
+    for k, nm in enumerate(names):
+        nb = nm.encode()
+        h = _slot(len(nb), nb[0], nb[-1])
+        if idx[h] != -1:
+            raise ValueError(f"names {names[idx[h]]!r} and {nm!r} share a lookup slot")
+        idx[h] = k
+    return idx
+
+
+def _slot(n, first, last):
+    return (n * 131 + first * 31 + last * 7) & 1023
+
+
+_KIDX = name_index(FIELD_NAMES)
 _FNV_OFFSET = np.uint64(14695981039346656037)
 _FNV_PRIME = np.uint64(1099511628211)
 _POW10 = np.array([10.0 ** k for k in range(23)])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _skip_ws(b, i, hi):
     # JSON's own whitespace inside a line ('\n' ends it)
     while i < hi and (b[i] == 32 or b[i] == 9 or b[i] == 13):
@@ -84,16 +107,31 @@ def _match(b, lo, hi, names, offs, first, last):
 
 
 @njit(cache=True)
+def _lookup(b, lo, hi, names, offs, idx):
+    """Index of the name equal to b[lo:hi] (tables of `name_index`), or -1."""
+    n = hi - lo
+    if n == 0:
+        return -1
+    k = idx[(n * 131 + b[lo] * 31 + b[hi - 1] * 7) & 1023]
+    if k < 0:
+        return -1
+    a = offs[k]
+    if offs[k + 1] - a != n:
+        return -1
+    for j in range(n):
+        if names[a + j] != b[lo + j]:
+            return -1
+    return k
+
+
+@njit(cache=True)
 def _string_end(b, i, hi):
     """b[i] follows an opening quote: index of the closing quote of a plain string (printable
     ASCII, no escape), or -1 when the string is anything else."""
-    while i < hi:
-        c = b[i]
-        if c == 34:
-            return i
-        if c < 32 or c > 126 or c == 92:
-            return -1
+    while i < hi and _PLAIN[b[i]]:
         i += 1
+    if i < hi and b[i] == 34:
+        return i
     return -1
 
 
@@ -234,7 +272,7 @@ def rehash(tab, SH, n):
 
 
 @njit(cache=True)
-def _parse(b, lo, hi, RI, RN, r, TYPES, TOFF, TSHAPE, TREQ, ENUMS, EOFF, EGRP, LIM,
+def _parse(b, lo, hi, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, ENUMS, EOFF, EGRP, LIM,
            tab, SH, SC, SO, SL, pool, S, num):
     """Fill row r from the line b[lo:hi] and return True, or return False (strict decoder)."""
     if b[lo] != 123:
@@ -266,7 +304,7 @@ def _parse(b, lo, hi, RI, RN, r, TYPES, TOFF, TSHAPE, TREQ, ENUMS, EOFF, EGRP, L
         k1 = _string_end(b, k0, hi)
         if k1 < 0:
             return False
-        f = _match(b, k0, k1, _KEYS, _KOFF, 0, _N_FIELDS)
+        f = _lookup(b, k0, k1, _KEYS, _KOFF, _KIDX)
         if f < 0:
             return False  # a key the scanner does not know: the strict decoder decides
         bit = np.int64(1) << f
@@ -329,7 +367,7 @@ def _parse(b, lo, hi, RI, RN, r, TYPES, TOFF, TSHAPE, TREQ, ENUMS, EOFF, EGRP, L
             if n > max_id or n == 0 and f != F_SEAT:
                 return False
             if f == F_TYPE:
-                et = _match(b, v0, v1, TYPES, TOFF, 0, TOFF.shape[0] - 1)
+                et = _lookup(b, v0, v1, TYPES, TOFF, TIDX)
                 if et < 0 or TSHAPE[et] == 0:
                     return False
             elif f == F_AGENT:
@@ -425,7 +463,7 @@ def _parse(b, lo, hi, RI, RN, r, TYPES, TOFF, TSHAPE, TREQ, ENUMS, EOFF, EGRP, L
 
 
 @njit(cache=True)
-def scan_lines(b, pos, line, bom, RI, RN, r, TYPES, TOFF, TSHAPE, TREQ, ENUMS, EOFF, EGRP,
+def scan_lines(b, pos, line, bom, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, ENUMS, EOFF, EGRP,
                LIM, tab, SH, SC, SO, SL, pool, S):
     """Scan the lines of b from byte pos (line number `line`) into rows r.. of RI/RN.
 
@@ -462,7 +500,7 @@ def scan_lines(b, pos, line, bom, RI, RN, r, TYPES, TOFF, TSHAPE, TREQ, ENUMS, E
             RI[r, R_OK] = 0  # _parse sets it once the row is filled
             for c in range(R_ETYPE, R_K):
                 RI[r, c] = -1
-            _parse(b, lo, hi, RI, RN, r, TYPES, TOFF, TSHAPE, TREQ, ENUMS, EOFF, EGRP, LIM,
+            _parse(b, lo, hi, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, ENUMS, EOFF, EGRP, LIM,
                    tab, SH, SC, SO, SL, pool, S, num)
             r += 1
         line += 1

@@ -6,6 +6,8 @@ Every name here is a plain int so numba folds it as a compile-time constant.
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
 NO_TIME = -(2**62)  # "never" for int64 time columns
+CACHE_LINE = 64  # bytes; the engine's state arrays start on a line boundary
+LINE_WORDS = CACHE_LINE // 8  # int64 / float64 columns per line
 MAX_LOCAL_DAY_MS = 25 * 60 * MINUTE_MS  # the longest local day (a DST fall-back day)
 CALL_MAX_WAIT_MS = DAY_MS  # a call queued longer without answer or abandon is dropped
 
@@ -88,29 +90,34 @@ F_IN_SHIFT = 64
 F_IN_BREAK = 128
 
 # ---- agent table A: int64 (n_agents, A_K) ----
-# Columns every event touches come first, so they share one 64-byte cache line; rows are
-# padded to 24 columns (3 whole lines).
+# Rows are 3 whole 64-byte cache lines and the engine allocates the table on a line boundary
+# (kefu_floor.kernelcall.aligned), so an event's agent touches the first two lines, which
+# hold what the common path reads and writes, and the third (cold) only at a sign-out or a
+# shift end. The kernel prefetches both hot lines of the events ahead (kernels.floor).
 A_STATE = 0
 A_LAST = 1  # the agent has been advanced up to this time
 A_NEXTB = 2  # next boundary (timer, break edge, midnight) after A_LAST
 A_CTX_DAY = 3  # agent day of [A_LAST, A_NEXTB): the shift's date inside a shift, else local date
 A_CTX_BRK = 4  # 1 when [A_LAST, A_NEXTB) is inside a scheduled break
-A_REASON = 5  # busy reason code while busy
-A_SINCE = 6  # time the current state began
-A_BUSY_SINCE = 7  # start of the current unbroken busy spell, NO_TIME when not busy
-A_OFFER_CALL = 8  # call hash of the last offer, so an answer without offer counts as offered
-A_CALL = 9  # call hash being talked
-A_ANSWER_TS = 10
-A_ANSWER_DAY = 11
-A_CURSOR = 12  # row in S of the agent's current (first unfinished) shift
-A_SH_HI = 13  # one past the agent's last row in S
-A_PHASE = 14  # next timer of the current shift (see kernels.floor.timer_time)
-A_FLAGS = 15
-A_LAST_OUT = 16  # time of the last sign-out
-A_OUT_BUSY_SINCE = 17  # busy spell start at that sign-out, NO_TIME if not busy then
-A_SH_LO = 18  # first row in S of the agent
-A_LUNCH_SINCE = 19  # start of the current lunch busy episode not yet booked, else NO_TIME
+A_FLAGS = 5
+A_CURSOR = 6  # row in S of the agent's current (first unfinished) shift
+A_LUNCH_SINCE = 7  # start of the current lunch busy episode not yet booked, else NO_TIME
+# second line: state changes and calls
+A_SINCE = 8  # time the current state began
+A_BUSY_SINCE = 9  # start of the current unbroken busy spell, NO_TIME when not busy
+A_REASON = 10  # busy reason code while busy
+A_OFFER_CALL = 11  # call hash of the last offer, so an answer without offer counts as offered
+A_CALL = 12  # call hash being talked
+A_ANSWER_TS = 13
+A_ANSWER_DAY = 14
+A_PHASE = 15  # next timer of the current shift (PH_*)
+# third line: cold
+A_SH_HI = 16  # one past the agent's last row in S
+A_SH_LO = 17  # first row in S of the agent
+A_LAST_OUT = 18  # time of the last sign-out
+A_OUT_BUSY_SINCE = 19  # busy spell start at that sign-out, NO_TIME if not busy then
 A_K = 24
+HOT_LINES_A = 2  # lines of a row the common path touches (prefetched)
 
 # ---- shift table S: int64 (n_shifts, S_K), rows sorted by (agent, start) ----
 S_AGENT = 0
@@ -131,7 +138,8 @@ BK_END = 1
 BK_K = 2
 
 # ---- per agent per day accumulators DACC: float64 (N_DAY_SLOTS, n_agents, D_K) ----
-# hot columns first (one cache line), rows padded to 24 columns
+# hot columns first (one cache line, prefetched), rows padded to 24 columns (3 whole lines,
+# allocated on a line boundary like A)
 N_DAY_SLOTS = 64  # a ring: covers this month and the whole of the previous one
 D_SIGNED_MS = 0  # signed-in time
 D_OFFERED = 1

@@ -117,7 +117,7 @@ def check(stream: list[bytes]) -> None:
     c = eng.counters()
     assert c["rejected"] == counted == sum(v for k, v in c.items()
                                            if k.startswith("rejected_")), c
-    build_report(eng, None)
+    build_report(eng.finish(), None)
 
 
 _SETTINGS = dict(database=None, deadline=None,

@@ -69,4 +69,4 @@ def compiled_kernels():
                               schedule=hw / "schedule.csv", site="cd1")
     eng = Engine(_setup(args))
     replay(eng, hw / "events.jsonl")
-    build_report(eng)
+    build_report(eng.finish())

@@ -88,6 +88,25 @@
   }
 
   // ------------------------------------------------------------------ feed merging
+  // the compact stream (?compact=1): each agent's static fields (name, team, role,
+  // probation) come once, as columns in `roster`; entries are put back together here
+  let roster = {};
+  function expand(msg) {
+    if (msg.type === "snapshot") roster = {};
+    const cols = msg.roster || {};
+    const fields = Object.keys(cols).filter((f) => f !== "agent");
+    (cols.agent || []).forEach((a, k) => {
+      const r = {};
+      for (const f of fields) r[f] = cols[f][k];
+      roster[a] = r;
+    });
+    if (!msg.agents) return;
+    for (const k of Object.keys(msg.agents)) msg.agents[k] = Object.assign({}, roster[k], msg.agents[k]);
+  }
+  function pushTicker(d) {
+    ticker.unshift(d);
+    ticker.length = Math.min(ticker.length, 30);
+  }
   function merge(d) {
     for (const s of ["agents", "teams", "queues"]) {
       if (!d[s] && !(d.removed || {})[s]) continue;
@@ -111,6 +130,7 @@
     let msg;
     try { msg = JSON.parse(m.data); } catch (e) { return; }
     lastMsg = Date.now();
+    if (msg.type === "snapshot" || msg.type === "delta") expand(msg);
     if (msg.type === "snapshot") {
       snap = msg;
       if (!lang) { lang = msg.lang === "en" ? "en" : "zh"; T = L[lang]; labels(); }
@@ -119,15 +139,15 @@
       agentsAll = true;
     } else if (msg.type === "delta" && snap) {
       merge(msg);
+      for (const d of msg.alerts || []) pushTicker(d); // folded into the delta
     } else if (msg.type === "alert" && msg.deduction) {
-      ticker.unshift(msg.deduction);
-      ticker.length = Math.min(ticker.length, 30);
+      pushTicker(msg.deduction);
     }
     schedule();
   }
 
   function connect() {
-    const q = new URLSearchParams();
+    const q = new URLSearchParams({compact: "1"});
     for (const k of ["site", "team", "token"]) if (qs.get(k)) q.set(k, qs.get(k));
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     let ws;

@@ -212,11 +212,13 @@ class FloorApp(App):
             now = (self.client.state or {}).get("now")
             if now is not None and self.client.drop_alerts_after(now):
                 self.schedule_alerts()  # a restarted service: an earlier run's alerts go
-            self.fill_alerts_from_report()
+            self.fill_alerts_from_snapshot()
         elif ch.kind == "delta":
             self.sync_rows(ch.agents, ch.removed)
             if "now" in ch.sections:  # time in state moves for the rows on screen
                 self.refresh_visible()
+            if ch.alerts:  # a compact stream's deductions come inside its deltas
+                self.schedule_alerts()
         elif ch.kind == "alert":
             self.schedule_alerts()
         elif ch.kind == "connected":
@@ -268,6 +270,22 @@ class FloorApp(App):
         (tests wait for this before looking)."""
         return not (self.reports_in_flight or self._filling or self._sort_due
                     or self._alerts_due)
+
+    def fill_alerts_from_snapshot(self) -> None:
+        """Deductions booked today before this screen connected: the snapshot's `recent`
+        (no report asked for as a side effect of a snapshot); a service too old to send
+        `recent` is asked for the month report instead."""
+        recent = (self.client.state or {}).get("recent")
+        if recent is None:
+            self.fill_alerts_from_report()
+            return
+        team = self.client.team
+        added = False
+        for d in recent:
+            if not team or d.get("team") == team:
+                added |= self.client.add_alert(d)
+        if added:
+            self.schedule_alerts()
 
     def fill_alerts_from_report(self) -> None:
         self._filling = True

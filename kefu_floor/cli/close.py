@@ -230,7 +230,7 @@ def cmd_close(args) -> int:
         if late is not None:
             _report_late(out, args.month, late, src.where)
             return EXIT_OK
-    doc = build_close(engine, month, calendar, history)
+    doc = build_close(engine.finish(), month, calendar, history)
     # what the month was closed from: the accepted events' count and order-free digest
     # (kernels.inputs), the same whichever source gave them
     doc["inputs"] = {"events": n, "digest": dig}

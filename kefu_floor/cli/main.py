@@ -137,7 +137,7 @@ def cmd_replay(args) -> int:
         span = month_str(first) if first == last else f"{month_str(first)} .. {month_str(last)}"
         print(t("no_data_month", lang, month=month_str(month), span=span), file=sys.stderr)
         return EXIT_NO_DATA
-    report = build_report(engine, month)
+    report = build_report(engine.finish(), month)
     if args.format == "json":
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
     else:

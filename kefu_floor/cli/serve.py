@@ -107,6 +107,12 @@ def register(sub, common) -> None:
     sp.add_argument("--delta-ms", type=int, default=200,
                     help="feed changes are coalesced and sent at most this often (default 200, "
                          "so a change reaches screens within 250 ms)")
+    sp.add_argument("--feed-compression", action="store_true",
+                    help="offer permessage-deflate on the feed (off by default: it costs the "
+                         "service CPU per client; worth it only over a slow link)")
+    sp.add_argument("--feed-queue-mb", type=float, default=16.0, metavar="MB",
+                    help="a feed client more than this far behind is dropped to a fresh "
+                         "snapshot (default 16)")
     sp.add_argument("--metrics-port", type=int, metavar="PORT",
                     help="serve Prometheus metrics on http://HOST:PORT/metrics (off unless "
                          "given; 0 = any free port)")
@@ -177,6 +183,9 @@ def check_serve_flags(args) -> None:
                           "2000)")
     if not 0 <= args.ws_port <= 65535:
         raise ConfigError(f"--ws-port {args.ws_port}: a port is 0 .. 65535 (0 = any free one)")
+    if args.feed_queue_mb <= 0:
+        raise ConfigError(f"--feed-queue-mb {args.feed_queue_mb:g}: must be positive "
+                          "(default 16)")
     if args.delta_ms <= 0:
         raise ConfigError(f"--delta-ms {args.delta_ms}: must be positive (default 200)")
 
@@ -222,6 +231,8 @@ def build_config(args):
                          metrics_port=args.metrics_port, metrics_host=args.metrics_host,
                          metrics_per_agent=args.metrics_per_agent, access=access,
                          feed_tls_cert=args.feed_tls_cert, feed_tls_key=args.feed_tls_key,
+                         feed_compression=args.feed_compression,
+                         feed_queue_bytes=round(args.feed_queue_mb * (1 << 20)),
                          lang=getattr(args, "lang", None), pages=static_pages())
 
 

@@ -1,8 +1,9 @@
 """The month close (DESIGN.md §3.4): one module per pay scheme, a writer for the files.
 
-`build_close(engine, month, ...)` is pure: an engine fed with the month's events in, the
-close document out. `kefu_floor.close.writer` turns it into close.json, paysheet.csv and
-paysheet.xlsx; `kefu_floor.cli.close` is the command.
+`build_close(engine, month, ...)` is pure: an engine fed with the month's events in (and
+brought up to engine time by its caller: `engine.finish()`), the close document out.
+`kefu_floor.close.writer` turns it into close.json, paysheet.csv and paysheet.xlsx;
+`kefu_floor.cli.close` is the command.
 """
 from __future__ import annotations
 

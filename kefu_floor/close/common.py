@@ -61,9 +61,7 @@ class CloseView:
 
     def __init__(self, eng: Engine, month: int, calendar: DayKinds | None = None,
                  history: dict[int, dict] | None = None, mv: MonthView | None = None):
-        if not eng.live:
-            eng.settle()  # the end of a file's input: decide what the clock guard holds
-        eng.tick()
+        # reads only: the caller brings the engine up to engine time first (eng.finish())
         self.eng = eng
         self.pol = eng.policy
         self.month = month

@@ -68,6 +68,8 @@ class ServiceConfig:
     access: FeedAccess = field(default_factory=FeedAccess)  # feed token, origins, limits
     feed_tls_cert: str | None = None  # PEM: serve wss:// and https:// (with feed_tls_key)
     feed_tls_key: str | None = None
+    feed_compression: bool = False  # permessage-deflate on the feed (CPU per client)
+    feed_queue_bytes: int = 16 << 20  # a feed client this far behind is resynced
 
 
 def feed_ssl_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
@@ -96,7 +98,9 @@ class Service:
         self.ingest = Ingest(self.engines, max_payload=cfg.max_payload, wall_ahead_ms=ahead)
         self.views = {site: FloorView(e, cfg.lang) for site, e in self.engines.items()}
         self.hub = FeedHub(self.views, report_fn=self.report, interval=cfg.delta_s,
-                           pages=cfg.pages, access=cfg.access)
+                           pages=cfg.pages, access=cfg.access,
+                           compression=cfg.feed_compression,
+                           queue_bytes=cfg.feed_queue_bytes)
         self.feed_ssl = feed_ssl_context(cfg.feed_tls_cert, cfg.feed_tls_key)
         self.clock = cfg.clock
         self.broker_url: BrokerURL | None = None

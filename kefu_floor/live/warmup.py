@@ -106,7 +106,7 @@ def warm_kernels(say=None) -> float:
     eng.tick(day_ms + 20 * 3_600_000)
     view.snapshot(incremental=True)
     eng.tick()
-    build_report(eng)
+    build_report(eng.finish())
     missing = [f"{m}.{n}" for m, n in ENTRY_POINTS
                if not getattr(getattr(importlib.import_module(m), n, None), "signatures", [1])]
     _done = True
@@ -117,9 +117,23 @@ def warm_kernels(say=None) -> float:
     return took
 
 
+def warm_replay() -> None:
+    """Compile or load the replay's line scanner (kernels.jsonscan), growing its symbol
+    table once; not part of `warm_kernels`, which the live service runs at start."""
+    from kefu_floor.linescan import LineScanner, Symbols
+
+    sc = LineScanner()
+    sc.sym = Symbols(cap=8)  # small: the table has to grow (jsonscan.rehash)
+    lines = b"".join(json.dumps(e).encode() + b"\n" for e in _events(1_793_000_000_000)[:40])
+    for _ in sc.scan(lines):
+        pass
+
+
 def main() -> int:
-    """`python -m kefu_floor.live.warmup`: fill numba's cache (run by `make venv`)."""
+    """`python -m kefu_floor.live.warmup`: fill numba's cache (run by `make venv`): every
+    kernel of the live path, and the replay's scanner."""
     warm_kernels(say=lambda s: print(s, file=sys.stderr, flush=True))
+    warm_replay()
     return 0
 
 

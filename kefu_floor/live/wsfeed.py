@@ -1,14 +1,14 @@
-"""websockets adapter for the live feed: fan-out of snapshots, deltas and alerts.
+"""websockets adapter for the live feed: the handler, the plain-HTTP pages and serving.
 
-Each client has a bounded queue. A client too slow to keep up has its queue dropped and is
-sent a fresh snapshot when it is ready again: it never slows the engine, never grows
-memory, and never sees a gap it does not know about.
+What the feed sends, to whom, and what a slow client is owed is `feedcore.FeedCore` (pure,
+tested without sockets); this module moves its bytes over websockets and answers requests.
 
-Protocol (README "Live feed"): connect to ws://host:port/?site=S&team=T (both optional);
-the server sends a `snapshot`, then `delta` messages at most every 250 ms and an `alert`
-for every new deduction at once. A client may send {"type": "report", "month": "YYYY-MM"}
-and gets {"type": "report", "report": {...DESIGN.md §3.3...}} back; anything else it sends
-gets {"type": "error", "code": ..., "error": ...}.
+Protocol (README "Live feed"): connect to ws://host:port/?site=S&team=T&compact=1 (all
+optional); the server sends a `snapshot`, then `delta` messages every delta interval and an
+`alert` for every new deduction at once (with `compact=1`: in the next delta's `alerts`,
+and each agent's static roster fields once, in `roster`). A client may send
+{"type": "report", "month": "YYYY-MM"} and gets {"type": "report", "report": {...DESIGN.md
+§3.3...}} back; anything else it sends gets {"type": "error", "code": ..., "error": ...}.
 
 The same port answers plain HTTP: the static pages (the wallboard) and a 404 for anything
 else, never a websocket handshake error. `FeedAccess` is who may connect: an access token
@@ -36,14 +36,15 @@ from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
-import numpy as np
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Response
 
 from kefu_floor.errors import KefuError
-from kefu_floor.views.floorview import FEED_SCHEMA, FloorView, diff
+from kefu_floor.live.feedcore import QUEUE_BYTES, FeedCore, Subscriber, UnknownSite
+from kefu_floor.live.feedcore import encode as _encode
+from kefu_floor.views.floorview import FEED_SCHEMA, FloorView
 from kernels.scan import depth_of
 
 log = logging.getLogger("kefu_floor.feed")
@@ -69,27 +70,6 @@ def page_csp(body: bytes) -> str:
                           for m in rx.findall(body))
         if hashes:
             out = out.replace(f"{kind}-src 'self'", f"{kind}-src 'self' {hashes}")
-    return out
-
-
-def _numpy_scalar(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
-
-
-_enc = msgspec.json.Encoder(enc_hook=_numpy_scalar)
-QUEUE_MAX = 256
-
-
-def _filter(msg: dict, team: str | None) -> dict:
-    if team is None:
-        return msg
-    out = dict(msg)
-    if "agents" in msg:
-        out["agents"] = {k: v for k, v in msg["agents"].items() if v.get("team") == team}
-    if "teams" in msg:
-        out["teams"] = {k: v for k, v in msg["teams"].items() if k == team}
     return out
 
 
@@ -236,128 +216,111 @@ def parse_request(raw: str | bytes) -> str | None:
 
 @dataclass(eq=False)
 class Client:
+    """One websocket connection: its place in the feed core, and what its requests cost."""
+
     ws: ServerConnection
-    site: str
-    team: str | None
-    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_MAX))
-    resync: bool = False
+    sub: Subscriber
+    ready: asyncio.Event = field(default_factory=asyncio.Event)  # the core queued something
     closed: bool = False
-    dropped: int = 0
     bucket: _Bucket | None = None
     strikes: int = 0  # malformed or refused requests
     logged: set = field(default_factory=set)  # problem codes already logged for this client
 
+    @property
+    def site(self) -> str:
+        return self.sub.site
+
     def wake(self) -> None:
-        try:
-            self.queue.put_nowait(b"")
-        except asyncio.QueueFull:
-            pass  # not empty, so the writer wakes anyway
+        self.ready.set()
+
+
+def _flag(q: dict, name: str) -> bool:
+    return q.get(name, ["0"])[0].lower() in ("1", "true", "yes", "on")
 
 
 class FeedHub:
+    """The feed core (`feedcore.FeedCore`) served over websockets, with the pages and the
+    report requests on the same port."""
+
     def __init__(self, views: dict[str, FloorView], report_fn=None, interval: float = 0.25,
                  pages: dict[str, tuple[str, bytes]] | None = None,
-                 access: FeedAccess | None = None):
+                 access: FeedAccess | None = None, compression: bool = False,
+                 queue_bytes: int = QUEUE_BYTES):
         self.views = views
+        self.core = FeedCore(views, max_bytes=queue_bytes)
         self.pages = pages or {}  # plain-HTTP GET path -> (content type, body): the wallboard
         self.report_fn = report_fn  # (site, month) -> report dict, or a coroutine of one
         self.reports = _Coalesced(self._build_report)
         self.access = access or FeedAccess()
+        # permessage-deflate: off by default (on this machine it cost a fifth of the
+        # service's CPU at 20,000 agents; the feed is mostly on a LAN)
+        self.compression = compression
         self._csp: dict[str, str] = {}  # page path -> its Content-Security-Policy
         self.tls = False
         self.interval = interval
         self.clients: set[Client] = set()
-        self.last: dict[str, dict] = {}
-        self.ledger_seen: dict[str, int] = {s: 0 for s in views}
         self.sent = 0
+
+    @property
+    def last(self) -> dict[str, dict]:
+        """Site -> the snapshot the last delta led to (the exporter reuses it)."""
+        return self.core.last
 
     async def _build_report(self, key: tuple[str, str | None]) -> dict:
         res = self.report_fn(*key)
         return await res if inspect.isawaitable(res) else res
 
     # ---------------------------------------------------------------- engine side
-    def _push(self, site: str, msg: dict) -> None:
-        for c in list(self.clients):
-            if c.site != site:
-                continue
-            if c.team is not None and "deduction" in msg and msg["deduction"]["team"] != c.team:
-                continue
-            body = _enc.encode(_filter(msg, c.team))
-            try:
-                c.queue.put_nowait(body)
-            except asyncio.QueueFull:
-                # too slow: forget what is queued and send a fresh snapshot instead
-                while not c.queue.empty():
-                    c.queue.get_nowait()
-                c.dropped += 1
-                c.resync = True
-                c.wake()
-
     def alerts(self) -> None:
-        """Push every deduction booked since the last call (call after feeding/ticking)."""
-        for site, view in self.views.items():
-            n = len(view.eng.ledger)
-            for row in range(self.ledger_seen.get(site, 0), n):
-                self._push(site, {"schema": FEED_SCHEMA, "type": "alert", "site": site,
-                                  "deduction": view.deduction(row)})
-            self.ledger_seen[site] = n
+        """Hand out what the engines booked since the last call (after feeding/ticking)."""
+        self.core.alerts()
 
     def publish_deltas(self) -> None:
-        for site, view in self.views.items():
-            if not any(c.site == site for c in self.clients):
-                self.last.pop(site, None)
-                continue
-            snap = view.snapshot(incremental=True)
-            old = self.last.get(site)
-            self.last[site] = snap
-            if old is None:
-                continue
-            d = diff(old, snap)
-            if d is not None:
-                self._push(site, d)
+        self.core.publish_deltas()
 
     async def run(self) -> None:
+        """A delta every `interval`, on a fixed beat: a slow build shortens the wait for
+        the next one instead of adding to it."""
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
-            await asyncio.sleep(self.interval)
+            due += self.interval
+            await asyncio.sleep(max(0.0, due - loop.time()))
             self.publish_deltas()
+            due = max(due, loop.time() - self.interval)  # far behind: do not catch up in a burst
 
     # ---------------------------------------------------------------- client side
     async def handler(self, ws: ServerConnection) -> None:
         q = parse_qs(urlsplit(ws.request.path).query)
-        site = q.get("site", [next(iter(self.views))])[0]
-        team = q.get("team", [None])[0]
-        if site not in self.views:
-            await ws.close(1008, f"unknown site {site!r}; served: {', '.join(self.views)}")
-            return
         a = self.access
-        c = Client(ws, site, team, bucket=_Bucket(a.report_burst, a.report_per_min))
+        try:
+            sub = self.core.subscribe(q.get("site", [None])[0], q.get("team", [None])[0],
+                                      compact=_flag(q, "compact"))
+        except UnknownSite as e:
+            await ws.close(1008, str(e))
+            return
+        c = Client(ws, sub, bucket=_Bucket(a.report_burst, a.report_per_min))
+        sub.wake = c.wake
         self.clients.add(c)
-        log.info("feed client %s connected (site=%s team=%s)", ws.remote_address, site, team)
+        log.info("feed client %s connected (site=%s team=%s compact=%s)", ws.remote_address,
+                 sub.site, sub.team, sub.compact)
         reader = asyncio.create_task(self._read(c))
         try:
-            await self._send_snapshot(c)
-            while True:
-                body = await c.queue.get()
-                if c.closed:
-                    break
-                if c.resync:
-                    c.resync = False
-                    await self._send_snapshot(c)
+            while not c.closed:
+                body = self.core.next_message(sub)
+                if body is None:
+                    c.ready.clear()
+                    await c.ready.wait()
                     continue
-                if body:
-                    await ws.send(body.decode())
-                    self.sent += 1
+                await ws.send(body, text=True)  # encoded once, sent as the bytes they are
+                self.sent += 1
         except ConnectionClosed:
             pass
         finally:
             reader.cancel()
             self.clients.discard(c)
+            self.core.unsubscribe(sub)
             log.info("feed client %s gone", ws.remote_address)
-
-    async def _send_snapshot(self, c: Client) -> None:
-        snap = self.last.get(c.site) or self.views[c.site].snapshot()
-        self.last.setdefault(c.site, snap)
-        await c.ws.send(_enc.encode(_filter(snap, c.team)).decode())
 
     async def _read(self, c: Client) -> None:
         """Answer the client's requests one at a time, in order (a client pairs answers
@@ -370,12 +333,12 @@ class FeedHub:
                 except BadRequest as e:
                     rep = self._refuse(c, e.code, str(e))
                     if c.strikes >= self.access.max_strikes:
-                        await c.ws.send(_enc.encode(rep).decode())
+                        await c.ws.send(_encode(rep).decode())
                         log.warning("feed client %s disconnected after %d malformed or "
                                     "refused requests", c.ws.remote_address, c.strikes)
                         await c.ws.close(1008, "too many malformed or refused requests")
                         break
-                await c.ws.send(_enc.encode(rep).decode())
+                await c.ws.send(_encode(rep).decode())
         except ConnectionClosed:
             pass
         finally:
@@ -477,6 +440,7 @@ class FeedHub:
         ssl.SSLContext) serves wss:// and https:// instead."""
         self.tls = ssl is not None
         return serve(self.handler, host, port, max_size=1 << 16, ping_interval=20,
+                     compression="deflate" if self.compression else None,
                      write_limit=1 << 20, process_request=self._http, ssl=ssl,
                      max_queue=4, logger=_quiet_handshake_logger())
 

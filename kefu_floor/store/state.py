@@ -25,19 +25,24 @@ import numpy as np
 
 from kefu_floor.batch import Interner, Symbols
 from kefu_floor.errors import KefuError
+from kefu_floor.kernelcall import aligned_copy
 from kernels import layout as K
 
-FORMAT = 1
+# 2: the agent record's columns reordered hot-first into whole cache lines (kernels.layout
+# A_*): a version-1 checkpoint's A would be read column-shuffled, so it is refused by name
+FORMAT = 2
 MAGIC = b"KEFU-CKPT"
 _HEAD = struct.Struct(">HI")
 
 # Python (non-array) attributes that are state, and their encoders
 PY_STATE = ("n_agents", "sym", "rejected", "n_known")
 # attributes that are not state: the set-up the engine is built from, and the read side's
-# record of changed agents (all of them count as changed after a restore)
+# record of changed agents (all of them count as changed after a restore) and of the
+# deductions it has been handed (none of the restored ones are new)
 # (`live`: how the engine was built; `held_events`: the held events' objects, only for
 # dead-letter text, their rows are the held_* arrays)
-EXCLUDED = ("setup", "policy", "roster", "site", "shifts", "dirty", "live", "held_events")
+EXCLUDED = ("setup", "policy", "roster", "site", "shifts", "dirty", "busy_dirty",
+            "taken_busy", "booked_seen", "live", "held_events")
 SETUP_ARRAYS = ("P", "BK", "tz_utc", "tz_off")  # S is not: the kernels keep marks in it
 
 
@@ -143,7 +148,8 @@ def restore(engine, blob: bytes) -> dict:
         for a in header["arrays"]:
             raw = zlib.decompress(body[off:off + a["size"]])
             off += a["size"]
-            arr = np.frombuffer(raw, np.dtype(a["dtype"])).reshape(a["shape"]).copy()
+            # on a cache-line boundary, as the engine makes them (kefu_floor.kernelcall)
+            arr = aligned_copy(np.frombuffer(raw, np.dtype(a["dtype"])).reshape(a["shape"]))
             cur = getattr(engine, a["name"], None)
             if isinstance(cur, np.ndarray) and (cur.dtype != arr.dtype or cur.ndim != arr.ndim):
                 raise CheckpointError(f"array {a['name']} is {arr.dtype}/{arr.ndim}-d there, "
@@ -161,4 +167,5 @@ def restore(engine, blob: bytes) -> dict:
     for k, v in py.items():
         setattr(engine, k, v)
     engine.dirty = None
+    engine.booked_seen = int(engine.G[K.G_LEDGER_N])
     return header.get("extra", {})

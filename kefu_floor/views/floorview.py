@@ -6,6 +6,7 @@ exporter all read these, so each number is computed in one place. Versioned as
 """
 from __future__ import annotations
 
+import collections
 import math
 
 import numpy as np
@@ -16,6 +17,7 @@ from kefu_floor.i18n import default_lang
 from kefu_floor.localtime import day_date, day_str, local_day_of, local_ms, month_of
 from kefu_floor.views.report import ITEM_OF_LEDGER, MonthView, _facts, _num
 from kefu_floor.schema import RULES
+from kefu_floor.scoring import assign_stars, item_scores, weighted_score
 from kefu_floor.i18n import t as label
 from kernels import layout as K
 from kernels import stats as KS
@@ -110,14 +112,166 @@ def _tally(rows: list[dict], scheduled_only: bool = False) -> dict:
             "attention": attention}
 
 
-def _team_today(rows: list[dict]) -> dict:
-    """A team's today from its agents' counts (ratios of sums, never means of ratios)."""
-    tot = {k: sum(r["today"].get(k, 0) for r in rows)
-           for k in ("offered", "answered", "talks", "talk_s", "surveys", "satisfied")}
-    return {"offered": tot["offered"], "answered": tot["answered"],
-            "aht_s": round(tot["talk_s"] / tot["talks"], 1) if tot["talks"] else None,
-            "answer_rate": _ratio(tot["answered"], tot["offered"]),
-            "satisfaction": _ratio(tot["satisfied"], tot["surveys"])}
+_EXCEPTION_FLAGS = frozenset(("missing", "late", "left_early", "absent", "late_return"))
+_TODAY_SUMS = ("offered", "answered", "talks", "talk_s", "surveys", "satisfied")
+
+
+def _team_entry(team: str, rows: list[dict]) -> dict:
+    """One team's entry from its agents' and leaders' entries (in agent id order), in one
+    pass: head counts as the floor's (`_tally`), the team score (mean of its agents'
+    scores, POLICY.md §3, as the report's `leaders`), stars held, today's sums."""
+    by_state = dict.fromkeys(STATES, 0)
+    by_reason: dict[str, int] = {}
+    scheduled = signed_sched = over = missing = attention = answered_today = 0
+    scores: list[float] = []
+    stars: dict[str, int] = {}
+    tot = dict.fromkeys(_TODAY_SUMS, 0)
+    busy: list[float] = []
+    exceptions = 0
+    leaders: list[dict] = []
+    for r in rows:
+        st = r["state"]
+        by_state[st] += 1
+        if st == "busy":
+            k = r.get("reason") or "-"
+            by_reason[k] = by_reason.get(k, 0) + 1
+        flags = r["flags"]
+        if "in_shift" in flags:
+            scheduled += 1
+            signed_sched += st != "out"
+        over += r.get("over_budget", False)
+        missing += "missing" in flags
+        attention += bool(r.get("attention"))
+        today = r["today"]
+        answered_today += today["answered"]
+        if r.get("role") == "leader":
+            leaders.append(r)
+            continue
+        if r["score"] is not None:
+            scores.append(r["score"])
+        if r.get("star") is not None:
+            stars[str(r["star"])] = stars.get(str(r["star"]), 0) + 1
+        for k in _TODAY_SUMS:
+            tot[k] += today.get(k, 0)
+        busy.append(r["busy_today_s"])
+        exceptions += not _EXCEPTION_FLAGS.isdisjoint(flags)
+    n = len(busy)
+    working = by_state["ringing"] + by_state["talking"] + by_state["wrap"]
+    score = round(sum(scores) / len(scores), 2) if scores else None
+    leaders.sort(key=lambda r: r["agent"])
+    return {
+        "team": team, "agents": n,
+        "leaders": [r["agent"] for r in leaders],
+        "leader_names": [r["name"] or r["agent"] for r in leaders],
+        "by_state": by_state, "occupancy": _ratio(working, working + by_state["ready"]),
+        "busy_by_reason": dict(sorted(by_reason.items())),
+        "signed_in": len(rows) - by_state["out"], "scheduled": scheduled,
+        "scheduled_signed_in": signed_sched, "over_budget": over, "missing": missing,
+        "attention": attention,
+        "in_shift": scheduled,
+        "mean_score": score, "score": score,
+        "stars": dict(sorted(stars.items())),
+        "answered_today": answered_today,
+        "today": {"offered": tot["offered"], "answered": tot["answered"],
+                  "aht_s": round(tot["talk_s"] / tot["talks"], 1) if tot["talks"] else None,
+                  "answer_rate": _ratio(tot["answered"], tot["offered"]),
+                  "satisfaction": _ratio(tot["satisfied"], tot["surveys"])},
+        "busy_mean_s": round(sum(busy) / n, 1) if n else None,
+        "exceptions": exceptions,
+    }
+
+
+class LiveMonth(MonthView):
+    """A MonthView kept up to date in place for the live snapshot: a step re-sums the month
+    of the changed agents only, and ranks the stars again only when a score moved. Any
+    change of layout (another month, new agents, a day slot reused, an array regrown)
+    makes the caller build a new one."""
+
+    def __init__(self, eng: Engine, month: int):
+        super().__init__(eng, month)
+        self._key = self._layout()
+        people = eng.roster.people
+        names = eng.sym.agents.names
+        # who is ranked for stars (MonthView's rule): not a leader, not on probation
+        self._ranked = np.array([a not in self.leader_ids and not (
+            a in people and people[a].probation) for a in names[: self.n]], bool)
+        self._booked = (len(eng.ledger), self._floor_booked())
+
+    def _layout(self) -> tuple:
+        e = self.eng
+        return (self.n, id(e.DACC), id(e.MACC), e.slot_day.tobytes(), e.slot_month.tobytes())
+
+    def current(self, month: int) -> bool:
+        return month == self.month and self._layout() == self._key
+
+    def refresh(self, ids: np.ndarray) -> np.ndarray:
+        """Re-read the month of agents `ids`; returns the ids whose items, score or star
+        moved (those of `ids`, and anyone a re-ranking moved)."""
+        eng = self.eng
+        if len(ids) and self.slots:
+            self.D[ids] = eng.DACC[self.slots][:, ids, :].sum(axis=0)
+        n_led = len(eng.ledger)
+        if n_led != self._booked[0]:
+            self._booked = (n_led, self._floor_booked())
+        self.present = self.has_shift | (self.D[:, K.D_SIGN_INS] > 0)
+        self.site_data = self.present | (self.D[:, K.D_FLOOR_N] != 0) | self._booked[1]
+        pol = eng.policy
+        old_items, old_score = self.items, self.score
+        self.items = item_scores(pol, self.D, self.M, self.present, self.site_data)
+        self.adjust = self.M[:, K.M_ADJ]
+        self.score = weighted_score(pol, self.items, self.adjust)
+        moved = ~_same(old_score, self.score)
+        for k, v in self.items.items():
+            moved |= ~_same(old_items[k], v)
+        out = set(np.flatnonzero(moved).tolist())
+        if moved.any():
+            old_stars = self.stars
+            names = self.eng.sym.agents.names
+            ok = self._ranked & ~np.isnan(self.score)
+            self.stars = assign_stars(pol, {names[i]: float(self.score[i])
+                                            for i in np.flatnonzero(ok)})
+            ids_of = self.eng.sym.agents.ids
+            out |= {ids_of[a] for a in set(old_stars) | set(self.stars)
+                    if old_stars.get(a) != self.stars.get(a)}
+        return np.array(sorted(out), np.int64)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a == b) | (np.isnan(a) & np.isnan(b))
+
+
+class _Tally:
+    """`_tally` of the whole floor kept as counts: an agent's entry is taken out and put
+    back in when it changes, so the floor's head counts cost what changed."""
+
+    def __init__(self):
+        self.c: collections.Counter = collections.Counter()
+
+    def add(self, a: dict, sign: int) -> None:
+        c = self.c
+        st = a["state"]
+        c["state", st] += sign
+        if st == "busy":
+            c["reason", a.get("reason") or "-"] += sign
+        if "in_shift" in a["flags"]:
+            c["scheduled"] += sign
+            c["signed_sched"] += sign * (st != "out")
+        c["over"] += sign * bool(a.get("over_budget", False))
+        c["missing"] += sign * ("missing" in a["flags"])
+        c["attention"] += sign * bool(a.get("attention"))
+
+    def result(self) -> dict:
+        c = self.c
+        by_state = {s: c["state", s] for s in STATES}
+        by_reason = {k[1]: v for k, v in c.items() if k[0] == "reason" and v}
+        working = by_state["ringing"] + by_state["talking"] + by_state["wrap"]
+        avail = working + by_state["ready"]
+        return {"by_state": by_state, "occupancy": _ratio(working, avail),
+                "busy_by_reason": dict(sorted(by_reason.items())),
+                "signed_in": sum(by_state.values()) - by_state["out"],
+                "scheduled": c["scheduled"], "scheduled_signed_in": c["signed_sched"],
+                "over_budget": c["over"], "missing": c["missing"],
+                "attention": c["attention"]}
 
 
 class FloorView:
@@ -126,7 +280,25 @@ class FloorView:
         # set by the live service: the durable store's health, sent as the optional "store"
         self.store_status = None
         self.lang = lang or default_lang()  # the service's language: a screen's default
-        self._agents: dict[str, dict] | None = None  # last entries, for incremental updates
+        # the incremental snapshot's state: what the last one held, so the next one
+        # rebuilds, re-adds and diffs only what changed (`snapshot(incremental=True)`)
+        self._agents: dict[str, dict] | None = None  # last entries
+        self._n_built = 0  # agent ids the last entries covered
+        self._month: LiveMonth | None = None
+        self._month_moved: set[int] = set()  # ids whose month figures the last step moved
+        self._R: np.ndarray | None = None  # (n, 3) last-60-minute sums per agent
+        self._R_min: int | None = None  # the minute they are for
+        self._tally = _Tally()  # the floor's head counts over the last entries
+        self._teams: dict[str, dict] | None = None  # last team entries (no deductions)
+        self._members: dict[str, set[str]] = {}  # team -> agents in it
+        self._team_of: dict[str, str] = {}  # agent -> its team in the last entries
+        self._ded: tuple | None = None  # (ledger rows, deductions_by_team) last merged
+        self._recent: tuple | None = None  # ((ledger rows, day), recent) last built
+        self._policy: dict | None = None
+        # what the last step may have changed: agent names, team names (None: anything)
+        self._hint: set[str] | None = None
+        self._team_hint: set[str] | None = None
+        self._prev: dict | None = None  # the last incremental snapshot
 
     # ---------------------------------------------------------------- pieces
     def month_view(self) -> MonthView:
@@ -137,36 +309,120 @@ class FloorView:
         rm = self.eng.roll_min
         return [s for s in range(K.N_ROLL) if now_min - minutes < rm[s] <= now_min]
 
-    def agents(self, mv: MonthView, only: set[int] | None = None) -> dict[str, dict]:
-        """Entries of every agent, or (with `only`) of those ids merged into the last ones."""
+    def agents(self, mv: MonthView, only: set[int] | None = None,
+               busy: set[int] = frozenset()) -> dict[str, dict]:
+        """Entries of every agent, or (with `only`) of those ids merged into the last ones
+        (and whoever else the month's figures or the rolling window moved); the agents of
+        `busy` (whose busy time only grew) get just those figures patched."""
         eng = self.eng
         names = eng.sym.agents.names
-        slot_of = {int(d): s for s, d in enumerate(eng.slot_day) if d >= 0}
-        # an agent's minute buckets count when their own minute stamp is in the window
-        now_min = eng.now // K.MINUTE_MS
-        AR = eng.AROLL[:, : len(names), :]
-        fresh = (AR[:, :, K.AR_MINUTE] > now_min - 60) & (AR[:, :, K.AR_MINUTE] <= now_min)
-        R = (AR * fresh[:, :, None]).sum(axis=0)
+        n = len(names)
+        slot_of = self.slot_of_day()
         if only is None or self._agents is None:
-            ids = range(len(names))
+            self._R = None
+        moved_window = self._window_sums(sorted(i for i in (only or ()) if i < n))
+        R = self._R
+        if only is None or self._agents is None:
+            ids: list[int] = list(range(n))
             out: dict[str, dict] = {}
+            patch: list[int] = []
+            busy_patch: list[int] = []
+            self._tally = _Tally()
+            self._hint = None
         else:
             out = dict(self._agents)
-            # one score moving can move anyone's projected star
-            ids = set(only) | {eng.sym.agents.ids[a] for a, e in out.items()
-                               if e["star"] != mv.stars.get(a)}
-            ids |= set(range(len(out), len(names)))
-            ids = sorted(i for i in ids if i < len(names))
+            todo = set(only) | self._month_moved
+            todo |= set(range(self._n_built, n))  # ids that appeared since
+            ids = sorted(i for i in todo if i < n)
+            # only the last-60-minute figures moved, or only the busy time grew: the rest
+            # of the entry stands
+            patch = sorted(moved_window - set(ids))
+            busy_patch = sorted(i for i in busy if i < n and i not in todo)
+            self._hint = {names[i] for i in ids} | {names[i] for i in patch} | {
+                names[i] for i in busy_patch}
+        tally = self._tally
         for i in ids:
-            e = self._agent(i, mv, slot_of, R)
+            old = out.get(names[i])
+            # the month's items of an agent the month step did not move stand as they were
+            e = self._agent(i, mv, slot_of, R, None if old is None or only is None
+                            or i in self._month_moved else old["items"])
+            if old is not None:
+                tally.add(old, -1)
             if e is None:
                 out.pop(names[i], None)
             else:
                 out[names[i]] = e
+                tally.add(e, +1)
+        if busy_patch:
+            self._patch_busy(out, busy_patch, slot_of)
+        for i in patch:
+            old = out.get(names[i])
+            if old is not None:
+                out[names[i]] = {**old, "last_60m": self._last_60m(R, i)}
         self._agents = out
+        self._n_built = n
         return out
 
-    def _agent(self, i: int, mv: MonthView, slot_of: dict, R: np.ndarray) -> dict | None:
+    def _patch_busy(self, out: dict[str, dict], ids: list[int], slot_of: dict) -> None:
+        """Busy time, budget left, over budget (and so attention) of agents whose busy time
+        alone moved, as `_agent` works them out."""
+        eng = self.eng
+        names = eng.sym.agents.names
+        budget = float(eng.P[K.P_BUDGET_MS])
+        tally = self._tally
+        for i in ids:
+            old = out.get(names[i])
+            if old is None:
+                continue
+            s = slot_of.get(int(eng.A[i, K.A_CTX_DAY]))
+            busy = float(eng.DACC[s, i, K.D_BUSY_MS]) if s is not None else 0.0
+            over = busy > budget
+            e = {**old, "busy_today_s": round(busy / 1000.0, 1),
+                 "budget_left_s": round(max(0.0, budget - busy) / 1000.0, 1),
+                 "over_budget": over}
+            if "in_shift" in old["flags"]:
+                e["attention"] = [x for x in old["attention"] if x != "over_budget"] + (
+                    ["over_budget"] if over else [])
+            tally.add(old, -1)
+            tally.add(e, +1)
+            out[names[i]] = e
+
+    def slot_of_day(self) -> dict[int, int]:
+        """Day number -> the DACC ring slot holding it (the engine's slot lookup)."""
+        return {int(d): s for s, d in enumerate(self.eng.slot_day) if d >= 0}
+
+    def _window_sums(self, ids: list[int]) -> set[int]:
+        """Keep each agent's last-60-minute sums (answered, talk ms, talks) in `self._R`:
+        for everyone when engine time entered another minute (returns whose sums moved,
+        the only entries a minute boundary changes), else for `ids` only."""
+        eng = self.eng
+        n = len(eng.sym.agents.names)
+        now_min = eng.now // K.MINUTE_MS
+        old = self._R
+        if old is None or old.shape[0] != n or self._R_min != now_min:
+            AR = eng.AROLL[:, :n, :]
+            fresh = (AR[:, :, K.AR_MINUTE] > now_min - 60) & (AR[:, :, K.AR_MINUTE] <= now_min)
+            R = (AR[:, :, : K.AR_MINUTE] * fresh[:, :, None]).sum(axis=0)
+            self._R, self._R_min = R, now_min
+            if old is None:
+                return set(range(n))
+            m = min(len(old), n)
+            return set(np.flatnonzero((R[:m] != old[:m]).any(axis=1)).tolist()) | set(
+                range(m, n))
+        if ids:
+            AR = eng.AROLL[:, ids, :]
+            fresh = (AR[:, :, K.AR_MINUTE] > now_min - 60) & (AR[:, :, K.AR_MINUTE] <= now_min)
+            self._R[ids] = (AR[:, :, : K.AR_MINUTE] * fresh[:, :, None]).sum(axis=0)
+        return set()
+
+    @staticmethod
+    def _last_60m(R: np.ndarray, i: int) -> dict:
+        return {"answered": int(R[i, K.AR_ANSWERED]),
+                "aht_s": round(float(R[i, K.AR_TALK_MS] / R[i, K.AR_TALKS]) / 1000.0, 1)
+                if R[i, K.AR_TALKS] else None}
+
+    def _agent(self, i: int, mv: MonthView, slot_of: dict, R: np.ndarray,
+               items: dict | None = None) -> dict | None:
         eng = self.eng
         A = eng.A
         a = eng.sym.agents.names[i]
@@ -225,11 +481,9 @@ class FloorView:
                       "talks": int(talks), "talk_s": round(float(today[K.D_TALK_MS]) / 1000.0, 3),
                       "surveys": int(today[K.D_SURVEYS]),
                       "satisfied": int(today[K.D_SATISFIED])},
-            "last_60m": {"answered": int(R[i, K.AR_ANSWERED]),
-                         "aht_s": round(float(R[i, K.AR_TALK_MS] / R[i, K.AR_TALKS]) / 1000.0, 1)
-                         if R[i, K.AR_TALKS] else None},
-            "items": {k2: None if math.isnan(v[i]) else _num(v[i])
-                      for k2, v in mv.items.items()},
+            "last_60m": self._last_60m(R, i),
+            "items": items if items is not None else {
+                k2: None if math.isnan(v[i]) else _num(v[i]) for k2, v in mv.items.items()},
             "bands": {k2: _band(eng.policy, k2, v) for k2, v in month_vals.items()},
             "score": None if math.isnan(score) else _num(score, 2),
             "star": mv.stars.get(a),
@@ -348,34 +602,7 @@ class FloorView:
         by: dict[str, list[dict]] = {}
         for a in agents.values():
             by.setdefault(a["team"] or "-", []).append(a)
-        out = {}
-        for team, rows in sorted(by.items()):
-            members = [r for r in rows if r.get("role") != "leader"]
-            scores = [r["score"] for r in members if r["score"] is not None]
-            stars: dict[str, int] = {}
-            for r in members:
-                if r.get("star") is not None:
-                    stars[str(r["star"])] = stars.get(str(r["star"]), 0) + 1
-            score = round(sum(scores) / len(scores), 2) if scores else None
-            out[team] = {
-                "team": team, "agents": len(members),
-                "leaders": sorted(r["agent"] for r in rows if r.get("role") == "leader"),
-                "leader_names": [r["name"] or r["agent"] for r in
-                                 sorted(rows, key=lambda r: r["agent"])
-                                 if r.get("role") == "leader"],
-                **_tally(rows),
-                "in_shift": sum("in_shift" in r["flags"] for r in rows),
-                "mean_score": score, "score": score,
-                "stars": dict(sorted(stars.items())),
-                "answered_today": sum(r["today"]["answered"] for r in rows),
-                "today": _team_today(members),
-                "busy_mean_s": round(sum(r["busy_today_s"] for r in members) / len(members), 1)
-                if members else None,
-                "exceptions": sum(bool(set(r["flags"]) & {"missing", "late", "left_early",
-                                                         "absent", "late_return"})
-                                  for r in members),
-            }
-        return out
+        return {team: _team_entry(team, rows) for team, rows in sorted(by.items())}
 
     @staticmethod
     def floor(agents: dict[str, dict]) -> dict:
@@ -403,8 +630,9 @@ class FloorView:
 
     # ---------------------------------------------------------------- whole
     def snapshot(self, incremental: bool = False) -> dict:
-        """Everything a screen needs, as of engine time. `incremental`: rebuild only the
-        agents the engine marked as changed since the last incremental snapshot."""
+        """Everything a screen needs, as of engine time. `incremental`: rebuild only what
+        changed since the last incremental snapshot (the agents the engine marked, whoever
+        the month's figures or the rolling window moved, their teams, the floor's counts)."""
         eng = self.eng
         dirty = eng.take_dirty() if incremental else None
         if eng.now is None:
@@ -414,32 +642,113 @@ class FloorView:
                     "policy": self.policy_info(), "quality": self.quality()}
             if self.store_status is not None:
                 snap["store"] = self.store_status()
+            self._prev = self._hint = self._team_hint = None
             return snap
-        mv = self.month_view()
-        agents = self.agents(mv, dirty)
-        teams = self.teams(agents)
-        for team, by_rule in self.deductions_by_team().items():
-            if team in teams:
-                teams[team] = {**teams[team], "deductions": by_rule}
+        mv = self._live_month(dirty) if incremental else self.month_view()
+        agents = self.agents(mv, dirty, eng.taken_busy if incremental else frozenset())
+        teams = self._step_teams(agents)
         snap = {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": eng.now,
                 "lang": self.lang,
                 "month": f"{mv.month // 12:04d}-{mv.month % 12 + 1:02d}",
                 "policy": self.policy_info(), "agents": agents, "teams": teams,
                 "queues": self.queues(), "totals": self.totals(), "trend": self.trend(),
-                "floor": self.floor(agents), "counters": eng.counters(),
+                "floor": self._tally.result(), "counters": eng.counters(),
                 "quality": self.quality(), "recent": self.recent()}
         if self.store_status is not None:  # optional: {"ok", "since"[, "detail"]}
             snap["store"] = self.store_status()
+        self._prev = snap if incremental else None
         return snap
+
+    def _live_month(self, dirty: set[int] | None) -> LiveMonth:
+        """The month's figures for this step, and (`_month_moved`) whose moved."""
+        eng = self.eng
+        month = month_of(eng.now, eng.policy.tz)
+        lm = self._month
+        if lm is None or dirty is None or not lm.current(month):
+            new = LiveMonth(eng, month)
+            self._month_moved = (_moved_between(lm, new) if lm is not None
+                                 and lm.month == month else set(range(new.n)))
+            self._month = new
+        else:
+            self._month_moved = set(lm.refresh(np.array(sorted(dirty), np.int64)).tolist())
+        return self._month
+
+    def _step_teams(self, agents: dict[str, dict]) -> dict[str, dict]:
+        """Team entries: those of teams whose members changed rebuilt, the rest kept; each
+        with its deductions per rule (counted again only when the ledger grew)."""
+        hint = self._hint
+        if hint is None or self._teams is None:
+            self._members = {}
+            for a, e in agents.items():
+                self._members.setdefault(e["team"] or "-", set()).add(a)
+            self._team_of = {a: e["team"] or "-" for a, e in agents.items()}
+            base = self.teams(agents)
+            touched = None
+        else:
+            touched = set()
+            ids = self.eng.sym.agents.ids
+            for a in hint:
+                was = self._team_of.get(a)
+                e = agents.get(a)
+                now = None if e is None else e["team"] or "-"
+                if was is not None:
+                    touched.add(was)
+                if now is not None:
+                    touched.add(now)
+                if was != now:
+                    if was is not None:
+                        self._members[was].discard(a)
+                        del self._team_of[a]
+                    if now is not None:
+                        self._members.setdefault(now, set()).add(a)
+                        self._team_of[a] = now
+            base = dict(self._teams)
+            grown = False
+            for t in touched:
+                members = self._members.get(t)
+                if not members:
+                    base.pop(t, None)
+                    self._members.pop(t, None)
+                    continue
+                grown |= t not in base
+                # in agent id order, as the full build has them (same sums, same floats)
+                base[t] = _team_entry(t, [agents[a] for a in sorted(members, key=ids.get)])
+            if grown:
+                base = dict(sorted(base.items()))
+        self._teams = base
+        n_led = len(self.eng.ledger)
+        if touched is None or self._ded is None or self._ded[0] != n_led:
+            ded = self.deductions_by_team()
+            if touched is not None and self._ded is not None:
+                old = self._ded[1]
+                touched |= {t for t in ded if old.get(t) != ded[t]}
+            self._ded = (n_led, ded)
+        ded = self._ded[1]
+        self._team_hint = touched
+        return {t: {**e, "deductions": ded[t]} if t in ded else e for t, e in base.items()}
+
+    def advance(self, last: dict | None) -> tuple[dict, dict | None]:
+        """The feed's step: the snapshot now and the delta from `last` to it. When `last`
+        is this view's previous incremental snapshot, only what the step rebuilt is
+        compared (its cost follows what changed); otherwise every entry is."""
+        mine = last is not None and last is self._prev
+        snap = self.snapshot(incremental=True)
+        if last is None:
+            return snap, None
+        hints = {"agents": self._hint, "teams": self._team_hint} if mine else None
+        return snap, diff(last, snap, hints)
 
     def recent(self, n: int = 20) -> list[dict]:
         """The newest deductions of today (newest first): what a ticker shows on connect,
-        before any alert arrives."""
+        before any alert arrives (built again only when the ledger or the day moved)."""
         eng = self.eng
         L = eng.ledger
         today = local_day_of(eng.now, eng.policy.tz)
-        rows = [r for r in range(len(L) - 1, -1, -1) if int(L[r, K.L_DAY]) == today]
-        return [self.deduction(r) for r in rows[:n]]
+        key = (len(L), today, n)
+        if self._recent is None or self._recent[0] != key:
+            rows = np.flatnonzero(L[:, K.L_DAY] == today)[::-1][:n]
+            self._recent = (key, [self.deduction(int(r)) for r in rows])
+        return list(self._recent[1])
 
     def deductions_by_team(self) -> dict[str, dict[str, int]]:
         """Deductions ever booked (excused ones too: a count that only grows), per team and
@@ -497,6 +806,11 @@ class FloorView:
 
     def policy_info(self) -> dict:
         """What a screen needs of the policy, so a client needs no copy of the file."""
+        if self._policy is None:
+            self._policy = self._policy_info()
+        return self._policy
+
+    def _policy_info(self) -> dict:
         import msgspec
 
         pol = self.eng.policy
@@ -521,13 +835,21 @@ class FloorView:
                 "wait_buckets_s": pol.wait_buckets_s}
 
 
-def diff(old: dict, new: dict) -> dict | None:
-    """The delta from one snapshot to the next: changed or removed entries per section."""
+def diff(old: dict, new: dict, hints: dict[str, set[str] | None] | None = None
+         ) -> dict | None:
+    """The delta from one snapshot to the next: changed or removed entries per section.
+    `hints`: per section, the only keys that may have changed (None: any of them)."""
     out: dict = {}
     for section in ("agents", "teams", "queues"):
         o, n = old.get(section, {}), new.get(section, {})
-        changed = {k: v for k, v in n.items() if o.get(k) != v}
-        gone = [k for k in o if k not in n]
+        keys = None if hints is None else hints.get(section)
+        if keys is None:
+            changed = {k: v for k, v in n.items() if o.get(k) != v}
+            gone = [k for k in o if k not in n]
+        else:
+            keys = sorted(keys)
+            changed = {k: n[k] for k in keys if k in n and o.get(k) != n[k]}
+            gone = [k for k in keys if k in o and k not in n]
         if changed:
             out[section] = changed
         if gone:
@@ -548,6 +870,18 @@ def diff(old: dict, new: dict) -> dict | None:
         return None
     return {"schema": FEED_SCHEMA, "type": "delta", "site": new.get("site"),
             "now": new.get("now"), **out}
+
+
+def _moved_between(old: MonthView, new: MonthView) -> set[int]:
+    """Agent ids whose items, score or star differ between two month views."""
+    m = min(old.n, new.n)
+    moved = ~_same(old.score[:m], new.score[:m])
+    for k, v in new.items.items():
+        moved |= ~_same(old.items[k][:m], v[:m])
+    ids = new.eng.sym.agents.ids
+    out = set(np.flatnonzero(moved).tolist()) | set(range(m, new.n))
+    return out | {ids[a] for a in set(old.stars) | set(new.stars)
+                  if old.stars.get(a) != new.stars.get(a)}
 
 
 def apply_delta(snap: dict, delta: dict) -> dict:

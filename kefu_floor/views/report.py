@@ -1,10 +1,11 @@
 """The month score report (DESIGN.md §3.3), read from an engine's arrays.
 
-`read_report(engine, month)` sums the month's day slots and scores them; it only reads.
-`build_report(engine, month)` first brings every agent up to engine time (so deadlines due
-by the last event are booked) and then reads: what a replay wants at the end of a file.
-The live service ticks on its event loop, takes `frozen_copy(engine)` there (a few ms)
-and runs `read_report` on the copy in a worker thread, so a report never stalls ingest.
+`read_report(engine, month)` sums the month's day slots and scores them; it only reads
+(`build_report` is the same). Reads never write: the caller first brings every agent up
+to engine time (`engine.finish()`: deadlines due by the last event booked), as a replay
+does at the end of its file. The live service ticks on its event loop, takes
+`frozen_copy(engine)` there (a few ms) and runs `read_report` on the copy in a worker
+thread, so a report never stalls ingest.
 """
 from __future__ import annotations
 
@@ -111,10 +112,8 @@ def _copied(obj):
 
 
 def build_report(eng: Engine, month: int | None = None) -> dict:
-    """Tick to engine time, then `read_report` (replay's end of file, tests)."""
-    if not eng.live:
-        eng.settle()  # a replay's report is the end of its input
-    eng.tick()
+    """The month's report of the engine as it is (call `eng.finish()` first at the end of
+    input: `build_report(eng.finish(), month)`); reads only."""
     return read_report(eng, month)
 
 
@@ -133,6 +132,15 @@ def read_report(eng: Engine, month: int | None = None) -> dict:
     ledger_rows: dict[int, list[int]] = {}
     for r in np.nonzero(in_month)[0]:
         ledger_rows.setdefault(int(L[r, K.L_AGENT]), []).append(int(r))
+    # the month so far as the close would pay it (the live drill-down shows the preset's
+    # own figures: taobao points, the 80/20 projection, gold standing)
+    from kefu_floor.close import build_close
+
+    close = build_close(eng, month, mv=mv)
+    by_agent = {r["agent"]: r for r in close["agents"]}
+    # the chengdu close's pay is the report's formula (close.chengdu.agent_pay, same star,
+    # calendar and rounding): taken from its row rather than computed twice
+    same_pay = eng.policy.scheme == "chengdu-2014"
     agents = []
     for i in sorted(range(len(names)), key=lambda i: names[i]):
         a = names[i]
@@ -141,13 +149,9 @@ def read_report(eng: Engine, month: int | None = None) -> dict:
             continue
         if p is None and not (mv.has_data(i) or i in ledger_rows):
             continue
-        agents.append(_agent_entry(eng, mv, i, ledger_rows.get(i, [])))
-    # the month so far as the close would pay it (the live drill-down shows the preset's
-    # own figures: taobao points, the 80/20 projection, gold standing)
-    from kefu_floor.close import build_close
-
-    close = build_close(eng, month, mv=mv)
-    by_agent = {r["agent"]: r for r in close["agents"]}
+        row = by_agent.get(a) if same_pay and p is not None else None
+        agents.append(_agent_entry(eng, mv, i, ledger_rows.get(i, []),
+                                   pay=dict(row["pay"]) if row is not None else None))
     skip = ("agent", "name", "team")
     for entry in agents:
         row = by_agent.get(entry["agent"])
@@ -172,7 +176,8 @@ def read_report(eng: Engine, month: int | None = None) -> dict:
     }
 
 
-def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int]) -> dict:
+def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int],
+                 pay: dict | None = None) -> dict:
     a = eng.sym.agents.names[i]
     p = eng.roster.people.get(a)
     D = mv.D[i]
@@ -221,7 +226,7 @@ def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int]) -> dict:
     }
     if p is None:
         out["unknown"] = True  # not in the roster: scored, and flagged
-    out["pay"] = _pay(eng, mv, i, star, p)
+    out["pay"] = pay if pay is not None else _pay(eng, mv, i, star, p)
     return out
 
 

@@ -25,7 +25,7 @@ def _report(tmp_path, events_path):
     eng = Engine(_setup(args))
     res = replay(eng, events_path)
     assert not res.rejected
-    return build_report(eng)
+    return build_report(eng.finish())
 
 
 def test_simulated_day_through_queue_log_gives_the_same_report(tmp_path):

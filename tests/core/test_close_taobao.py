@@ -208,7 +208,7 @@ def test_lunch_over_35_and_sign_outs_in_shift_live_with_evidence_and_excusable()
     eng.tick(ms("2026-11-03", "12:35"))
     assert not [x for x in eng.ledger if x[2] == 6]
     eng.tick(ms("2026-11-03", "12:35:01"))
-    rep = build_report(eng, None)
+    rep = build_report(eng.finish(), None)
     lunch = [x for x in agent(rep, "F1")["deductions"] if x["rule"] == "lunch_over_35"]
     assert lunch == [{"ts": ms("2026-11-03", "12:35:00.001"), "rule": "lunch_over_35",
                       "item": "fines", "points": 0, "day": "2026-11-03",

@@ -53,7 +53,7 @@ def run(events, cuts=None):
     bounds = [0, *sorted(set(c for c in (cuts or []) if 0 < c < len(evs))), len(evs)]
     for a, b in zip(bounds, bounds[1:]):
         eng.feed(evs[a:b])
-    return eng, build_report(eng, None)
+    return eng, build_report(eng.finish(), None)
 
 
 def scores(rep):
@@ -313,7 +313,7 @@ def test_qa_month_far_from_its_own_is_refused():
     out = eng.feed(decode(d.events))
     assert [r.reason for r, _, _ in out] == ["invalid_value", "invalid_value"]
     assert "limits.month_max_apart" in out[0][0].detail
-    rep = build_report(eng, 2026 * 12 + 10)
+    rep = build_report(eng.finish(), 2026 * 12 + 10)
     assert agent(rep, "A1")["items"]["recording"] == 90
 
 

@@ -121,7 +121,7 @@ def _run(events, cuts=None, tick=False, tick_to_next=False, policy="chengdu-2014
     from kefu_floor.localtime import parse_month
     from kefu_floor.views.report import build_report
     # the month close too: incidents, excuses with their approver, shift worked time
-    return json.dumps([build_report(eng, None), build_close(eng, parse_month("2026-11"))],
+    return json.dumps([build_report(eng.finish(), None), build_close(eng.finish(), parse_month("2026-11"))],
                       sort_keys=True)
 
 

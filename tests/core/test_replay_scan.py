@@ -43,7 +43,7 @@ def both(path: Path, site=None, **limits):
         res = replay(eng, path, on_reject=lambda lr: told.append(
             (lr.line, lr.rejection.reason, lr.rejection.detail)), strict=strict)
         kept = [(lr.line, lr.rejection.reason, lr.rejection.detail) for lr in res.rejected]
-        out.append((json.dumps(build_report(eng), sort_keys=True), eng.counters(), told, kept,
+        out.append((json.dumps(build_report(eng.finish()), sort_keys=True), eng.counters(), told, kept,
                     res.accepted))
     return out
 
@@ -254,7 +254,7 @@ def test_decimals_and_call_hashes_are_the_strict_decoders():
     calls = [f"c{rng.getrandbits(64):x}" * rng.randrange(1, 4) for _ in range(len(vals))]
     buf = b"".join(f'{{"type":"sale","ts":1793663356226,"agent":"A1","amount":{v},'
                    f'"call":"{c}"}}\n'.encode() for v, c in zip(vals, calls))
-    block, _ = LineScanner().scan(buf, 1)
+    block = next(LineScanner().scan(buf))
     ok = block.RI[:, J.R_OK] == 1
     assert ok.sum() >= len(vals) - 5
     want = np.array([msgspec.json.decode(v.encode(), type=float) for v in vals])

@@ -705,7 +705,7 @@ def test_duplicates_dropped_and_gaps_counted():
     assert c["duplicates"] == 1
     assert c["gaps"] == 1  # only 4 is missing
     assert c["accepted"] == 10 - 1
-    rep = build_report(eng, None)
+    rep = build_report(eng.finish(), None)
     assert agent(rep, "A1")["kpi"]["sales"] == 322
 
 
@@ -769,7 +769,7 @@ def test_malformed_events_never_raise_from_the_engine_path():
     d.abandon("09:08", "never-queued", "q9", 0)
     d.clock("23:59")
     feed(eng, d.events)
-    rep = build_report(eng, None)
+    rep = build_report(eng.finish(), None)
     assert agent(rep, "ZZ9")["unknown"] is True
     assert eng.counters()["orphans"] == 1
 
@@ -782,6 +782,6 @@ def test_events_far_out_of_order_do_not_rewind():
     late.spell("A1", "09:00", "10:00", "toilet")  # arrives after 16:31: applied at now
     late.clock("23:59")
     feed(eng, late.events)
-    a = agent(build_report(eng, None), "A1")
+    a = agent(build_report(eng.finish(), None), "A1")
     assert a["kpi"]["busy_s_by_day"].get(DATE, 0) == 0
     assert a["deductions"] == []

@@ -139,7 +139,7 @@ def test_replay_of_a_simulated_week_is_clean_and_sensible(week):
     # the simulator never sends a hang-up the engine cannot match, and signs in explicitly
     assert c["orphans"] == 0 and c["implicit_sign_ins"] == 0
     assert c["duplicates"] == 0 and c["gaps"] == 0
-    report = build_report(eng, None)
+    report = build_report(eng.finish(), None)
     rules = Counter(d["rule"] for a in report["agents"] for d in a["deductions"])
     for rule in ("busy_over_30", "late_sign_in", "late_return", "early_leave", "absent"):
         assert rules[rule] > 0, rule

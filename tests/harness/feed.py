@@ -65,7 +65,7 @@ class FeedServer:
             await self._close()
 
     def _report(self, site: str, month: str | None) -> dict:
-        return build_report(self.eng, parse_month(month) if month else None)
+        return build_report(self.eng.finish(), parse_month(month) if month else None)
 
     async def _open(self) -> None:
         self._cm = self.hub.serve("127.0.0.1", self.port)
@@ -123,6 +123,15 @@ class FeedServer:
     async def afeed(self, events: list[dict], each: bool = False) -> int:
         """`feed` from inside a running loop (a Pilot test)."""
         return await self._arun(self._feed(events, each))
+
+    def finish(self) -> None:
+        """Book what is due by engine time and push it, as the live service's ticker does
+        every second (reading a report no longer does it as a side effect)."""
+        def go():
+            self.eng.finish()
+            self.hub.alerts()
+            self.hub.publish_deltas()
+        self.call(go)
 
     def call(self, fn):
         async def go():

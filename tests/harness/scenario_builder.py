@@ -7,7 +7,7 @@ built from in-memory roster and schedule rows, reports in one call.
     d.sign_in("A1", "08:03")
     d.spell("A1", "09:00", "09:31", "toilet")   # busy 09:00, ready 09:31
     d.clock("23:59")                             # moves event time, touches no agent
-    rep = f.report(d.events)                     # build_report(engine, 2026-11)
+    rep = f.report(d.events)                     # build_report(engine.finish(), 2026-11)
     a = agent(rep, "A1")
 
 Times are "HH:MM", "HH:MM:SS" or "HH:MM:SS.fff" on the Day's date (hours >= 24 run into
@@ -245,7 +245,7 @@ class Floor:
     def report(self, events, month: str | None = "2026-11", cuts=None, tick=False) -> dict:
         eng = self.engine()
         feed(eng, events, cuts=cuts, tick=tick)
-        return build_report(eng, parse_month(month) if month else None)
+        return build_report(eng.finish(), parse_month(month) if month else None)
 
     def close(self, events, month: str = "2026-11", history=None, calendar=None,
               cuts=None) -> dict:
@@ -257,7 +257,7 @@ class Floor:
         evs = sorted(events, key=lambda e: e["ts"]) if all(
             isinstance(e, dict) for e in events) else events
         feed(eng, evs, cuts=cuts)
-        return build_close(eng, parse_month(month), calendar, history)
+        return build_close(eng.finish(), parse_month(month), calendar, history)
 
 
 def decode(events) -> list[Event]:

@@ -75,7 +75,7 @@ def test_simulate_publishes_what_replay_scores(mosquitto, tmp_path):
     assert {p.name: p.read_bytes() for p in again.iterdir()} == files  # --seed: same run
     eng = Engine(setup_from(out, "s1"))
     replay(eng, out / "events.jsonl")
-    ref = build_report(eng)
+    ref = build_report(eng.finish())
     strip = lambda r: {k: v for k, v in r.items() if k != "counters"}  # noqa: E731
     assert strip(live) == strip(ref)
     assert any(a["score"] is not None for a in ref["agents"])

@@ -75,7 +75,7 @@ def replayed(folder: Path, engine: bool = False):
     eng = Engine(_setup(folder))
     replay(eng, folder / "published.jsonl")
     month = month_of(eng.now, eng.policy.tz)
-    rep = build_report(eng, month)
+    rep = build_report(eng.finish(), month)
     return (rep, month_str(month), eng) if engine else (rep, month_str(month))
 
 
@@ -178,7 +178,7 @@ def test_redis_killed_and_broker_restarted_mid_stream(day, tmp_path):
         for d in days:
             replay(eng, d)
         ref, month = replayed(folder)
-        assert comparable(build_report(eng, month_of(eng.now, eng.policy.tz))) == comparable(ref)
+        assert comparable(build_report(eng.finish(), month_of(eng.now, eng.policy.tz))) == comparable(ref)
 
 
 def test_standby_takes_over_after_kill9(day, tmp_path, redis_url):

@@ -164,8 +164,8 @@ def test_restore_then_rest_of_day_equals_whole_day():
         if isinstance(v, np.ndarray):
             assert np.array_equal(getattr(resumed, name), v), name
     resumed.feed(evs[len(evs) // 2:])
-    assert json.dumps(build_report(resumed, 2026 * 12 + 10), sort_keys=True) == json.dumps(
-        build_report(whole, 2026 * 12 + 10), sort_keys=True)
+    assert json.dumps(build_report(resumed.finish(), 2026 * 12 + 10), sort_keys=True) == json.dumps(
+        build_report(whole.finish(), 2026 * 12 + 10), sort_keys=True)
 
 
 def test_checkpoint_of_another_format_version_is_refused_clearly():

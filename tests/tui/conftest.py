@@ -12,6 +12,7 @@ def morning():
     """A feed whose engine has everything up to 2026-11-04 07:00 local."""
     srv = FeedServer().start()
     srv.feed(events_between(None, MORNING))
+    srv.finish()  # what a ticker would have booked by then
     try:
         yield srv
     finally:
@@ -23,6 +24,7 @@ def month_end():
     """A feed with all of November: every score and star is known."""
     srv = FeedServer().start()
     srv.feed(events_between(None, DEC1))
+    srv.finish()  # what a ticker would have booked by then
     try:
         yield srv
     finally:

@@ -112,7 +112,7 @@ def test_report_answers_resolve_requests_in_order():
 def month_report() -> tuple[Engine, dict]:
     eng = Engine(hw_setup())
     eng.feed([decode_event(json.dumps(e)) for e in events_between(None, DEC1)])
-    return eng, build_report(eng, parse_month("2026-11"))
+    return eng, build_report(eng.finish(), parse_month("2026-11"))
 
 
 def test_next_star_is_the_lowest_score_that_reaches_the_better_grade():

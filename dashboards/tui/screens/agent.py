@@ -93,7 +93,8 @@ class AgentScreen(Screen):
     @on(FeedChanged)
     def feed_changed(self, message: FeedChanged) -> None:
         ch = message.change
-        if ch.kind == "alert" and self.agent in ch.agents:
+        if (ch.kind == "alert" and self.agent in ch.agents) or any(
+                d.get("agent") == self.agent for d in ch.alerts):  # a compact delta's
             self.action_reload()
         if self.agent in ch.agents or ch.kind in ("snapshot", "connected", "disconnected"):
             self.refresh_live()
