@@ -194,7 +194,7 @@ def test_state_arrays_start_on_a_cache_line_after_growth_and_restore():
     from kefu_floor.replay import replay
     from kefu_floor.store import state
 
-    hw = Path(__file__).parent / "scenarios" / "handworked"
+    hw = HW
     args = argparse.Namespace(policy="chengdu-2014", roster=hw / "roster.csv",
                               schedule=hw / "schedule.csv", site="cd1")
     eng = Engine(_setup(args))
