@@ -237,7 +237,7 @@ def test_a_site_found_past_the_read_ahead_reads_the_file_again(tmp_path, monkeyp
     ref = Engine(_setup("cd9"))
     want = replay(ref, p, strict=True)
     assert res.accepted == want.accepted and told == [lr.line for lr in want.rejected]
-    assert json.dumps(build_report(eng)) == json.dumps(build_report(ref))
+    assert json.dumps(build_report(eng.finish())) == json.dumps(build_report(ref.finish()))
 
 
 def test_cli_both_decoders_same_output_and_exit(tmp_path):
