@@ -221,6 +221,26 @@ def test_a_site_from_the_file(tmp_path):
     assert_same(p, site="cd9")
 
 
+def test_a_site_found_past_the_read_ahead_reads_the_file_again(tmp_path, monkeypatch):
+    from kefu_floor import linescan
+
+    lines = list(LINES[:3000])
+    lines[2500] = json.dumps({**json.loads(lines[2500]), "site": "cd9"}).encode()
+    p = tmp_path / "late.jsonl"
+    p.write_bytes(b"\n".join(lines) + b"\n")
+    monkeypatch.setattr(linescan, "ROWS", 256)
+    monkeypatch.setattr(linescan, "KEEP", 2)
+    f = EventFile(p)
+    assert f.first_site() == "cd9" and not f._kept
+    eng = Engine(_setup("cd9"))
+    told = []
+    res = replay(eng, f, on_reject=lambda lr: told.append(lr.line))
+    ref = Engine(_setup("cd9"))
+    want = replay(ref, p, strict=True)
+    assert res.accepted == want.accepted and told == [lr.line for lr in want.rejected]
+    assert json.dumps(build_report(eng.finish())) == json.dumps(build_report(ref.finish()))
+
+
 @pytest.mark.slow
 def test_cli_both_decoders_same_output_and_exit(tmp_path):
     p = _hostile_file(tmp_path, 3000, 5)

@@ -55,3 +55,15 @@ def test_make_bench_lists_every_benchmark_and_refuses_an_unknown_one():
     assert bad.returncode == 2
     assert "no benchmark named kernel; choose from kernels," in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_replay_bench_prints_the_ratio_and_phases():
+    out = subprocess.run([sys.executable, "-m", "benchmarks.replay", "--agents", "20",
+                          "--repeat", "1"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=900)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert re.search(r"json.loads per line \(peer\)\s+[\d.]+ s\s+[\d,]+ events/s\s+1x", text), text
+    assert re.search(r"kefu-floor replay \(scanner\)\s+[\d.]+ s\s+[\d,]+ events/s\s+[\d.]+x",
+                     text), text
+    assert "--decoder strict" in text and "read + scan" in text and "target >= 3x" in text
