@@ -24,6 +24,7 @@ from kernels import jsonscan as J
 
 BLOCK = 8 << 20  # bytes of a gzip file decompressed at a time (whole lines)
 ROWS = 1 << 17  # rows of a block
+KEEP = 8  # blocks first_site keeps for the replay (~1 M lines, ~130 MB); beyond, it reads twice
 
 # how the scanner fills a type's columns (kernels.jsonscan TSHAPE); types not named here
 # (manual entries with free text, days, points: floor, adjust, excuse, incident) are left
@@ -153,12 +154,14 @@ class LineScanner:
     of the next line."""
 
     def __init__(self, scan: bool = True):
+        self.scanning = scan
         self.tables = _tables(scan)
         self.sym = Symbols()
         self.line = 1
 
-    def scan(self, buf, rows: int = ROWS) -> Iterator[Block]:
-        """Blocks of at most `rows` rows from buf (bytes, or a mmap), whole lines only."""
+    def scan(self, buf, rows: int | None = None) -> Iterator[Block]:
+        """Blocks of at most `rows` (ROWS) rows from buf (bytes, or a mmap), whole lines."""
+        rows = rows or ROWS
         b = np.frombuffer(buf, np.uint8)
         sym = self.sym
         pos = 0
@@ -233,13 +236,26 @@ class EventFile:
 
     def first_site(self) -> str | None:
         """The site named by the file's first event that names one (for a run without
-        --site); the blocks read to find it are kept for `blocks`."""
+        --site); the blocks read to find it are kept for `blocks`, up to KEEP blocks:
+        beyond, the search goes on without keeping them and `blocks` reads the file again
+        from the start (memory stays bounded for a long file that names no site)."""
+        keeping = True
+        site = None
         for block in self._it:
-            self._kept.append(block)
+            if keeping:
+                self._kept.append(block)
+                if len(self._kept) > KEEP:
+                    keeping = False
+                    self._kept.clear()
             site = self._site_in(block)
             if site is not None:
-                return site
-        return None
+                break
+        if not keeping:  # start again: a fresh symbol table, line 1
+            self._it.close()
+            self.scanner = LineScanner(self.scanner.scanning)
+            self.sym = self.scanner.sym
+            self._it = self._read()
+        return site
 
     def _site_in(self, block: Block) -> str | None:
         RI = block.RI

@@ -181,6 +181,15 @@ def _team_entry(team: str, rows: list[dict]) -> dict:
     }
 
 
+def _team_busy(entry: dict, rows: list[dict]) -> dict:
+    """`entry` with the figures a busy time moves worked out again from `rows` (in agent
+    id order, as `_team_entry` sums them)."""
+    busy = [r["busy_today_s"] for r in rows if r.get("role") != "leader"]
+    return {**entry, "over_budget": sum(r.get("over_budget", False) for r in rows),
+            "attention": sum(bool(r.get("attention")) for r in rows),
+            "busy_mean_s": round(sum(busy) / len(busy), 1) if busy else None}
+
+
 class LiveMonth(MonthView):
     """A MonthView kept up to date in place for the live snapshot: a step re-sums the month
     of the changed agents only, and ranks the stars again only when a score moved. Any
@@ -297,6 +306,7 @@ class FloorView:
         self._policy: dict | None = None
         # what the last step may have changed: agent names, team names (None: anything)
         self._hint: set[str] | None = None
+        self._team_changes: tuple[set[str], set[str]] = (set(), set())
         self._team_hint: set[str] | None = None
         self._prev: dict | None = None  # the last incremental snapshot
 
@@ -340,6 +350,8 @@ class FloorView:
             busy_patch = sorted(i for i in busy if i < n and i not in todo)
             self._hint = {names[i] for i in ids} | {names[i] for i in patch} | {
                 names[i] for i in busy_patch}
+            # what team entries depend on: rebuilt agents, busy figures (not last_60m)
+            self._team_changes = ({names[i] for i in ids}, {names[i] for i in busy_patch})
         tally = self._tally
         for i in ids:
             old = out.get(names[i])
@@ -677,6 +689,7 @@ class FloorView:
         """Team entries: those of teams whose members changed rebuilt, the rest kept; each
         with its deductions per rule (counted again only when the ledger grew)."""
         hint = self._hint
+        rebuilt, busy_only = self._team_changes if hint is not None else (None, None)
         if hint is None or self._teams is None:
             self._members = {}
             for a, e in agents.items():
@@ -687,7 +700,7 @@ class FloorView:
         else:
             touched = set()
             ids = self.eng.sym.agents.ids
-            for a in hint:
+            for a in rebuilt:
                 was = self._team_of.get(a)
                 e = agents.get(a)
                 now = None if e is None else e["team"] or "-"
@@ -715,6 +728,12 @@ class FloorView:
                 base[t] = _team_entry(t, [agents[a] for a in sorted(members, key=ids.get)])
             if grown:
                 base = dict(sorted(base.items()))
+            # teams whose members' busy time alone grew: only the figures it moves
+            busy_teams = {self._team_of[a] for a in busy_only if a in self._team_of} - touched
+            for t in busy_teams:
+                base[t] = _team_busy(base[t], [agents[a] for a in
+                                               sorted(self._members[t], key=ids.get)])
+            touched |= busy_teams
         self._teams = base
         n_led = len(self.eng.ledger)
         if touched is None or self._ded is None or self._ded[0] != n_led:
