@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
-.PHONY: venv services test bench demo replay-example fuzz bench-hostile
+.PHONY: venv services test test-fast bench demo replay-example fuzz bench-hostile
 
 KERNELS := $(VENV)/.kernels
 
@@ -32,8 +32,14 @@ $(KERNELS): $(STAMP) $(wildcard kernels/*.py)
 services:
 	bash scripts/ensure-services.sh
 
+# Every test: core, live (real mosquitto, redis, Prometheus, Chromium), tui, perf.
 test: venv services
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The pure core only (kernels, engine, rules, report, close, bridges' mappings, simulator):
+# seconds, no services. `-m "not slow"` also works on the whole suite.
+test-fast: venv
+	$(PY) -m pytest -q -p no:cacheprovider tests/core -m "not slow" $(PYTEST_ARGS)
 
 # every figure of issue 11 as a ratio to its peer in the same run (~10 min; the broker and
 # Redis benchmarks start their own mosquitto and redis-server)

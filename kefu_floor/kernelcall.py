@@ -6,7 +6,7 @@ both float64 (slots, queues, Q_K)); passed by position, a swap at a call site co
 silently corrupts. `call_kernel` takes each parameter from what the caller gives by name
 (batch columns, times, resume points), else from the owner's (the engine's) array of that
 name, so the order is written once, in the kernel's own `def`, and no call site lists it.
-tests/test_layout.py holds the kernels' calls to each other to the same rule (an argument
+tests/core/test_layout.py holds the kernels' calls to each other to the same rule (an argument
 named like a parameter of the callee sits at that parameter's place) and checks that every
 entry point's arrays exist on an engine.
 

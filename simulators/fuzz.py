@@ -1,7 +1,7 @@
 """The project's own fuzzer: hostile payloads through the decoder, the engine and a report.
 
     python -m simulators.fuzz --minutes 10        # at length (make fuzz)
-    tests/test_fuzz.py runs the same properties for a few seconds
+    tests/core/test_fuzz.py runs the same properties for a few seconds
 
 Payloads are drawn by hypothesis: raw bytes, deep nesting, arbitrary JSON, and valid events
 with one field replaced by something hostile (huge or negative numbers, far-future or

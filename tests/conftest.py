@@ -57,7 +57,6 @@ def redis_cluster():
 def compiled_kernels():
     """Compile (or load) the numba kernels once, before any test starts a subprocess: on a
     fresh checkout every process would otherwise compile them for itself at the same time."""
-    from pathlib import Path
 
     from kefu_floor.engine import Engine
     from kefu_floor.replay import replay
@@ -65,7 +64,7 @@ def compiled_kernels():
     from kefu_floor.cli.main import _setup
     import argparse
 
-    hw = Path(__file__).parent / "scenarios" / "handworked"
+    from harness import HW as hw
     args = argparse.Namespace(policy="chengdu-2014", roster=hw / "roster.csv",
                               schedule=hw / "schedule.csv", site="cd1")
     eng = Engine(_setup(args))

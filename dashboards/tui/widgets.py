@@ -11,7 +11,7 @@ class FloorTable(DataTable):
     each call re-renders every cell on screen (at 200x60 some 800 cells, ~170 ms). Here the
     changed cells' cache entries are dropped and only their rows are refreshed; the other
     cells come from the caches. Falls back to `update_cell` if this Textual's DataTable does
-    not have the caches this relies on (checked by tests/test_tui_app.py)."""
+    not have the caches this relies on (checked by tests/tui/test_tui_app.py)."""
 
     _CACHES = ("_cell_render_cache", "_row_render_cache", "_line_cache",
                "_row_renderable_cache", "_data", "_row_locations", "_update_count")

@@ -3,7 +3,7 @@
 Generic on purpose: every `np.ndarray` attribute of an `Engine` is captured, whatever its
 name, so arrays other modules add to the engine are checkpointed without a change here.
 Python attributes are listed explicitly (`PY_STATE`, with how each is encoded) or excluded
-(`EXCLUDED`: rebuilt from the set-up, or a read-side cache); tests/test_store.py fails when
+(`EXCLUDED`: rebuilt from the set-up, or a read-side cache); tests/live/test_store.py fails when
 an engine attribute is in neither list.
 
 Format (version `FORMAT`): b"KEFU-CKPT" + u16 version + u32 header length + JSON header +

@@ -1,0 +1,184 @@
+"""The feed's fan-out without sockets (kefu_floor.feedcore): first message a snapshot,
+bounded outboxes in bytes with drop-and-resync, one encoding per site and filter, the team
+filter, alerts taken from the engine, the compact form, and reads that never write."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from kefu_floor.engine import Engine
+from kefu_floor.live.feedcore import STATIC_FIELDS, FeedCore, UnknownSite
+from kefu_floor.views.floorview import FloorView, apply_delta
+from kefu_floor.views.report import build_report, read_report
+from kefu_floor.schema import decode_event
+from harness.handworked import SITE, hw_events, hw_setup
+
+EVENTS = hw_events()
+
+
+def core_with(n_events: int = 0, **kw) -> tuple[Engine, FeedCore]:
+    eng = Engine(hw_setup())
+    if n_events:
+        eng.feed([decode_event(json.dumps(e)) for e in EVENTS[:n_events]])
+    return eng, FeedCore({SITE: FloorView(eng)}, **kw)
+
+
+def drain(core: FeedCore, sub) -> list[dict]:
+    out = []
+    while (body := core.next_message(sub)) is not None:
+        out.append(json.loads(body))
+    return out
+
+
+def feed(core: FeedCore, eng: Engine, events: list[dict]) -> None:
+    eng.feed([decode_event(json.dumps(e)) for e in events])
+    core.alerts()
+    core.publish_deltas()
+
+
+def test_first_a_snapshot_then_deltas_that_rebuild_the_floor():
+    eng, core = core_with(40)
+    sub = core.subscribe(SITE)
+    first = drain(core, sub)
+    assert [m["type"] for m in first] == ["snapshot"]
+    state = first[0]
+    for k in range(40, len(EVENTS), 25):
+        eng.feed([decode_event(json.dumps(e)) for e in EVENTS[k:k + 25]])
+        if k % 50 == 40:
+            eng.tick()  # books what is due, and moves busy agents' busy time
+        core.alerts()
+        core.publish_deltas()
+        for m in drain(core, sub):
+            if m["type"] == "delta":
+                state = apply_delta(state, m)
+    fresh = FloorView(eng).snapshot()
+    for section in ("agents", "teams", "floor", "now", "queues", "totals", "recent"):
+        assert state[section] == fresh[section], section
+
+
+def test_unknown_site_is_refused_with_what_is_served():
+    _, core = core_with()
+    try:
+        core.subscribe("nowhere")
+    except UnknownSite as e:
+        assert "nowhere" in str(e) and SITE in str(e)
+    else:
+        raise AssertionError("an unknown site was accepted")
+
+
+def test_a_slow_subscriber_is_capped_in_bytes_then_resynced_with_a_snapshot():
+    eng, core = core_with(40, max_bytes=32768)
+    slow = core.subscribe(SITE)
+    fast = core.subscribe(SITE)
+    drain(core, slow)
+    drain(core, fast)
+    for k in range(40, len(EVENTS), 5):
+        feed(core, eng, EVENTS[k:k + 5])
+        # never more queued than the cap (or one message, when it alone is bigger)
+        assert slow.nbytes <= 32768 or len(slow.out) == 1
+        drain(core, fast)
+    assert slow.dropped >= 1 and slow.resync
+    msgs = drain(core, slow)
+    assert msgs[0]["type"] == "snapshot"  # what it missed is in the snapshot, no stale deltas
+    assert msgs[0]["now"] == eng.now and len(msgs) == 1
+    assert fast.dropped == 0
+
+
+def test_each_message_is_encoded_once_per_filter():
+    eng, core = core_with(40)
+    subs = [core.subscribe(SITE) for _ in range(5)] + [core.subscribe(SITE, "T1")
+                                                       for _ in range(3)]
+    for s in subs:
+        drain(core, s)
+    before = core.encodes
+    feed(core, eng, EVENTS[40:])
+    eng.tick()
+    core.alerts()
+    core.publish_deltas()
+    # the same objects in every outbox of one filter, each encoded once
+    outs = [list(s.out) for s in subs]
+    assert all(o and len(o) == len(outs[0]) for o in outs[:5])
+    assert all(all(a is b for a, b in zip(o, outs[0])) for o in outs[1:5])
+    assert all(all(a is b for a, b in zip(o, outs[5])) for o in outs[6:])
+    distinct = {id(b) for o in outs for b in o}
+    assert core.encodes - before == len(distinct)
+
+
+def test_team_filter_keeps_the_teams_agents_and_alerts():
+    eng, core = core_with()
+    everyone = core.subscribe(SITE)
+    t1 = core.subscribe(SITE, "T1")
+    feed(core, eng, EVENTS[:5])
+    drain(core, everyone)
+    drain(core, t1)
+    feed(core, eng, EVENTS[5:])
+    eng.tick()
+    core.alerts()
+    team_of = {a: p.team for a, p in eng.roster.people.items()}
+    got_all, got_t1 = drain(core, everyone), drain(core, t1)
+    assert got_all and got_t1 and all(m["type"] != "snapshot" for m in got_all + got_t1)
+    for m in got_t1:
+        assert all(team_of.get(a) == "T1" for a in m.get("agents", {}))
+        assert set(m.get("teams", {})) <= {"T1"}
+        if m["type"] == "alert":
+            assert m["deduction"]["team"] == "T1"
+    alerts_all = [m for m in got_all if m["type"] == "alert"]
+    alerts_t1 = [m for m in got_t1 if m["type"] == "alert"]
+    assert alerts_all and len(alerts_t1) == sum(m["deduction"]["team"] == "T1"
+                                                for m in alerts_all)
+
+
+def test_alerts_come_from_the_engine_once_each():
+    eng, core = core_with()
+    sub = core.subscribe(SITE)
+    drain(core, sub)
+    feed(core, eng, EVENTS)
+    eng.tick()
+    core.alerts()
+    alerts = [m["deduction"] for m in drain(core, sub) if m["type"] == "alert"]
+    assert len(alerts) == len(eng.ledger) > 0
+    assert not hasattr(core, "ledger_seen")  # no cursor of the feed's own
+    core.alerts()
+    assert [m for m in drain(core, sub) if m["type"] == "alert"] == []
+    assert not eng.take_booked()  # the engine's record was taken
+
+
+def test_compact_stream_sends_roster_once_and_folds_alerts_into_deltas():
+    eng, core = core_with(30)
+    plain, compact = core.subscribe(SITE), core.subscribe(SITE, compact=True)
+    snap_p, snap_c = drain(core, plain)[0], drain(core, compact)[0]
+    assert all(not set(STATIC_FIELDS) & set(e) for e in snap_c["agents"].values())
+    cols = snap_c["roster"]
+    roster = {a: {f: cols[f][k] for f in STATIC_FIELDS} for k, a in enumerate(cols["agent"])}
+    expanded = {a: {**roster[a], **e} for a, e in snap_c["agents"].items()}
+    assert expanded == snap_p["agents"]
+    assert len(core.snapshot_bytes(SITE, compact=True)) < len(core.snapshot_bytes(SITE))
+    feed(core, eng, EVENTS[30:])
+    eng.tick()
+    core.alerts()
+    core.publish_deltas()
+    msgs = drain(core, compact)
+    assert all(m["type"] == "delta" for m in msgs)
+    folded = [d for m in msgs for d in m.get("alerts", [])]
+    alerts = [m["deduction"] for m in drain(core, plain) if m["type"] == "alert"]
+    assert folded == alerts and alerts
+
+
+def test_nobody_subscribed_costs_nothing_and_leaves_no_backlog():
+    eng, core = core_with()
+    feed(core, eng, EVENTS[:200])
+    assert core.last == {} and core.encodes == 0
+    sub = core.subscribe(SITE)
+    msgs = drain(core, sub)
+    assert [m["type"] for m in msgs] == ["snapshot"]  # no old alerts replayed
+
+
+def test_reading_a_report_writes_nothing():
+    eng = Engine(hw_setup())
+    eng.feed([decode_event(json.dumps(e)) for e in EVENTS])
+    state = {k: v.copy() for k, v in vars(eng).items() if isinstance(v, np.ndarray)}
+    rep = build_report(eng, 2026 * 12 + 10)
+    read_report(eng, 2026 * 12 + 10)
+    assert all(np.array_equal(v, getattr(eng, k), equal_nan=True) for k, v in state.items())
+    assert rep["agents"]

@@ -1,0 +1,272 @@
+"""The store port: one conformance suite run against every backend (memory, a real
+redis-server with AOF, a real 3-node Redis Cluster), and the checkpoint format."""
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from kefu_floor.engine import Engine
+from kefu_floor.errors import ConfigError
+from kefu_floor.views.report import build_report
+from kefu_floor.schema import decode_event
+from kefu_floor.store import StoreDown, open_store, redact, state
+from kefu_floor.store.durable import Durable
+
+from harness.handworked import HW, hw_setup
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+@pytest.fixture(params=["memory", "redis", "cluster"])
+def store_url(request):
+    if request.param == "memory":
+        return "memory"
+    if request.param == "redis":
+        return request.getfixturevalue("redis_url")
+    cluster = request.getfixturevalue("redis_cluster")
+    cluster.flushall()
+    return cluster.url
+
+
+class TestStoreConformance:
+    """What every backend must do, whatever it is."""
+
+    def test_journal_append_read_trim(self, store_url):
+        async def main():
+            st = open_store(store_url)
+            try:
+                ids = await st.journal_append({"cd1": [{b"t": b"x", b"p": bytes([i])}
+                                                       for i in range(5)],
+                                               "cd2": [{b"t": b"y", b"p": b"z"}]})
+                assert len(ids["cd1"]) == 5 and len(ids["cd2"]) == 1
+                rows = await st.journal_read("cd1", None, 100)
+                assert [i for i, _ in rows] == ids["cd1"]
+                assert [e[b"p"] for _, e in rows] == [bytes([i]) for i in range(5)]
+                tail = await st.journal_read("cd1", ids["cd1"][1], 2)
+                assert [i for i, _ in tail] == ids["cd1"][2:4]
+                await st.journal_trim("cd1", ids["cd1"][3])
+                assert [i for i, _ in await st.journal_read("cd1", None, 100)] == ids["cd1"][3:]
+                assert await st.journal_len("cd1") == 2 and await st.journal_len("cd2") == 1
+                more = await st.journal_append({"cd1": [{b"t": b"x", b"p": b"later"}]})
+                assert more["cd1"][0] not in ids["cd1"]
+                assert (await st.journal_read("cd1", ids["cd1"][-1], 9))[0][0] == more["cd1"][0]
+            finally:
+                await st.close()
+        run(main())
+
+    def test_checkpoint_meta_replace(self, store_url):
+        async def main():
+            st = open_store(store_url)
+            try:
+                assert await st.checkpoint_get("cd1") is None
+                await st.checkpoint_put("cd1", b"\x00one")
+                await st.checkpoint_put("cd1", b"\x00two")
+                assert await st.checkpoint_get("cd1") == b"\x00two"
+                assert await st.checkpoint_get("cd2") is None
+                assert await st.meta_get("cd1", "trimmed") is None
+                await st.meta_set("cd1", "trimmed", "1")
+                assert await st.meta_get("cd1", "trimmed") == "1"
+            finally:
+                await st.close()
+        run(main())
+
+    def test_records_are_written_exactly_once(self, store_url):
+        async def main():
+            st = open_store(store_url)
+            try:
+                e = lambda k: (k, {b"j": k.encode()})
+                assert await st.record_append("cd1", "ledger", [e("a"), e("b"), e("c")]) == 3
+                # a restarted engine books b, c again, in another order, then d
+                assert await st.record_append("cd1", "ledger", [e("c"), e("d"), e("b")]) == 1
+                rows = await st.record_read("cd1", "ledger")
+                assert [x[b"j"] for _, x in rows] == [b"a", b"b", b"c", b"d"]
+                assert len({i for i, _ in rows}) == 4
+                assert await st.record_read("cd1", "excuses") == []
+                assert await st.record_append("cd1", "excuses", [e("a")]) == 1  # own ids
+            finally:
+                await st.close()
+        run(main())
+
+    def test_lease_is_held_by_one_owner_until_it_expires(self, store_url):
+        async def main():
+            st = open_store(store_url)
+            try:
+                assert await st.lease("cd1", "a", 300)
+                assert not await st.lease("cd1", "b", 300)
+                assert await st.lease("cd1", "a", 300)  # renewed
+                await asyncio.sleep(0.45)
+                assert await st.lease("cd1", "b", 300)  # a's expired
+                assert not await st.lease("cd1", "a", 300)
+                await st.release("cd1", "a")  # not a's: no effect
+                assert not await st.lease("cd1", "a", 300)
+                await st.release("cd1", "b")
+                assert await st.lease("cd1", "a", 300)
+            finally:
+                await st.close()
+        run(main())
+
+
+def test_cluster_keys_of_a_site_share_a_slot(redis_cluster):
+    from kefu_floor.store import key
+
+    slots = {redis_cluster.nodes[0].command("CLUSTER", "KEYSLOT", key("cd1", k))
+             for k in ("journal", "checkpoint", "meta", "ledger", "excuses", "lease")}
+    assert len(slots) == 1
+
+
+def test_redis_down_is_store_down_and_urls_are_checked():
+    async def main():
+        st = open_store("redis://127.0.0.1:1/0")
+        with pytest.raises(StoreDown, match="127.0.0.1:1"):
+            await st.journal_append({"cd1": [{b"t": b"x", b"p": b"y"}]})
+        await st.close()
+    run(main())
+    with pytest.raises(ConfigError, match="--store"):
+        open_store("postgres://x")
+    assert redact("redis://:s3cret@h:1/0") == "redis://:***@h:1/0"
+
+
+# ------------------------------------------------------------------ engine state
+
+def _events():
+    lines = (HW / "events.jsonl").read_text("utf-8").splitlines()
+    return [decode_event(x) for x in lines if x.strip() and not x.startswith("#")]
+
+
+def test_every_engine_attribute_is_captured_or_excluded():
+    """Fails when someone adds engine state that a checkpoint would not carry: arrays are
+    captured by type; any other attribute must be listed in state.PY_STATE or EXCLUDED."""
+    eng = Engine(hw_setup())
+    eng.feed(_events()[:50])
+    assert state.unclassified(eng) == []
+    eng.some_new_table = {"x": 1}
+    assert state.unclassified(eng) == ["some_new_table"]
+    with pytest.raises(TypeError, match="some_new_table"):
+        state.capture(eng)
+
+
+def test_restore_then_rest_of_day_equals_whole_day():
+    evs = _events()
+    whole = Engine(hw_setup())
+    whole.feed(evs)
+    half = Engine(hw_setup())
+    half.feed(evs[: len(evs) // 2])
+    blob = state.capture(half, {"journal": "5-0"})
+    resumed = Engine(hw_setup())
+    assert state.restore(resumed, blob) == {"journal": "5-0"}
+    for name, v in vars(half).items():
+        if isinstance(v, np.ndarray):
+            assert np.array_equal(getattr(resumed, name), v), name
+    resumed.feed(evs[len(evs) // 2:])
+    assert json.dumps(build_report(resumed.finish(), 2026 * 12 + 10), sort_keys=True) == json.dumps(
+        build_report(whole.finish(), 2026 * 12 + 10), sort_keys=True)
+
+
+def test_checkpoint_of_another_format_version_is_refused_clearly():
+    eng = Engine(hw_setup())
+    eng.feed(_events()[:20])
+    blob = bytearray(state.capture(eng))
+    struct.pack_into(">H", blob, len(state.MAGIC), state.FORMAT + 1)
+    fresh = Engine(hw_setup())
+    with pytest.raises(state.CheckpointError,
+                       match=f"format version {state.FORMAT + 1}; this kefu-floor reads version "
+                             f"{state.FORMAT} only"):
+        state.restore(fresh, bytes(blob))
+    damaged = bytearray(state.capture(eng))
+    damaged[-3] ^= 0xFF
+    with pytest.raises(state.CheckpointError, match="damaged"):
+        state.restore(fresh, bytes(damaged))
+    with pytest.raises(state.CheckpointError, match="bad magic"):
+        state.restore(fresh, b"garbage")
+    other = hw_setup()
+    other.site = "cd9"
+    with pytest.raises(state.CheckpointError, match="another policy, roster"):
+        state.restore(Engine(other), state.capture(eng))
+    assert fresh.G[0] == Engine(hw_setup()).G[0]  # a refused checkpoint changed nothing
+
+
+def test_unusable_checkpoint_rebuilds_from_journal_or_refuses(redis_url, caplog):
+    """A bad checkpoint with the whole journal still there: rebuilt from it (logged with
+    the key and reason); with the journal trimmed behind it: refused, saying so."""
+    evs = (HW / "events.jsonl").read_text("utf-8").splitlines()
+    evs = [x for x in evs if x.strip() and not x.startswith("#")]
+
+    class M:  # what the MQTT adapter hands over
+        def __init__(self, p):
+            self.topic, self.payload, self.dup = "kefu/cd1/telemetry", p.encode(), False
+
+    async def main():
+        st = open_store(redis_url)
+        eng = Engine(hw_setup())
+        d = Durable(st, {"cd1": eng}, lambda ms: eng.feed(
+            [decode_event(p) for _, p in ms]))
+        await d.recover()
+        await d.handle([M(p) for p in evs[:40]])
+        await st.checkpoint_put("cd1", b"KEFU-CKPT\x00\x01\x00\x00\x00\x02{}")  # corrupt
+        e2 = Engine(hw_setup())
+        d2 = Durable(st, {"cd1": e2}, lambda ms: e2.feed([decode_event(p) for _, p in ms]))
+        await d2.recover()
+        assert e2.counters()["accepted"] == eng.counters()["accepted"] == 40
+        assert await d.checkpoint()  # a good one, and the journal trimmed behind it
+        await st.checkpoint_put("cd1", b"not a checkpoint")
+        e3 = Engine(hw_setup())
+        with pytest.raises(ConfigError, match=r"kefu:\{cd1\}:checkpoint cannot be used "
+                                              r"\(not a kefu-floor checkpoint.*refusing"):
+            await Durable(st, {"cd1": e3}, lambda ms: None).recover()
+        await st.close()
+
+    run(main())
+    assert "kefu:{cd1}:checkpoint cannot be used" in caplog.text
+    assert "rebuilding from the whole journal" in caplog.text
+
+
+def test_checkpoint_written_while_a_batch_is_journaled_loses_nothing():
+    """The ticker's checkpoint and the MQTT task's batch interleave on one loop: a batch
+    journaled while the checkpoint is being written must survive the trim that follows it
+    (it trimmed to the newest journal position, past what the checkpoint covered, and a
+    restart then lost that batch)."""
+    evs = (HW / "events.jsonl").read_text("utf-8").splitlines()
+    evs = [x for x in evs if x.strip() and not x.startswith("#")]
+
+    class M:
+        def __init__(self, p):
+            self.topic, self.payload, self.dup = "kefu/cd1/telemetry", p.encode(), False
+
+    class SlowPut:  # the memory store, with a checkpoint write that takes a while
+        def __init__(self, inner):
+            self.inner, self.gate = inner, asyncio.Event()
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        async def checkpoint_put(self, site, blob):
+            await self.gate.wait()
+            await self.inner.checkpoint_put(site, blob)
+
+    async def main():
+        st = SlowPut(open_store("memory"))
+        eng = Engine(hw_setup())
+        d = Durable(st, {"cd1": eng}, lambda ms: eng.feed([decode_event(p) for _, p in ms]))
+        await d.recover()
+        await d.handle([M(p) for p in evs[:30]])
+        ckpt = asyncio.create_task(d.checkpoint())  # the ticker's
+        await asyncio.sleep(0)
+        batch = asyncio.create_task(d.handle([M(p) for p in evs[30:60]]))  # the MQTT task's
+        await asyncio.sleep(0.01)
+        st.gate.set()
+        await asyncio.gather(ckpt, batch)
+        # killed here: a new process restores checkpoint + journal tail
+        e2 = Engine(hw_setup())
+        await Durable(st, {"cd1": e2}, lambda ms: e2.feed(
+            [decode_event(p) for _, p in ms])).recover()
+        return eng.counters()["accepted"], e2.counters()["accepted"]
+
+    live, restored = run(main())
+    assert live == 60
+    assert restored == 60
