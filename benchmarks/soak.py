@@ -93,7 +93,7 @@ def run(n_agents: int, days: int, events_per_day: int, bogus: int, seed: int = 1
         gc.collect()
         c = eng.counters()
         rows.append({"day": d + 1, "rss_mb": rss_mb(), "engine_mb": engine_mb(eng),
-                     "agents": eng.n_agents, "ledger": int(eng.ledger.shape[0]),
+                     "agents": len(eng.sym.agents), "rows": eng.n_agents, "ledger": int(eng.ledger.shape[0]),
                      "accepted": c["accepted"], "over_cap": c.get("rejected_over_cap", 0),
                      "bogus_sent": sent_bogus})
     return {"rows": rows, "seconds": time.perf_counter() - t0, "agents": n_agents,
@@ -105,13 +105,15 @@ def report(out: dict) -> list[str]:
     a, z = rows[0], rows[-1]
     lines = [f"memory soak: {len(rows)} simulated days at {out['agents']:,} agents, "
              f"{z['bogus_sent']:,} bogus agent ids ({out['seconds']:.0f} s)",
-             f"{'day':>4} {'RSS MB':>8} {'engine MB':>10} {'agent rows':>11} {'ledger rows':>12} "
+             f"{'day':>4} {'RSS MB':>8} {'engine MB':>10} {'agent ids':>10} {'ledger rows':>12} "
              f"{'accepted':>10} {'over_cap':>9}"]
     for r in rows:
         lines.append(f"{r['day']:>4} {r['rss_mb']:>8.1f} {r['engine_mb']:>10.1f} "
-                     f"{r['agents']:>11,} {r['ledger']:>12,} {r['accepted']:>10,} "
+                     f"{r['agents']:>10,} {r['ledger']:>12,} {r['accepted']:>10,} "
                      f"{r['over_cap']:>9,}")
-    lines.append(f"RSS last/first day {z['rss_mb'] / a['rss_mb']:.2f}x; engine arrays "
+    c = rows[min(2, len(rows) - 1)]
+    lines.append(f"RSS last/first day {z['rss_mb'] / a['rss_mb']:.2f}x (last/day {c['day']}: "
+                 f"{z['rss_mb'] / c['rss_mb']:.2f}x); engine arrays "
                  f"{z['engine_mb'] / a['engine_mb']:.2f}x; unknown agents kept "
                  f"{z['agents'] - out['agents']:,} (cap {out['cap']:,}), "
                  f"{z['over_cap']:,} of {z['bogus_sent']:,} bogus ids rejected over_cap "

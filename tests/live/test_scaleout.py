@@ -69,7 +69,10 @@ def test_two_engines_one_board_one_tui(mosquitto, tmp_path):
                     assert signed[0].startswith("Signed in / scheduled 1 /"), signed
                     assert signed[1].startswith("Signed in / scheduled 2 /"), signed
                     # the board below is its own engine's site
-                    assert await page.locator("#title").text_content() == "kefu-floor · cd1"
+                    # (the status line is redrawn twice a second, not on each message)
+                    await page.wait_for_function(
+                        "document.getElementById('title').textContent === 'kefu-floor · cd1'",
+                        timeout=10_000)
                     assert errors == []
                 finally:
                     await browser.close()
