@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 
-.PHONY: venv services test test-fast bench demo replay-example fuzz bench-hostile
+.PHONY: venv services lint test test-fast bench demo replay-example fuzz bench-hostile
 
 KERNELS := $(VENV)/.kernels
 
@@ -32,9 +32,13 @@ $(KERNELS): $(STAMP) $(wildcard kernels/*.py)
 services:
 	bash scripts/ensure-services.sh
 
-# Every test: core, live (real mosquitto, redis, Prometheus, Chromium), tui, perf.
-test: venv services
+# The linter first (pyproject.toml's [tool.ruff]; `ruff check --fix` mends what it can), then
+# every test: core, live (real mosquitto, redis, Prometheus, Chromium), tui, perf.
+test: venv services lint
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
 
 # The pure core only (kernels, engine, rules, report, close, bridges' mappings, simulator):
 # seconds, no services. `-m "not slow"` also works on the whole suite.

@@ -308,8 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     p_rate = plain["events"] / plain["seconds"]
     from kefu_floor.schema import EVENT_TYPES
 
-    print(f"kefu-floor kernel benchmark: kernels.floor.apply_batch, policy chengdu-2014, "
-          f"shift timers on")
+    print("kefu-floor kernel benchmark: kernels.floor.apply_batch, policy chengdu-2014, "
+          "shift timers on")
     print(f"batch built in {t_build:.1f} s; warm-up (compile or cache load) {t_warm:.1f} s; "
           f"best of {args.repeat}")
     print("mix: " + ", ".join(f"{EVENT_TYPES[i]} {c:,}" for i, c in enumerate(mix) if c))

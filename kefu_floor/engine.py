@@ -232,12 +232,12 @@ class Engine:
         old = self.ORIG.shape[0]
         if n <= old:
             return
-        O = np.zeros((max(n, 2 * old), kg.O_K), np.int64)
-        O[:old] = self.ORIG
-        O[old:, kg.O_MAX] = K.NO_TIME
-        O[old:, kg.O_EPOCH] = -1
-        O[old:, kg.O_LAST_TS] = K.NO_TIME
-        self.ORIG = O
+        grown = np.zeros((max(n, 2 * old), kg.O_K), np.int64)
+        grown[:old] = self.ORIG
+        grown[old:, kg.O_MAX] = K.NO_TIME
+        grown[old:, kg.O_EPOCH] = -1
+        grown[old:, kg.O_LAST_TS] = K.NO_TIME
+        self.ORIG = grown
 
     # ------------------------------------------------------------------ input
     def check_site(self, events: list[Event]) -> tuple[list[Event], list[Rejected]]:

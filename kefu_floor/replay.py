@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import gzip
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
-from kefu_floor import stats
 from kefu_floor.batch import Batch, to_batch
 from kefu_floor.engine import Engine
 from kefu_floor.errors import ConfigError, Rejected

@@ -5,9 +5,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kefu_floor.errors import ConfigError, KefuError
 from kefu_floor.i18n import default_lang, t
+
+if TYPE_CHECKING:  # imported when a command runs: `--help` stays quick
+    from kefu_floor.engine import Setup
 
 EXIT_OK = 0
 EXIT_CONFIG = 1

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from kefu_floor.engine import Engine
-from kefu_floor.localtime import day_date, day_str, local_dt, month_days, month_of, month_str
+from kefu_floor.localtime import day_str, local_dt, month_days, month_of, month_str
 from kefu_floor.policy import ITEM_KEYS
 from kefu_floor.schema import RULES
 from kefu_floor.scoring import assign_stars, item_scores, upper_bands, weighted_score
