@@ -8,13 +8,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import signal
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kefu_floor.cli.argtypes import nonneg, positive_int
+from kefu_floor.cli.logs import setup_logging
 from kefu_floor.errors import ConfigError
 
 STATS_EVERY_S = 5.0  # how often the counts are published (retained) while running
@@ -330,8 +330,7 @@ def cmd_asterisk(args) -> int:
     from kefu_floor.bridge.asterisk import Mapper
     from kefu_floor.bridge.follow import CsvTable, LogFile, SqliteTable, load_state
 
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging("text", args.log_level)
     src = args.src or "asterisk"
     if args.follow and not args.state:
         raise ConfigError("--follow needs --state FILE: where the bridge keeps its position, "
@@ -400,8 +399,7 @@ def cmd_freeswitch(args) -> int:
     from kefu_floor.bridge.follow import load_state
     from kefu_floor.bridge.freeswitch import EslClient, EventLog, FsMapper
 
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging("text", args.log_level)
     src = args.src or "freeswitch"
     if bool(args.events_log) == bool(args.esl):
         raise ConfigError("give one of EVENTS.log (a recorded event-socket log) or --esl "

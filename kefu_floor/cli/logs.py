@@ -19,8 +19,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a line is logged, not to the stream it was
+    when logging was set up: a command run in-process (the tests, an embedding program) may
+    have had its stderr swapped and closed since, and a thread still logging then printed
+    "--- Logging error ---" with a traceback instead of its line."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+
 def setup_logging(fmt: str = "text", level: str = "info") -> None:
-    h = logging.StreamHandler(sys.stderr)
+    h = StderrHandler()
     h.setFormatter(JsonFormatter() if fmt == "json" else
                    logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
