@@ -79,6 +79,35 @@ def digest(topic: str, payload: bytes) -> bytes:
     return hashlib.blake2b(topic.encode() + b"\0" + payload, digest_size=8).digest()
 
 
+def apply_journal(site: str, rows, eng, apply: Callable[[list[tuple[str, bytes]]], None],
+                  on_bad: Callable[[str, ValueError], None],
+                  on_message: Callable[[str, bytes], None] | None = None) -> int:
+    """Re-apply journal rows of `site` in their order: runs of messages through `apply`,
+    each clock tick to `eng` between them (a restart of `serve` and the close's read-only
+    rebuild both do exactly this). Returns how many messages were applied."""
+    msgs: list[tuple[str, bytes]] = []
+    n = 0
+    for rid, e in rows:
+        try:
+            tick, topic, payload = journal_entry(site, e)
+        except ValueError as err:
+            on_bad(rid, err)
+            continue
+        if tick is not None:
+            if msgs:
+                apply(msgs)
+                msgs = []
+            eng.tick(tick)
+            continue
+        msgs.append((topic, payload))
+        if on_message is not None:
+            on_message(topic, payload)
+        n += 1
+    if msgs:
+        apply(msgs)
+    return n
+
+
 class _Window:
     """The digests of the last `size` journaled messages, with counts."""
 
@@ -215,31 +244,19 @@ class Durable:
             log.info("site %s: re-applied %d journaled messages after the checkpoint", site, n)
 
     def _apply_entries(self, site: str, rows) -> int:
-        msgs: list[tuple[str, bytes]] = []
-        eng = self.engines[site]
-        n = 0
-        for rid, e in rows:
-            try:
-                tick, topic, payload = journal_entry(site, e)
-            except ValueError as err:
-                self.bad_entries += 1
-                log.error("journal %s entry %s does not decode (%s); skipped",
-                          key(site, "journal"), rid, err)
-                continue
-            if tick is not None:
-                if msgs:
-                    self.apply(msgs)
-                    msgs = []
-                eng.tick(tick)
-                continue
-            msgs.append((topic, payload))
-            self.window[site].add(digest(topic, payload))
-            n += 1
-        if msgs:
+        def bad(rid, err) -> None:
+            self.bad_entries += 1
+            log.error("journal %s entry %s does not decode (%s); skipped",
+                      key(site, "journal"), rid, err)
+
+        def apply(msgs) -> None:
             self.apply(msgs)
-            if self.archive is not None:
+            if self.archive is not None:  # every run of messages, also those before a tick
                 self.archive.add(site, [p for _, p in msgs])
-        return n
+
+        window = self.window[site]
+        return apply_journal(site, rows, self.engines[site], apply, bad,
+                             lambda t, p: window.add(digest(t, p)))
 
     # ---------------------------------------------------------------- live path
     async def handle(self, messages) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from kefu_floor.engine import Engine
 from kefu_floor.errors import ConfigError
 from kefu_floor.store import StoreDown, key, open_store, redact, sid, state
-from kefu_floor.store.durable import journal_entry
+from kefu_floor.store.durable import apply_journal, journal_entry
 
 READ_CHUNK = 5_000
 TRIES = 5  # rebuilds started over because the service trimmed the tail meanwhile
@@ -109,23 +109,11 @@ async def _once(st, shown, site, eng: Engine, month: str) -> Rebuilt:
         await _check_not_trimmed(st, site, after)
         if not rows:
             break
-        msgs: list[tuple[str, bytes]] = []
-        for _, e in rows:
-            try:
-                tick, topic, payload = journal_entry(site, e)
-            except ValueError:
-                bad += 1  # serve skips it too (and logs it)
-                continue
-            if tick is not None:
-                if msgs:
-                    ingest.handle_many(msgs)
-                    msgs = []
-                eng.tick(tick)
-                continue
-            msgs.append((topic, payload))
-            applied += 1
-        if msgs:
-            ingest.handle_many(msgs)
+        def skip(rid, err) -> None:
+            nonlocal bad
+            bad += 1  # serve skips it too (and logs it)
+
+        applied += apply_journal(site, rows, eng, ingest.handle_many, skip)
         ingest.take_dead()  # the service published these when they arrived
         after = rows[-1][0]
     if blob is None and applied == 0 and not trimmed:

@@ -270,3 +270,40 @@ def test_checkpoint_written_while_a_batch_is_journaled_loses_nothing():
     live, restored = run(main())
     assert live == 60
     assert restored == 60
+
+
+def test_restart_archives_the_whole_journal_tail_ticks_included(tmp_path):
+    """On a restart the journal tail after the checkpoint is archived, every run of
+    messages of it: those before a journaled clock tick too (only the run after the last
+    tick of a read chunk was archived)."""
+    import gzip
+
+    from kefu_floor.store.archive import Archive
+
+    evs = (HW / "events.jsonl").read_text("utf-8").splitlines()
+    evs = [x for x in evs if x.strip() and not x.startswith("#")][:40]
+
+    class M:
+        def __init__(self, p):
+            self.topic, self.payload, self.dup = "kefu/cd1/telemetry", p.encode(), False
+
+    async def main():
+        st = open_store("memory")
+        eng = Engine(hw_setup())
+        d = Durable(st, {"cd1": eng}, lambda ms: eng.feed([decode_event(p) for _, p in ms]))
+        await d.recover()
+        await d.handle([M(p) for p in evs[:20]])
+        await d.tick("cd1", int(eng.now))  # journaled between the two batches
+        await d.handle([M(p) for p in evs[20:]])
+        # killed before any checkpoint: a new process with an archive restores
+        e2 = Engine(hw_setup())
+        arch = Archive(tmp_path / "arch", {"cd1": e2})
+        d2 = Durable(st, {"cd1": e2}, lambda ms: e2.feed([decode_event(p) for _, p in ms]),
+                     archive=arch)
+        await d2.recover()
+        arch.flush()
+
+    run(main())
+    lines = [x for f in sorted((tmp_path / "arch" / "cd1").glob("*.jsonl.gz"))
+             for x in gzip.decompress(f.read_bytes()).splitlines() if x]
+    assert len(lines) == 40
