@@ -11,6 +11,7 @@ import time
 from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
+import msgspec
 from rich.cells import cell_len
 from rich.text import Text
 from textual import work
@@ -243,7 +244,12 @@ class FloorApp(App):
             return
         self.policy_name = name
         cand: Policy | None = None
-        if isinstance(self._policy_arg, str):
+        if isinstance(pol.get("full"), dict):  # the server's own policy, whatever its file
+            try:
+                cand = msgspec.convert(pol["full"], Policy)
+            except msgspec.ValidationError:  # another version's policy: fall back below
+                cand = None
+        if cand is None and isinstance(self._policy_arg, str):
             try:
                 cand = load_policy(self._policy_arg)
             except Exception:  # noqa: BLE001

@@ -834,7 +834,9 @@ class FloorView:
 
         pol = self.eng.policy
         fl = pol.floor_live
-        return {"name": pol.name, "timezone": pol.timezone,
+        # "full": the whole policy as data (msgspec.convert(full, Policy) gives it back), so
+        # a screen needs no copy of the file and a centre's own TOML works end to end
+        return {"name": pol.name, "timezone": pol.timezone, "full": msgspec.to_builtins(pol),
                 "weights": pol.weights, "bands": msgspec.to_builtins(pol.bands),
                 "stars": msgspec.to_builtins(pol.stars),
                 "busy_budget_s": pol.busy.budget_min * 60,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from dashboards.tui import AgentScreen, FloorApp, HelpScreen, TeamScreen, agent_cells
 from harness.feed import local_ms, until
@@ -422,3 +423,47 @@ def test_alerts_are_dated_and_a_restart_leaves_none_out_of_order(morning):
             assert ts == sorted(ts, reverse=True)
 
     asyncio.run(main_())
+
+
+def test_a_centres_own_policy_file_reaches_the_drill_down(tmp_path):
+    """A policy that is no preset here (a centre's own TOML, its own name and bands): the
+    TUI takes it from the feed's snapshot, needs no --policy, and shows its bands."""
+    from harness.feed import FeedServer, events_between
+    from harness.handworked import HW, SITE
+    from kefu_floor.engine import Setup
+    from kefu_floor.policy import load_policy
+    from kefu_floor.roster import load_roster, load_schedule
+
+    text = (Path(load_policy.__globals__["__file__"]).parent / "policies" /
+            "chengdu-2014.toml").read_text("utf-8")
+    text = text.replace('name = "chengdu-2014"', 'name = "our-centre-2026"', 1)
+    text = text.replace("max = [140, 145, 155, 160, 165]", "max = [150, 155, 160, 165, 170]", 1)
+    (tmp_path / "ours.toml").write_text(text, "utf-8")
+    pol = load_policy(str(tmp_path / "ours.toml"))
+    setup = Setup(pol, load_roster(HW / "roster.csv"),
+                  load_schedule(HW / "schedule.csv", pol.tz, pol.attendance.default_grace_min),
+                  SITE)
+    srv = FeedServer(setup=setup).start()
+    srv.feed(events_between(None, MORNING))
+    srv.finish()
+
+    async def main_():
+        app = make_app(srv)  # no policy given
+        async with app.run_test(size=(200, 60)) as pilot:
+            await connected(app, pilot)
+            await play(srv, app, pilot, MORNING, MORNING_END)
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, AgentScreen), 5, "drill-down",
+                        pause=pilot.pause)
+            scr = app.screen
+            await until(lambda: scr.report is not None, 15, "report", pause=pilot.pause)
+            await settle(app, pilot)
+            assert app.policy is not None and app.policy.name == "our-centre-2026"
+            items = plain(scr.query_one("#a-items").content)
+            assert "[<=150s:100]" in items and "[<=140s:100]" not in items
+            assert "unknown here" not in plain(scr.query_one("#a-star").content)
+
+    try:
+        asyncio.run(main_())
+    finally:
+        srv.close()
