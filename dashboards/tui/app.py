@@ -240,16 +240,18 @@ class FloorApp(App):
         except Exception:  # noqa: BLE001 — an unknown zone: keep the last one
             pass
         name = pol.get("name")
-        if self.policy is not None and self.policy.name == name:
-            return
         self.policy_name = name
-        cand: Policy | None = None
         if isinstance(pol.get("full"), dict):  # the server's own policy, whatever its file
             try:
-                cand = msgspec.convert(pol["full"], Policy)
+                self.policy = msgspec.convert(pol["full"], Policy)
+                return
             except msgspec.ValidationError:  # another version's policy: fall back below
-                cand = None
-        if cand is None and isinstance(self._policy_arg, str):
+                pass
+        # an older server sends only the name: a preset of that name, or the --policy file
+        if self.policy is not None and self.policy.name == name:
+            return
+        cand: Policy | None = None
+        if isinstance(self._policy_arg, str):
             try:
                 cand = load_policy(self._policy_arg)
             except Exception:  # noqa: BLE001

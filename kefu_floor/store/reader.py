@@ -104,15 +104,16 @@ async def _once(st, shown, site, eng: Engine, month: str) -> Rebuilt:
     # the live path's own decoding and checks (serve's default --max-payload)
     ingest = Ingest({site: eng}, wall_ahead_ms=round(lim.wall_ahead_s * 1000))
     applied = bad = 0
+
+    def skip(rid, err) -> None:
+        nonlocal bad
+        bad += 1  # serve skips it too (and logs it)
+
     while True:
         rows = await st.journal_read(site, after, READ_CHUNK)
         await _check_not_trimmed(st, site, after)
         if not rows:
             break
-        def skip(rid, err) -> None:
-            nonlocal bad
-            bad += 1  # serve skips it too (and logs it)
-
         applied += apply_journal(site, rows, eng, ingest.handle_many, skip)
         ingest.take_dead()  # the service published these when they arrived
         after = rows[-1][0]
