@@ -36,6 +36,7 @@ _enc = msgspec.json.Encoder()
 
 MAX_ALERTS = 1000
 MAX_TIMELINE = 500  # state changes kept per agent
+BIG_MESSAGE = 64 * 1024  # bytes of a message after which the loop is given a turn
 
 
 @dataclass
@@ -238,6 +239,10 @@ class FeedClient:
                         except msgspec.DecodeError:
                             continue
                         if isinstance(msg, dict):
+                            if len(raw) > BIG_MESSAGE:
+                                # decoding a big floor's delta takes tens of ms: a key the
+                                # screen has waiting goes first, then the delta is applied
+                                await asyncio.sleep(0)
                             self._notify(self.handle(msg))
             except asyncio.CancelledError:
                 cancelled = True

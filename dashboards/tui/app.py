@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import sys
 import time
@@ -18,21 +19,31 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.coordinate import Coordinate
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Static
 
 from dashboards.feedclient import Change, FeedClient
-from dashboards.tui.formatting import (ALERT_ROWS, BLANK_CELLS, BLANK_ROW, COL_KEYS, COLUMNS,
-                                       EXCEPTION_FLAGS, GREEN, MIN_WIDTH, ORANGE, REASONS,
-                                       SORTABLE, STATES, VERMILION, WIDE, _none_last,
+from dashboards.tui.formatting import (ALERT_ROWS, COLUMNS, EXCEPTION_FLAGS, GREEN, MIN_WIDTH,
+                                       ORANGE, REASONS, SORTABLE, STATES, VERMILION, WIDE,
                                        agent_cells, is_exception, local, local_midnight_ms,
-                                       queue_strip, sort_value, state_text)
+                                       queue_strip, state_text)
 from dashboards.tui.labels import t, translate_bindings
 from dashboards.tui.messages import FeedChanged, Tick
+from dashboards.tui.rowmodel import Cells, FloorRows
 from dashboards.tui.screens import AgentScreen, HelpScreen, TeamScreen
 from dashboards.tui.widgets import FloorTable
 from kefu_floor.policy import Policy, load_policy
+
+
+# A 20,000-agent floor keeps about a million objects alive (the feed's state, its timeline).
+# With Python's default thresholds a full collection of them ran about every second at
+# 100-340 ms each (benchmarks/tui.py: gc_full_collections, gc_pause_ms_max), and a key
+# pressed meanwhile waited. While the app runs, young objects are collected as usual, the
+# old generation only after this many collections of the middle one (CPython's default:
+# 10), and each snapshot's objects, long-lived by nature, are frozen out of the collector
+# (`gc.freeze`: refcounting still frees them when a delta replaces them).
+GC_OLD_EVERY = 1000
+GC_FREEZE_FROM = 2000  # agents in a snapshot from which it is frozen
 
 
 class FloorApp(App):
@@ -77,7 +88,10 @@ class FloorApp(App):
         self.tz = ZoneInfo("Asia/Shanghai")
         self._recv_mono: float | None = None
         self._lost_mono: float | None = None
-        self._rows: dict[str, tuple] = {}
+        # the floor's rows (which agents, in which order, their drawn cells): the table
+        # widget only draws the ones on screen from it
+        self.model = FloorRows()
+        self._today: tuple[int | None, str | None] = (None, None)
         self._widths_set = False
         self._wide: bool | None = None
         self._widgets: dict = {}
@@ -86,7 +100,6 @@ class FloorApp(App):
         self.sort_col = "agent"
         self.sort_reverse = False
         self._sort_due = False
-        self._fresh_rows = False
         self._last_sort = -1e9
         self.resort_s = 2.0
         self._alerts_due = False
@@ -95,6 +108,8 @@ class FloorApp(App):
         self.report: dict | None = None
         self.reports_in_flight = 0
         self.updates = 0  # feed messages applied to the screen
+        self._gc_saved: tuple[int, int, int] | None = None
+        self._gc_frozen = False
         translate_bindings(self, lang)
 
     # ---------------------------------------------------------------- layout
@@ -120,6 +135,7 @@ class FloorApp(App):
         self._widgets = {n: base.query_one(f"#{n}") for n in
                          ("title", "banner", "queues", "status", "main", "floor", "alerts",
                           "alerts-title")}
+        self.floor.bind(self.model, self._cells_of)
         al = self.w("alerts")
         # one language per screen: the rule in the screen's language only
         rule = ("rule_zh", "rule", 14) if self.lang == "zh" else ("rule_en", "rule", 16)
@@ -129,6 +145,7 @@ class FloorApp(App):
         self._layout(self.size.width)
         self.refresh_header()
         self.refresh_status()
+        self._gc(True)
         self.set_interval(self.tick_s, self.tick)
         for k, c in enumerate(self.clients):
             self.run_worker(c.run(), name=f"feed{k or ''}", group="feed", exit_on_error=False)
@@ -165,6 +182,21 @@ class FloorApp(App):
     async def on_unmount(self) -> None:
         for c in self.clients:
             await c.aclose()
+        self._gc(False)
+
+    def _gc(self, running: bool) -> None:
+        """The collector tuned for a big floor while the app runs (GC_OLD_EVERY), put back
+        as it was when it stops."""
+        if running and self._gc_saved is None:
+            self._gc_saved = gc.get_threshold()
+            g0, g1, g2 = self._gc_saved
+            gc.set_threshold(g0, g1, max(g2, GC_OLD_EVERY))
+        elif not running and self._gc_saved is not None:
+            gc.set_threshold(*self._gc_saved)
+            self._gc_saved = None
+            if self._gc_frozen:
+                gc.unfreeze()
+                self._gc_frozen = False
 
     # ---------------------------------------------------------------- feed
     @property
@@ -214,10 +246,12 @@ class FloorApp(App):
             if now is not None and self.client.drop_alerts_after(now):
                 self.schedule_alerts()  # a restarted service: an earlier run's alerts go
             self.fill_alerts_from_snapshot()
+            if self._gc_saved is not None and len(self.client.agents) >= GC_FREEZE_FROM:
+                gc.freeze()  # see GC_OLD_EVERY
+                self._gc_frozen = True
         elif ch.kind == "delta":
-            self.sync_rows(ch.agents, ch.removed)
-            if "now" in ch.sections:  # time in state moves for the rows on screen
-                self.refresh_visible()
+            # with a new `now`, time in state moves for every row on screen
+            self.sync_rows(ch.agents, ch.removed, redraw_all="now" in ch.sections)
             if ch.alerts:  # a compact stream's deductions come inside its deltas
                 self.schedule_alerts()
         elif ch.kind == "alert":
@@ -359,105 +393,81 @@ class FloorApp(App):
             table.add_column(Text(text, justify=justify), key=key, width=w)
         self._widths_set = True
 
-    def _cell(self, key: str, value: tuple[str, str]):
-        if key == "agent":
-            return value[0]  # a plain string: the sort key function reads it
-        justify = next(c[2] for c in COLUMNS if c[0] == key)
-        # cropped, not "…": that is East-Asian ambiguous width and can shift CJK columns
-        return Text(value[0], style=value[1], justify=justify, no_wrap=True, overflow="crop")
+    def _cells_of(self, agent: str) -> Cells:
+        """One floor row's cells as of now (the table asks only for the rows it draws)."""
+        now = self.feed_now()
+        if self._today[0] != now:  # one date conversion per feed time, not per row
+            self._today = (now, self.today_str(now))
+        e = self.client.agents.get(agent) or {"agent": agent}
+        return agent_cells(e, now, self.lang, self._today[1])
+
+    def _cursor_agent(self) -> str | None:
+        m, row = self.model, self.floor.cursor_row
+        return m[row] if 0 <= row < len(m) else None
+
+    def _rows_moved(self, cursor: str | None, top: bool = False) -> None:
+        """The model's rows came, went or moved: the table starts a new render generation;
+        the cursor stays on its agent (or goes to the top), and the rows on screen are
+        drawn."""
+        table = self.floor
+        table.rows_moved()
+        i = self.model.index(cursor) if cursor is not None else None
+        if top or i is None and cursor is None:
+            table.move_cursor(row=0, animate=False)
+            table.scroll_to(y=0, animate=False)
+        elif i is not None and i != table.cursor_row:
+            table.move_cursor(row=i, animate=False)
+        self.refresh_visible()
 
     def sync_rows(self, agents: Iterable[str], removed: Iterable[str] = (),
-                  full: bool = False) -> None:
-        """Bring the named agents' rows up to date: only cells whose text or colour changed
-        are written, and only for rows on screen (the others are brought up to date by
-        `refresh_visible` when they scroll into view or the rows are re-sorted); rows come
-        and go as the filters say. `full`: also drop rows of agents the state no longer has
-        (after a fresh snapshot)."""
-        table = self.floor
+                  full: bool = False, redraw_all: bool = False) -> None:
+        """Bring the named agents' rows up to date in O(agents named): the model places
+        those the filters now keep and drops the others (`FloorRows.update`), and only the
+        rows on screen are drawn again, and only the cells whose text or colour changed
+        (the others are drawn when they scroll into view). `full`: the rows from scratch
+        (a snapshot). `redraw_all`: every row on screen (time in state moved)."""
         if not self._widths_set:
             if not self.client.agents:
                 return
             self._set_columns()
         state = self.client.agents
+        m = self.model
         now = self.feed_now()
-        today = self.today_str(now)
-        if not table.row_count:
-            self._fresh_rows = True  # a first build: the sort that follows starts at the top
-        gone = set(removed)
+        m.set_sort(self.sort_col, self.sort_reverse)
         if full:
-            gone |= {a for a in self._rows if a not in state}
-        for a in gone:
-            if a in self._rows:
-                table.remove_row(a)
-                del self._rows[a]
-        resort = False
-        sort_static = self.sort_col in ("agent", "name", "team")
-        writes: list[tuple[str, str, object]] = []
-        top = int(table.scroll_y) - 1
-        bottom = top + table.size.height + 2
-        for a in agents:
-            e = state.get(a)
-            if e is None:
-                continue
-            shown = a in self._rows
-            if not self.visible(e):
-                if shown:
-                    table.remove_row(a)
-                    del self._rows[a]
-                continue
-            if not shown:
-                # a new row goes in blank (its agent id only) unless it lands on screen;
-                # refresh_visible fills rows as they come into view (also after the sort)
-                if top <= table.row_count <= bottom:
-                    cells = agent_cells(e, now, self.lang, today)
-                    table.add_row(*(self._cell(k, v) for k, v in zip(COL_KEYS, cells)), key=a)
-                else:
-                    cells = ((a, ""),) + BLANK_ROW
-                    table.add_row(a, *BLANK_CELLS, key=a)
-                self._rows[a] = cells
-                resort = True
-                continue
-            if not sort_static:
-                resort = True
-            if not top <= table.get_row_index(a) <= bottom:
-                continue  # off screen: formatted by refresh_visible when it scrolls into view
-            cells = agent_cells(e, now, self.lang, today)
-            old = self._rows[a]
-            if old != cells:
-                writes.extend((a, key, self._cell(key, n))
-                              for key, o, n in zip(COL_KEYS, old, cells) if o != n)
-            self._rows[a] = cells
-        table.set_cells(writes)
-        if resort:
-            self.schedule_sort()
+            first = not len(m)  # a first build starts at the top
+            cur = None if first else self._cursor_agent()
+            m.rebuild(state, self.visible, now)
+            self._rows_moved(cur, top=first)
+        else:
+            cur = self._cursor_agent()
+            changed = agents if isinstance(agents, (set, frozenset, dict)) else set(agents)
+            if m.update(state, changed, removed, self.visible, now):
+                self._rows_moved(cur)
+            elif redraw_all:
+                self.refresh_visible()
+            else:
+                table = self.floor
+                top, height = table.window()
+                shown = [a for a in m.window(top, height) if a in changed]
+                table.repaint(m.redraw(shown, self._cells_of, table._update_count))
+            if m.stale:
+                self.schedule_sort()
         self.refresh_status()
 
     def refresh_visible(self) -> None:
-        """Recount time in state for the rows on screen (the others wait until shown)."""
+        """Draw again the rows on screen (time in state moved, or rows came into view):
+        only the cells that changed are repainted."""
         table = self.floor
-        if not self._rows:
+        m = self.model
+        if not len(m):
             return
-        now = self.feed_now()
-        today = self.today_str(now)
-        state = self.client.agents
-        top = int(table.scroll_y)
-        writes: list[tuple[str, str, object]] = []
-        for i in range(top, min(table.row_count, top + table.size.height + 1)):
-            a = table.coordinate_to_cell_key(Coordinate(i, 0)).row_key.value
-            e = state.get(a)
-            old = self._rows.get(a)
-            if e is None or old is None:
-                continue
-            cells = agent_cells(e, now, self.lang, today)
-            if cells != old:
-                writes.extend((a, key, self._cell(key, n))
-                              for key, o, n in zip(COL_KEYS, old, cells) if o != n)
-                self._rows[a] = cells
-        table.set_cells(writes)
+        top, height = table.window()
+        table.repaint(m.redraw(m.window(top, height), self._cells_of, table._update_count))
 
     def schedule_sort(self) -> None:
         """Re-sort soon: rows moving repaints the whole table, so a live column re-sorts at
-        most every `resort_s` (new rows or a user's choice sort at once)."""
+        most every `resort_s` (a user's choice sorts at once)."""
         if not self._sort_due:
             self._sort_due = True
             wait = self._last_sort + self.resort_s - time.monotonic()
@@ -466,47 +476,29 @@ class FloorApp(App):
             else:
                 self.call_later(self.apply_sort)
 
-    def _order(self) -> list[str]:
-        state = self.client.agents
-        now = self.feed_now()
-        col, rev = self.sort_col, self.sort_reverse
-        return sorted(self._rows, key=lambda a: (_none_last(sort_value(col, state.get(a, {}),
-                                                                       now), rev), a),
-                      reverse=rev)
-
-    def apply_sort(self) -> None:
+    def apply_sort(self, top: bool = False) -> None:
+        """Sort the rows by the chosen column (one pass over the shown agents); the cursor
+        stays on its agent, or goes to the top (`top`: the user chose a new sort)."""
         self._sort_due = False
         self._last_sort = time.monotonic()
-        table = self.floor
-        if not table.row_count:
+        m = self.model
+        if not len(m):
             return
-        order = self._order()
-        current = [table.coordinate_to_cell_key(Coordinate(i, 0)).row_key.value
-                   for i in range(table.row_count)]
-        if order == current:
-            self._fresh_rows = False
-            return
-        cur = None
-        if table.cursor_row < table.row_count and not self._fresh_rows:
-            cur = current[table.cursor_row]  # the cursor stays on its agent
-        pos = {a: i for i, a in enumerate(order)}
-        table.sort("agent", key=lambda a: pos.get(a, len(pos)))
-        if cur is not None and cur in self._rows:
-            table.move_cursor(row=pos[cur], animate=False)
-        elif self._fresh_rows:
-            table.move_cursor(row=0, animate=False)
-            table.scroll_to(y=0, animate=False)
-        self._fresh_rows = False
-        self.refresh_visible()
+        cur = self._cursor_agent()
+        m.set_sort(self.sort_col, self.sort_reverse)
+        if m.sort(self.client.agents, self.feed_now()) or top:
+            self._rows_moved(cur, top=top)
 
     def rebuild_rows(self) -> None:
-        """After a filter change (not per update): start the rows over."""
-        self.floor.clear()
-        self._rows.clear()
-        self.sync_rows(self.client.agents.keys())
-        self.apply_sort()
+        """After a filter change (not per update): the rows over, from the top."""
+        if not self._widths_set and self.client.agents:
+            self._set_columns()  # before any row: DataTable's add_column walks the rows
+        self.model.set_sort(self.sort_col, self.sort_reverse)
+        self.model.rebuild(self.client.agents, self.visible, self.feed_now())
+        self._rows_moved(None, top=True)
         self.schedule_alerts()
         self.refresh_queues()  # the state line follows the team filter
+        self.refresh_status()
 
     # ---------------------------------------------------------------- alerts pane
     def schedule_alerts(self) -> None:
@@ -592,7 +584,7 @@ class FloorApp(App):
         label = next(c[1] for c in COLUMNS if c[0] == self.sort_col)
         s.append(f"  {t('tui_sort', lang)}: ", style="bold")
         s.append(f"{t(label, lang)} ({t('tui_desc' if self.sort_reverse else 'tui_asc', lang)})")
-        s.append("  " + t("tui_shown", lang, n=len(self._rows), total=len(self.client.agents)))
+        s.append("  " + t("tui_shown", lang, n=len(self.model), total=len(self.client.agents)))
         if self.wallboard:
             s.append(f"  {t('wallboard', lang)} ", style="bold")
             s.append(self.wallboard)
@@ -632,12 +624,7 @@ class FloorApp(App):
 
     def _user_sort(self) -> None:
         """A sort the user asked for starts at the top: the first rows of the new order."""
-        self._fresh_rows = True
-        self.apply_sort()
-        table = self.floor
-        table.move_cursor(row=0, animate=False)
-        table.scroll_to(y=0, animate=False)
-        self.refresh_visible()
+        self.apply_sort(top=True)
         self.refresh_status()
 
     def action_cycle_sort(self) -> None:
@@ -676,10 +663,11 @@ class FloorApp(App):
         self._recv_mono = self.clock() if self.client.state else None
         self._lost_mono = None if self.client.connected else self.clock()
         self._adopt_policy()
-        self.floor.clear()
-        self._rows.clear()
-        self.sync_rows(self.client.agents.keys(), full=True)
-        self.apply_sort()
+        if not self._widths_set and self.client.agents:
+            self._set_columns()
+        self.model.set_sort(self.sort_col, self.sort_reverse)
+        self.model.rebuild(self.client.agents, self.visible, self.feed_now())
+        self._rows_moved(None, top=True)
         self.schedule_alerts()
         self.refresh_queues()
         self.refresh_header()
