@@ -104,6 +104,21 @@ class _Offsets:
         pass
 
 
+class _ComponentStyles:
+    """A component's styles with their rich style worked out once (DataTable asks for the
+    header's, the fixed columns' and the row's on every row it draws, and each walks the
+    widget's ancestors); everything else is the styles' own."""
+
+    __slots__ = ("_styles", "rich_style")
+
+    def __init__(self, styles):
+        self._styles = styles
+        self.rich_style = styles.rich_style
+
+    def __getattr__(self, name):
+        return getattr(self._styles, name)
+
+
 class _OrderedRows(_Locations):
     """Stands in for DataTable.ordered_rows: rows made only for the slice asked for (its
     fixed-offset and page code slice it; a list of 20,000 would be made on each call)."""
@@ -136,9 +151,10 @@ class FloorTable(DataTable):
 
     def __init__(self, *args, **kwargs):
         self.model = FloorRows()  # first: DataTable's __init__ already reads the rows
+        self._component_cache: dict[tuple, _ComponentStyles] = {}
+        self._combos: dict[tuple, Style | None] = {}
         super().__init__(*args, **kwargs)
         self._styles: dict[str, Style] = {}
-        self._combos: dict[tuple, Style | None] = {}
         self.cells_of: Callable[[str], Cells] = lambda a: ((a, ""),) + (("", ""),) * (
             len(COL_KEYS) - 1)
         self._install()
@@ -306,6 +322,19 @@ class FloorTable(DataTable):
         lines = [out]
         cache[cache_key] = lines
         return lines
+
+    def get_component_styles(self, *names: str):
+        key = (names, self._pseudo_class_state)
+        got = self._component_cache.get(key)
+        if got is None:
+            got = self._component_cache[key] = _ComponentStyles(
+                super().get_component_styles(*names))
+        return got
+
+    def notify_style_update(self) -> None:
+        self._component_cache = {}  # before DataTable's: it repaints with them
+        self._combos = {}
+        super().notify_style_update()
 
     def _style_of(self, name: str) -> Style:
         got = self._styles.get(name)
