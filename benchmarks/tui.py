@@ -403,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.before:
         keep = [x for x in (argv if argv is not None else sys.argv[1:])]
-        drop = {"--before", "--rounds"}
+        drop = {"--before", "--rounds", "--out"}
         child_argv, i = [], 0
         while i < len(keep):
             if keep[i] in drop:

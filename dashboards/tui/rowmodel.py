@@ -9,11 +9,12 @@ agents it names (a filter test, a sort key, a bisect into the order); a new sort
 is one pass over the floor (`sort`, `rebuild`), done on a key press or, for a sort column
 whose values move with the feed, at most every few seconds (the app decides).
 
-Cells are made only for the rows that are drawn, and kept per widget "generation" (the
-table's render caches are keyed on one: a reorder starts a new one and drops every cached
-render). Within a generation `redraw` says exactly which cells of which agents changed, so
-the widget drops just those cached renders; an entry of an older generation has no cached
-render left, so it is simply made again."""
+Cells are made only for the rows that are drawn, and stamped with the widget's render
+"generation" (the table's render caches are keyed on one: a reorder starts a new one and
+drops every cached render): a row drawn again in a new generation has its cells made anew,
+within one it is drawn from the cells kept. `redraw` (the rows on screen, after a delta, a
+tick or a scroll) says exactly which cells changed since they were last drawn, so the widget
+repaints just those."""
 from __future__ import annotations
 
 import bisect
@@ -202,17 +203,20 @@ class FloorRows:
     def redraw(self, agents: Iterable[str], fmt: Callable[[str], Cells], gen: int
                ) -> list[tuple[str, str]]:
         """Bring these agents' cells up to date; returns the (agent, column) cells whose text
-        or style changed since they were drawn in this generation: the only cached renders
-        to drop. An agent not drawn in this generation has none, so it is not listed."""
+        or style changed since they were last drawn (every cell of an agent with no cells
+        kept): the renders to drop and the rows to repaint. Whatever the generation: a line
+        drawn before the table's count moved can still be on screen (Textual keeps a
+        widget's rendered lines until they are marked dirty)."""
         out: list[tuple[str, str]] = []
         drawn = self.drawn
         for a in agents:
             new = fmt(a)
             got = drawn.get(a)
             drawn[a] = (gen, new)
-            if got is None or got[0] != gen or got[1] == new:
-                continue
-            out.extend((a, c) for c, o, n in zip(COL_KEYS, got[1], new) if o != n)
+            if got is None:
+                out.extend((a, c) for c in COL_KEYS)
+            elif got[1] != new:
+                out.extend((a, c) for c, o, n in zip(COL_KEYS, got[1], new) if o != n)
         if len(drawn) > 4096:
             # older generations' entries are never read again: keep memory to what is drawn
             self.drawn = {a: v for a, v in drawn.items() if v[0] == gen}
