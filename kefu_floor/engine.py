@@ -335,13 +335,15 @@ class Engine:
                 table.id(s)
         return True
 
-    def feed_interned(self, b: Batch, tags) -> list[tuple[Rejected, int, Event | None]]:
+    def feed_interned(self, b: Batch, tags, received_ms: int | None = None
+                      ) -> list[tuple[Rejected, int, Event | None]]:
         """`feed` for a batch built from events whose ids `intern_new` took (a replay's
-        scanned lines): the same admission and kernels, the same timing."""
+        scanned lines, live ingest's scanned payloads): the same admission and kernels,
+        the same timing. Rejections carry no event (None): the caller finds it by tag."""
         if len(b) == 0:
             return []
         t0 = time.perf_counter()
-        out = self.feed_batch(b, tags)
+        out = self.feed_batch(b, tags, received_ms=received_ms)
         stats.timed(self, time.perf_counter() - t0)
         return out
 
