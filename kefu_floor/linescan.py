@@ -165,7 +165,9 @@ class EngineIds:
     def __init__(self, engine, sym: Symbols):
         self.engine = engine
         self.sym = sym
-        self.gmap = np.zeros(0, np.int64)  # scan symbol -> engine id (-1: not interned yet)
+        # scan symbol -> engine id (-1: not interned yet); never empty, so rows of strict
+        # events alone (no symbol yet) can index it
+        self.gmap = np.full(1, -1, np.int64)
 
     def grow(self) -> None:
         m = len(self.sym.names)
