@@ -13,7 +13,7 @@ run goes on; the exit code says whether all of them ran.
 The figures and their peers:
   kernels   kernel events/s at 10,000 agents vs the same kernels as plain Python
   replay    replay of the big day vs json.loads of each of its lines (when present)
-  capacity  one engine in process: ingest vs json.loads of the same payloads, 2k vs 20k
+  capacity  one engine in process: ingest vs json.loads and the strict path, 2k vs 20k
             agents, snapshot time, memory per agent
   live      end to end from a real mosquitto: service vs a bare client; publish -> feed p99
   store     Redis journal on vs off; restore time

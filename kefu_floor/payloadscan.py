@@ -26,10 +26,14 @@ class Scanned:
     RN: np.ndarray  # float64 (rows,)
     sure: np.ndarray  # bool per payload: its rows are here (else: the strict decoder's)
     first: np.ndarray  # int64 per payload + 1: its rows are first[k]..first[k + 1]
+    offs: np.ndarray  # int64 per payload + 1: payload k is buf[offs[k]:offs[k + 1]]
 
     def element(self, row: int) -> bytes:
         """The bytes of one row's event object (to decode it strictly: rare paths)."""
         return self.buf[self.RI[row, J.R_LO]: self.RI[row, J.R_HI]].tobytes()
+
+    def payload(self, k: int) -> bytes:
+        return self.buf[self.offs[k]: self.offs[k + 1]].tobytes()
 
 
 class PayloadScanner:
@@ -67,4 +71,4 @@ class PayloadScanner:
                 RI = np.concatenate([RI, np.empty_like(RI)])
                 RN = np.concatenate([RN, np.empty_like(RN)])
         sym.take_new()
-        return Scanned(buf, RI[:r], RN[:r], sure.astype(np.bool_), first)
+        return Scanned(buf, RI[:r], RN[:r], sure.astype(np.bool_), first, offs)

@@ -1,7 +1,14 @@
 """From an MQTT message to the engine, and when the wall clock may move engine time.
 
-Pure logic, no sockets: `Ingest.handle` takes (topic, payload) pairs, `LiveClock` decides
+Pure logic, no sockets: `Ingest.handle_many` takes (topic, payload) pairs, `LiveClock` decides
 what a 1-second tick may do. The MQTT adapter (`kefu_floor.live.mqtt`) only moves bytes.
+
+A batch of payloads goes through the compiled payload scanner in one call
+(`kefu_floor.payloadscan`): the payloads it is sure of become columns, checked (site, wall
+clock, size) over the columns and fed with `Engine.feed_interned`; every other payload goes
+whole through the strict decoder (`schema.decode_payload`), so its rejections and dead
+letter are exactly the strict path's. `Ingest(scan=False)` is that strict path for every
+payload, kept as the reference (tests/core/test_ingest_scan.py holds the two equal).
 """
 from __future__ import annotations
 
@@ -261,7 +268,7 @@ class Ingest:
             out = eng.feed_interned(ids.batch(RI, RN, fpos, fev), tags, received_ms)
             events = None
         else:  # a cap would be reached: the engine decides event by event, as it always did
-            events = self._events(sc, RI, fpos, fev)
+            events = self._events(sc, np.flatnonzero(rows), RI, fpos, fev)
             out = eng.feed(events, received_ms, tags=tags.tolist())
         if out:
             for r, tag, ev in out:  # counted by the engine
@@ -279,8 +286,20 @@ class Ingest:
             return decode_event(sc.buf[RI[p, J.R_LO]: RI[p, J.R_HI]].tobytes(), scanned=True)
         return fev[int(np.searchsorted(fpos, p))]
 
-    def _events(self, sc: Scanned, RI, fpos, fev) -> list[Event]:
-        return [self._event_at(sc, RI, fpos, fev, p) for p in range(len(RI))]
+    def _events(self, sc: Scanned, src_rows, RI, fpos, fev) -> list[Event]:
+        """Every row as its Event: the scanned ones (rows `src_rows` of the scan, in order)
+        decoded a payload at a time, as the strict path decodes them."""
+        out: list = [None] * len(RI)
+        for p, e in zip(fpos.tolist(), fev):
+            out[p] = e
+        decoded: dict[int, list[Event]] = {}
+        for p, row in zip(np.flatnonzero(RI[:, J.R_OK] == 1).tolist(), src_rows.tolist()):
+            k = int(sc.RI[row, J.R_LINE])
+            evs = decoded.get(k)
+            if evs is None:
+                evs = decoded[k] = decode_payload(sc.payload(k))[0]  # sure: every element
+            out[p] = evs[row - int(sc.first[k])]
+        return out
 
     def _keep_held(self, site: str, eng: Engine, sc: Scanned, RI, fpos, fev, events,
                    tag0: int, n: int) -> None:

@@ -243,3 +243,24 @@ def test_a_payload_is_scanned_whole_or_not_at_all():
     assert sc.RI[:, 0].tolist() == [0, 0, 2, 5]  # rows tagged with their payload
     assert np.diff(sc.first).tolist() == [2, 0, 1, 0, 0, 1, 0]
     assert [sc.element(r) for r in range(len(sc.RI))] == [ok] * 4
+
+
+def test_the_symbol_table_starts_again_when_full(monkeypatch):
+    """A flood of new ids (here: more than SYMBOLS_MAX) empties the scanner's table
+    between drains; the engines' ids, and so the outcome, are unchanged."""
+    from kefu_floor.live import ingest as ingest_mod
+
+    monkeypatch.setattr(ingest_mod, "SYMBOLS_MAX", 4)
+    t = "kefu/cd1/telemetry"
+    batches = [[(t, json.dumps([{"type": "ready", "ts": T0 + 10 * d + k, "agent": f"X{d}{k}",
+                                 "src": f"g{k % 2}", "seq": 10 * d + k}
+                                for k in range(4)]).encode())] for d in range(4)]
+    e = engines(False)
+    ing = ingest(e, True)
+    tables = []
+    for b in batches:
+        ing.handle_many(b)
+        tables.append(ing._scanner.sym)
+    assert len({id(s) for s in tables}) > 1  # it did start again
+    compare(batches, False)
+    compare(batches, True)
