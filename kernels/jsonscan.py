@@ -11,6 +11,11 @@ unicode, unknown keys, nulls, floats where integers go, duplicates, broken JSON,
 out of range) goes to the strict decoder, which gives the same event or the same
 rejection it always gave: the scanner never rejects a line.
 
+`scan_payloads` does the same for live MQTT payloads (many at once, end to end in one
+buffer): each payload, one object or a JSON array of objects, is taken whole, every element
+by the same rule (`_parse_end`, the line parser's own body), or left whole to the strict
+decoder (`kefu_floor.schema.decode_payload`).
+
 Agent, queue, source, reason-code and site ids are interned into one table kept across
 blocks (ids local to the scan, in order of first sight; the caller maps them to the
 engine's interners); call ids are hashed as `kernels.floor.fnv1a_rows` hashes them.
