@@ -156,6 +156,8 @@ class Durable:
         self.last_id: dict[str, str | None] = {s: None for s in engines}
         self.window = {s: _Window(self.cfg.window) for s in engines}
         self.recorded = {s: {records.LEDGER: 0, records.EXCUSES: 0} for s in engines}
+        for eng in engines.values():
+            eng.ledger_pin = 0  # a day roll drops no row the ledger record has not got
         self.redelivered = 0  # DUP messages recognised as already journaled
         self.bad_entries = 0  # journal entries that did not decode on restart
         self.checkpoints = 0
@@ -216,6 +218,7 @@ class Durable:
                 # rows the checkpointed engine had recorded; later ones are offered again
                 # (the store keeps each identity once)
                 self.recorded[site].update(extra.get("recorded", {}))
+                eng.ledger_pin = self.recorded[site][records.LEDGER]
                 log.info("site %s: restored checkpoint %s (journal position %s)", site, k, after)
             except state.CheckpointError as e:
                 if trimmed:
@@ -358,12 +361,15 @@ class Durable:
     async def _sync_records(self) -> None:
         for site, eng in self.engines.items():
             done = self.recorded[site]
-            nl, nx = int(eng.G[K.G_LEDGER_N]), int(eng.G[K.G_EXCUSE_N])
+            # global ledger rows (every row ever booked), so a day roll that dropped old
+            # rows from the engine moves nothing here
+            nl, nx = eng.ledger_booked, int(eng.G[K.G_EXCUSE_N])
             try:
                 if nl > done[records.LEDGER]:
                     await self.store.record_append(site, records.LEDGER, records.encode(
                         records.ledger_entries(eng, done[records.LEDGER], nl)))
                     done[records.LEDGER] = nl
+                    eng.ledger_pin = nl
                 if nx > done[records.EXCUSES]:
                     await self.store.record_append(site, records.EXCUSES, records.encode(
                         records.excuse_entries(eng, done[records.EXCUSES], nx)))

@@ -204,7 +204,7 @@ class LiveMonth(MonthView):
         # who is ranked for stars (MonthView's rule): not a leader, not on probation
         self._ranked = np.array([a not in self.leader_ids and not (
             a in people and people[a].probation) for a in names[: self.n]], bool)
-        self._booked = (len(eng.ledger), self._floor_booked())
+        self._booked = (eng.ledger_booked, self._floor_booked())
 
     def _layout(self) -> tuple:
         e = self.eng
@@ -219,7 +219,7 @@ class LiveMonth(MonthView):
         eng = self.eng
         if len(ids) and self.slots:
             self.D[ids] = eng.DACC[self.slots][:, ids, :].sum(axis=0)
-        n_led = len(eng.ledger)
+        n_led = eng.ledger_booked  # rows ever booked: a day roll's trim does not move it
         if n_led != self._booked[0]:
             self._booked = (n_led, self._floor_booked())
         self.present = self.has_shift | (self.D[:, K.D_SIGN_INS] > 0)
@@ -735,7 +735,7 @@ class FloorView:
                                                sorted(self._members[t], key=ids.get)])
             touched |= busy_teams
         self._teams = base
-        n_led = len(self.eng.ledger)
+        n_led = self.eng.ledger_booked
         if touched is None or self._ded is None or self._ded[0] != n_led:
             ded = self.deductions_by_team()
             if touched is not None and self._ded is not None:
@@ -763,7 +763,7 @@ class FloorView:
         eng = self.eng
         L = eng.ledger
         today = local_day_of(eng.now, eng.policy.tz)
-        key = (len(L), today, n)
+        key = (eng.ledger_booked, today, n)
         if self._recent is None or self._recent[0] != key:
             rows = np.flatnonzero(L[:, K.L_DAY] == today)[::-1][:n]
             self._recent = (key, [self.deduction(int(r)) for r in rows])
@@ -771,7 +771,7 @@ class FloorView:
 
     def deductions_by_team(self) -> dict[str, dict[str, int]]:
         """Deductions ever booked (excused ones too: a count that only grows), per team and
-        rule."""
+        rule: the ledger's rows and those of the months it dropped (`ledger_gone`)."""
         eng = self.eng
         L = eng.ledger
         names = eng.sym.agents.names
@@ -786,10 +786,15 @@ class FloorView:
         _, teams, ti = self._team_idx
         n_rules = len(RULES)
         counts = np.zeros(len(teams) * n_rules, np.int64)
+        if (L[:, K.L_DAY] == eng.DROPPED_DAY).any():  # those are counted in ledger_gone
+            L = L[L[:, K.L_DAY] != eng.DROPPED_DAY]
         if len(L):
             key = ti[L[:, K.L_AGENT].astype(np.int64)] * n_rules + L[:, K.L_RULE].astype(np.int64)
             counts = np.bincount(key, minlength=len(teams) * n_rules)
         counts = counts.reshape(len(teams), n_rules)
+        gone = eng.ledger_gone
+        if gone.shape[0]:
+            np.add.at(counts, ti[: gone.shape[0]], gone[: len(ti)])
         return {t: {r: int(counts[k, j]) for j, r in enumerate(RULES)}
                 for k, t in enumerate(teams)}
 

@@ -176,7 +176,7 @@ def test_checkpoint_of_another_format_version_is_refused_clearly():
     fresh = Engine(hw_setup())
     with pytest.raises(state.CheckpointError,
                        match=f"format version {state.FORMAT + 1}; this kefu-floor reads version "
-                             f"{state.FORMAT} only"):
+                             f"2/{state.FORMAT} only"):
         state.restore(fresh, bytes(blob))
     damaged = bytearray(state.capture(eng))
     damaged[-3] ^= 0xFF
