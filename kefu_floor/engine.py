@@ -494,7 +494,7 @@ class Engine:
         b = Batch(*cols)
         self._ensure_capacity()
         stats.before_batch(self, b, received_ms)
-        given = {"start": 0}
+        given = {"start": 0, "ledger_keep_days": self.ledger_keep_days}
         while True:
             given["start"], need = call_kernel(self, kf.apply_batch, given, b)
             if need == kf.NEED_NOTHING:
