@@ -599,12 +599,14 @@ class Engine:
 
         # a tick changes an agent's timers/flags or books a deduction (dirty), or only
         # adds to a busy agent's busy time (busy_dirty: the read side patches just that)
-        moved = (self.A[:, self._WATCH] != before).any(axis=1)
+        # (rows of agent ids: A has spare rows past them, which a tick also walks)
+        n = len(self.sym.agents)
+        moved = (self.A[:n, self._WATCH] != before[:n]).any(axis=1)
         self._record_dirty(lambda: (
             np.flatnonzero(moved).tolist()
             + self.L[booked: self.G[K.G_LEDGER_N], K.L_AGENT].astype(int).tolist()))
         self.busy_dirty.update(
-            np.flatnonzero((self.A[:, K.A_STATE] == K.ST_BUSY) & ~moved).tolist())
+            np.flatnonzero((self.A[:n, K.A_STATE] == K.ST_BUSY) & ~moved).tolist())
         if self.G[K.G_NOW] >= self._ledger_roll_at:
             self._roll_ledger()
 

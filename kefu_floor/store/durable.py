@@ -347,9 +347,12 @@ class Durable:
 
     async def after_change(self) -> None:
         await self.sync_records()
-        if (self._since_ckpt >= self.cfg.checkpoint_events
-                or time.monotonic() - self._ckpt_at >= self.cfg.checkpoint_s):
-            await self.checkpoint()
+        if self._due():
+            await self.checkpoint(only_if_due=True)
+
+    def _due(self) -> bool:
+        return (self._since_ckpt >= self.cfg.checkpoint_events
+                or time.monotonic() - self._ckpt_at >= self.cfg.checkpoint_s)
 
     # ---------------------------------------------------------------- records, checkpoints
     async def sync_records(self) -> None:
@@ -378,10 +381,14 @@ class Durable:
                 self._down(e)
                 return
 
-    async def checkpoint(self) -> bool:
+    async def checkpoint(self, only_if_due: bool = False) -> bool:
         """Write every site's state with the journal position it covers, then trim the
-        journal behind it. False if the store was down (tried again later)."""
+        journal behind it. False if the store was down (tried again later).
+        `only_if_due`: unless another caller wrote one while this one waited for the lock
+        (the MQTT task and the ticker can both find one due at the same moment)."""
         async with self._lock:
+            if only_if_due and not self._due():
+                return True
             self._ckpt_at = time.monotonic()
             if self.archive is not None:
                 self.archive.flush()  # the archive covers at least what the checkpoint covers

@@ -207,8 +207,11 @@ class LiveMonth(MonthView):
         self._booked = (eng.ledger_booked, self._floor_booked())
 
     def _layout(self) -> tuple:
+        # the engine's agent count, not self.n: an agent interned since (an id not in the
+        # roster, a new hire's first event) must make a new view, not index past this one
         e = self.eng
-        return (self.n, id(e.DACC), id(e.MACC), e.slot_day.tobytes(), e.slot_month.tobytes())
+        return (len(e.sym.agents), id(e.DACC), id(e.MACC), e.slot_day.tobytes(),
+                e.slot_month.tobytes())
 
     def current(self, month: int) -> bool:
         return month == self.month and self._layout() == self._key
@@ -289,6 +292,11 @@ class FloorView:
         # set by the live service: the durable store's health, sent as the optional "store"
         self.store_status = None
         self.lang = lang or default_lang()  # the service's language: a screen's default
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop the incremental snapshot's state: the next snapshot is built whole (after a
+        failed step, whose half-updated state must not be diffed against)."""
         # the incremental snapshot's state: what the last one held, so the next one
         # rebuilds, re-adds and diffs only what changed (`snapshot(incremental=True)`)
         self._agents: dict[str, dict] | None = None  # last entries
