@@ -19,7 +19,8 @@ The figures and their peers:
   scale     the read side at 20,000 agents, 5,000 events/s, 20 feed clients and the TUI:
             publish -> feed p50/p99, delta spacing, the TUI's key latency
   store     Redis journal on vs off; restore time
-  soak      RSS after day 12 vs after day 1 (2,000 agents, 100,000 bogus agent ids)
+  soak      RSS and ledger rows over 68 days and three month ends (2,000 agents, 100,000
+            bogus agent ids); the month report vs a peer holding a year's ledger
   start     first event scored after `demo` starts: warm cache vs empty cache
 """
 from __future__ import annotations

@@ -7,7 +7,8 @@ with a flood of 100,000 bogus agent ids spread over the days, sent as JSON telem
 midnight, the read model builds a snapshot, and the process's resident memory (RSS, from
 /proc) and the engine's own arrays are sampled.
 
-The peer of every figure is the same process after day 1 (or day 3, once the allocator's
+Each row is sampled after the clock has moved to 00:30 of the next day, so a roll past the
+4th shows on the 3rd's row. The peer of every figure is the same process after day 1 (or day 3, once the allocator's
 arenas have grown): memory is flat when the last day's RSS over that day's stays near 1.
 
 The ledger keeps only the months the engine still holds (`[limits] ledger_keep_days`, 64: a
