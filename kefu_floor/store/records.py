@@ -36,6 +36,8 @@ def ledger_entries(eng, lo: int, hi: int) -> list[tuple[str, dict]]:
     out = []
     for r in range(max(lo, eng.ledger_base), hi):
         row = eng.L[r - eng.ledger_base]
+        if row[K.L_DAY] == eng.DROPPED_DAY:
+            continue  # dropped where it stands (recorded before: it was behind the pin)
         rule, agent, day = int(row[K.L_RULE]), int(row[K.L_AGENT]), int(row[K.L_DAY])
         e = {"site": eng.site, "kind": "deduction", "ts": int(row[K.L_TS]),
              "agent": eng.sym.agents.names[agent], "rule": RULES[rule],

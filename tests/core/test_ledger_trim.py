@@ -297,3 +297,16 @@ def test_the_retention_is_a_checked_setting():
     assert "ledger_keep_days = 64" in text
     with pytest.raises(ConfigError, match="limits.ledger_keep_days: must be 31 to 64"):
         parse_policy(text.replace("ledger_keep_days = 64", "ledger_keep_days = 20"))
+
+
+def test_the_ledger_record_names_rows_by_their_global_number(engines):
+    """The store's record stream (kefu_floor.store.records) takes global row numbers: the
+    rows kept give the untrimmed engine's entries for the same numbers."""
+    from kefu_floor.store import records
+
+    _, eng, whole = engines
+    lo, hi = eng.ledger_base, eng.ledger_booked
+    here = [k for k in range(hi - lo) if eng.ledger[k, K.L_DAY] != eng.DROPPED_DAY]
+    got = records.ledger_entries(eng, lo, hi)
+    want = records.ledger_entries(whole, lo, hi)
+    assert lo > 0 and len(here) < hi - lo and got == [want[k] for k in here]
