@@ -13,11 +13,14 @@ run goes on; the exit code says whether all of them ran.
 The figures and their peers:
   kernels   kernel events/s at 10,000 agents vs the same kernels as plain Python
   replay    replay of the big day vs json.loads of each of its lines (when present)
-  capacity  one engine in process: ingest vs json.loads of the same payloads, 2k vs 20k
+  capacity  one engine in process: ingest vs json.loads and the strict path, 2k vs 20k
             agents, snapshot time, memory per agent
   live      end to end from a real mosquitto: service vs a bare client; publish -> feed p99
+  scale     the read side at 20,000 agents, 5,000 events/s, 20 feed clients and the TUI:
+            publish -> feed p50/p99, delta spacing, the TUI's key latency
   store     Redis journal on vs off; restore time
-  soak      RSS after day 12 vs after day 1 (2,000 agents, 100,000 bogus agent ids)
+  soak      RSS and ledger rows over 68 days and three month ends (2,000 agents, 100,000
+            bogus agent ids); the month report vs a peer holding a year's ledger
   start     first event scored after `demo` starts: warm cache vs empty cache
 """
 from __future__ import annotations
@@ -35,6 +38,7 @@ PLAN = [
     ("replay", "benchmarks.replay", ["--repeat", "3", "--no-strict"], 480),
     ("capacity", "benchmarks.capacity", ["--events", "300000", "--single", "30000"], 300),
     ("live", "benchmarks.live", ["--events", "400000", "--single", "30000"], 420),
+    ("scale", "benchmarks.live", ["--scale", "--seconds", "20"], 480),
     ("store", "benchmarks.store", ["--quick"], 300),
     ("soak", "benchmarks.soak", [], 300),
     ("start", "benchmarks.start", [], 420),

@@ -224,9 +224,12 @@ def _cpu_s(pid: int) -> float:
 
 
 def _feed_clients(url: str, n: int, seconds: float, out) -> None:
-    """A child process: `n` plain feed clients reading (and decoding) everything for
-    `seconds`; reports messages, bytes and connections lost."""
+    """A child process: `n` feed clients reading (and decoding) everything for `seconds`;
+    reports messages, bytes and connections lost. They take the compact stream, as the
+    wallboard and the TUI do (the latency probe stays on the plain one)."""
     from websockets.asyncio.client import connect
+
+    url = url.rstrip("/") + "/?compact=1"
 
     async def one(k: int, stats: dict):
         end = time.perf_counter() + seconds

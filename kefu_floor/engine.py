@@ -21,6 +21,7 @@ from kefu_floor.policy import Policy
 from kefu_floor.roster import Roster, Shift
 from kefu_floor.schema import Event
 from kefu_floor import stats
+from kernels import clock as kc
 from kernels import floor as kf
 from kernels import guard as kg
 from kernels import inputs as ki
@@ -56,6 +57,10 @@ def _grow_axis(arr: np.ndarray, axis: int, n: int, fill) -> np.ndarray:
 
 
 class Engine:
+    # the day of a ledger row dropped where it stands (a row of a month no longer kept,
+    # booked after a newer month's rows): in no month, so nothing reads it
+    DROPPED_DAY = float(K.NO_TIME)
+
     def __init__(self, setup: Setup, live: bool = False):
         # live: a service's engine, whose input never ends (held events wait for evidence);
         # otherwise reading a report is the end of input (see `settle`)
@@ -93,6 +98,19 @@ class Engine:
         self.qwait = np.zeros(0, np.int64)
         self._new_call_table(1024)
         self.L = aligned((4 * kf.LEDGER_RESERVE, K.L_K), np.float64)
+        # the ledger keeps only the months still held (see `_roll_ledger`): row r of L is
+        # row `ledger_base + r` of every row ever booked, the identity the read side, the
+        # store's record stream and checkpoints use; `ledger_gone` counts the dropped rows
+        # per agent and rule (the feed's "booked ever" counts)
+        self.ledger_base = 0
+        self.ledger_gone = np.zeros((0, K.N_RULES), np.int64)
+        self.ledger_keep_days = int(setup.policy.limits.ledger_keep_days)
+        # rows from this global row on are never dropped (the durable store moves it as it
+        # records them; None: no such limit). Not state: the store sets it again
+        self.ledger_pin: int | None = None
+        self._ledger_roll_at = K.NO_TIME  # the next local midnight: the next trim check
+        self._lspan: dict[int, tuple[int, int]] = {}  # month -> global rows [lo, hi) of it
+        self._lspan_n = 0  # rows [ledger_base, _lspan_n) are indexed in _lspan
         self.X = np.zeros((16, K.X_K), np.int64)
         self.INC = np.zeros((16, K.I_K))  # incidents, rows [0, G_INCIDENT_N) in use
         self.src_seq = np.zeros(0, np.int64)
@@ -335,13 +353,15 @@ class Engine:
                 table.id(s)
         return True
 
-    def feed_interned(self, b: Batch, tags) -> list[tuple[Rejected, int, Event | None]]:
+    def feed_interned(self, b: Batch, tags, received_ms: int | None = None
+                      ) -> list[tuple[Rejected, int, Event | None]]:
         """`feed` for a batch built from events whose ids `intern_new` took (a replay's
-        scanned lines): the same admission and kernels, the same timing."""
+        scanned lines, live ingest's scanned payloads): the same admission and kernels,
+        the same timing. Rejections carry no event (None): the caller finds it by tag."""
         if len(b) == 0:
             return []
         t0 = time.perf_counter()
-        out = self.feed_batch(b, tags)
+        out = self.feed_batch(b, tags, received_ms=received_ms)
         stats.timed(self, time.perf_counter() - t0)
         return out
 
@@ -476,13 +496,15 @@ class Engine:
         b = Batch(*cols)
         self._ensure_capacity()
         stats.before_batch(self, b, received_ms)
-        given = {"start": 0}
+        given = {"start": 0, "ledger_keep_days": self.ledger_keep_days}
         while True:
             given["start"], need = call_kernel(self, kf.apply_batch, given, b)
             if need == kf.NEED_NOTHING:
                 break
             self._grow(need)  # then resume at event j, which was not touched yet
         self._record_dirty(lambda: np.unique(b.agent[b.agent >= 0]).tolist())
+        if self.G[K.G_NOW] >= self._ledger_roll_at:  # once a day, not per event
+            self._roll_ledger()
 
     def _count_inputs(self, b: Batch) -> None:
         names = self.sym.agents.names
@@ -512,6 +534,8 @@ class Engine:
             return False
         if self.slot_month[month % K.N_MONTH_SLOTS] > month:
             return False
+        if month < self.ledger_cutoff():
+            return False  # its deductions are dropped (or are at the next day roll)
         return self.month_inputs(month) is not None
 
     def _grow(self, need: int) -> None:
@@ -544,10 +568,13 @@ class Engine:
         return d
 
     def take_booked(self) -> range:
-        """Ledger rows booked since the last call (the feed's alerts); resets the record."""
-        n = int(self.G[K.G_LEDGER_N])
-        rows, self.booked_seen = range(min(self.booked_seen, n), n), n
-        return rows
+        """Ledger rows booked since the last call (the feed's alerts), as rows of `L` now
+        (read them before the engine moves on: a day roll may drop older rows and renumber
+        L); resets the record, which counts global rows."""
+        base, n = self.ledger_base, self.ledger_booked
+        lo = max(min(self.booked_seen, n), base)
+        self.booked_seen = n
+        return range(lo - base, n - base)
 
     _WATCH = [K.A_STATE, K.A_FLAGS, K.A_CURSOR, K.A_PHASE, K.A_CTX_DAY]
 
@@ -574,12 +601,16 @@ class Engine:
 
         # a tick changes an agent's timers/flags or books a deduction (dirty), or only
         # adds to a busy agent's busy time (busy_dirty: the read side patches just that)
-        moved = (self.A[:, self._WATCH] != before).any(axis=1)
+        # (rows of agent ids: A has spare rows past them, which a tick also walks)
+        n = len(self.sym.agents)
+        moved = (self.A[:n, self._WATCH] != before[:n]).any(axis=1)
         self._record_dirty(lambda: (
             np.flatnonzero(moved).tolist()
             + self.L[booked: self.G[K.G_LEDGER_N], K.L_AGENT].astype(int).tolist()))
         self.busy_dirty.update(
-            np.flatnonzero((self.A[:, K.A_STATE] == K.ST_BUSY) & ~moved).tolist())
+            np.flatnonzero((self.A[:n, K.A_STATE] == K.ST_BUSY) & ~moved).tolist())
+        if self.G[K.G_NOW] >= self._ledger_roll_at:
+            self._roll_ledger()
 
     def _record_dirty(self, ids) -> None:
         """Note which agents changed (`ids()` of them). Engine time crossing a minute
@@ -597,6 +628,126 @@ class Engine:
     @property
     def ledger(self) -> np.ndarray:
         return self.L[: self.G[K.G_LEDGER_N]]
+
+    @property
+    def ledger_booked(self) -> int:
+        """Rows ever booked: the global row number the next booking gets (a count that only
+        grows, unlike len(ledger), which a day roll shrinks)."""
+        return self.ledger_base + int(self.G[K.G_LEDGER_N])
+
+    def ledger_rows(self, month: int) -> np.ndarray:
+        """Rows of `ledger` (local, in booking order) whose day is in `month`: only the
+        month's span of the index and the rows booked since the last day roll are read."""
+        from kefu_floor.localtime import month_days
+
+        lo, hi = month_days(month)
+        L, base = self.ledger, self.ledger_base
+        tail = min(max(self._lspan_n - base, 0), L.shape[0])
+        a, z = self._lspan.get(month, (base, base))
+        parts = []
+        for r0, r1 in ((max(a - base, 0), min(z - base, tail)), (tail, L.shape[0])):
+            if r1 > r0:
+                d = L[r0:r1, K.L_DAY]
+                parts.append(r0 + np.flatnonzero((d >= lo) & (d < hi)))
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def ledger_cutoff(self) -> int:
+        """The first month whose deductions the ledger keeps at engine time: a month goes
+        once engine time is `limits.ledger_keep_days` (default: the engine's day slots) past
+        its first day, which is when its first day's slot is taken by a later day."""
+        t = int(self.G[K.G_NOW])
+        if t == K.NO_TIME:
+            return -(2**31)
+        day = int(kc.local_day(self.tz_utc, self.tz_off, t))
+        return int(kc.month_of_day(day - self.ledger_keep_days)) + 1
+
+    def _roll_ledger(self) -> None:
+        """At the first batch or tick past a local midnight: drop the ledger's rows of the
+        months no longer kept (`ledger_cutoff`) and index the rest by month. A month's rows
+        are dropped as the longest prefix of rows older than the cutoff, so global row
+        numbers stay `ledger_base + local row`; a straggler (a row of an old month booked
+        after a newer month's, e.g. a night shift ended after midnight) goes at a later
+        roll. Whatever the batching or ticking, the rows kept are the same (the prefix of a
+        later cutoff contains every earlier one's)."""
+        from kefu_floor.localtime import month_days
+
+        t = int(self.G[K.G_NOW])
+        if t == K.NO_TIME:
+            return
+        self._ledger_roll_at = int(kc.next_local_midnight(self.tz_utc, self.tz_off, t))
+        first = month_days(self.ledger_cutoff())[0]
+        n = int(self.G[K.G_LEDGER_N])
+        days = self.L[:n, K.L_DAY]
+        old = days < first  # rows dropped earlier (DROPPED_DAY) are old too
+        k = n if old.all() else int(np.argmin(old))
+        lim = n if self.ledger_pin is None else min(n, max(0, self.ledger_pin - self.ledger_base))
+        k = min(k, lim)
+        # old rows past the prefix (stragglers): dropped where they stand, their day
+        # cleared so no month, report or excuse sees them; their place goes when the
+        # prefix reaches it (a later roll)
+        strag = k + np.flatnonzero(old[k:lim] & (days[k:lim] != self.DROPPED_DAY))
+        if len(strag):
+            self._count_gone(self.L[strag])
+            self.L[strag, K.L_DAY] = self.DROPPED_DAY
+        if k:
+            self._drop_ledger(k)
+        self._index_ledger()
+
+    def _count_gone(self, rows: np.ndarray) -> None:
+        """Add dropped rows to `ledger_gone` (per agent and rule)."""
+        rows = rows[rows[:, K.L_DAY] != self.DROPPED_DAY]
+        if not len(rows):
+            return
+        key = rows[:, K.L_AGENT].astype(np.int64) * K.N_RULES + rows[:, K.L_RULE].astype(np.int64)
+        size = (int(key.max()) // K.N_RULES + 1) * K.N_RULES
+        counts = np.bincount(key, minlength=size).reshape(-1, K.N_RULES)
+        if counts.shape[0] > self.ledger_gone.shape[0]:
+            self.ledger_gone = _grow_axis(self.ledger_gone, 0, counts.shape[0], 0)
+        self.ledger_gone[: counts.shape[0]] += counts
+
+    def _drop_ledger(self, k: int) -> None:
+        n = int(self.G[K.G_LEDGER_N])
+        self._count_gone(self.L[:k])
+        rest = n - k
+        cap = self.L.shape[0]
+        want = max(4 * kf.LEDGER_RESERVE, 2 * (rest + kf.LEDGER_RESERVE))
+        if cap >= 2 * want:  # most of it is free now: give the memory back
+            L = aligned((want, K.L_K), np.float64)
+            L[:rest] = self.L[k:n]
+            self.L = L
+        else:
+            self.L[:rest] = self.L[k:n]  # overlapping: numpy copies through a buffer
+            self.L[rest:n] = 0.0
+        self.G[K.G_LEDGER_N] = rest
+        self.ledger_base += k
+
+    def _index_ledger(self) -> None:
+        """Extend the month index (`_lspan`) over the rows booked since the last roll and
+        forget the months dropped. The spans are replaced, never changed in place, so a
+        `frozen_copy` taken before keeps its own."""
+        base, total = self.ledger_base, self.ledger_booked
+        spans = {m: (max(a, base), z) for m, (a, z) in self._lspan.items() if z > base}
+        lo = max(self._lspan_n, base)
+        if total > lo:
+            days = self.L[lo - base: total - base, K.L_DAY]
+            live = np.flatnonzero(days != self.DROPPED_DAY)
+            months = days[live].astype(np.int64).astype("datetime64[D]").astype(
+                "datetime64[M]").astype(np.int64) + 1970 * 12
+            for m in np.unique(months).tolist():
+                at = live[months == m]
+                a, z = lo + int(at[0]), lo + int(at[-1]) + 1
+                if m in spans:
+                    a = min(a, spans[m][0])
+                spans[m] = (a, z)
+        self._lspan, self._lspan_n = spans, total
+
+    def ledger_restored(self) -> None:
+        """After a checkpoint is loaded: the index and the roll time are rebuilt (they are
+        not state), and the read side has been handed every row."""
+        self._lspan, self._lspan_n = {}, self.ledger_base
+        self._ledger_roll_at = K.NO_TIME
+        self.booked_seen = self.ledger_booked
+        self._index_ledger()
 
     @property
     def incidents(self) -> np.ndarray:

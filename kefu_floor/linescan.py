@@ -5,7 +5,9 @@ strict decoder (`kefu_floor.schema.decode_event`) for every line the scanner lea
 filled by the scanner (columns in `RI`/`RN`, ids as local symbols of the file's one table)
 or decoded strictly (`strict[row]`: the Event or its Rejected). The scanner's tables (type
 names, required fields, enum values, ranges) are built here from the schema, so the wire
-format has one definition.
+format has one definition. They, the symbol table (`Symbols`) and the mapping of its
+symbols to an engine's ids (`EngineIds`) are shared with live ingest's payload scanner
+(`kefu_floor.payloadscan`).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Iterator
 import numpy as np
 
 from kefu_floor import schema
+from kefu_floor.batch import Batch, to_batch
 from kefu_floor.errors import ConfigError, Rejected
 from kernels import jsonscan as J
 
@@ -147,6 +150,98 @@ class Symbols:
         self.names += [pool[o: o + ln].decode("ascii")
                        for o, ln in zip(self.SO[n0:n].tolist(), self.SL[n0:n].tolist())]
         self.cats = self.SC[:n].copy()
+
+
+# scan columns of interned ids -> the engine's symbol tables
+ID_COLUMNS = ((J.R_AGENT, "agents"), (J.R_QUEUE, "queues"), (J.R_SRC, "sources"),
+              (J.R_REASON, "reasons"))
+
+
+class EngineIds:
+    """A scan's symbols -> one engine's ids, and rows of scanned events (with strictly
+    decoded ones patched in at their positions) -> the engine's Batch, interning new ids
+    in the engine's order of first sight, as its `feed` would."""
+
+    def __init__(self, engine, sym: Symbols):
+        self.engine = engine
+        self.sym = sym
+        # scan symbol -> engine id (-1: not interned yet); never empty, so rows of strict
+        # events alone (no symbol yet) can index it
+        self.gmap = np.full(1, -1, np.int64)
+
+    def grow(self) -> None:
+        m = len(self.sym.names)
+        if m > len(self.gmap):
+            g = np.full(max(m, 2 * len(self.gmap)), -1, np.int64)
+            g[: len(self.gmap)] = self.gmap
+            self.gmap = g
+
+    def intern(self, RI, scanned, fpos, fev, keep) -> bool:
+        """Offer the rows' new ids to the engine in order of first sight (`scanned`: the
+        rows filled by the scanner; `fev`: the strict events at positions `fpos`; `keep`:
+        the rows that are fed); False if one would pass a cap (nothing interned then)."""
+        self.grow()
+        names = self.sym.names
+        new: dict[str, list[tuple[int, str]]] = {k: [] for _, k in ID_COLUMNS}
+        seen_src: list[tuple[int, str]] = []
+        fresh_syms = []  # scan symbols the engine has no id for yet
+        for col, kind in ID_COLUMNS:
+            c = RI[:, col]
+            m = scanned & (c >= 0)
+            loc = c[m]
+            fresh = self.gmap[loc] < 0
+            if fresh.any():
+                u, first = np.unique(loc[fresh], return_index=True)
+                pos = np.flatnonzero(m)[fresh][first]
+                new[kind] += [(p, names[s]) for p, s in zip(pos.tolist(), u.tolist())]
+                fresh_syms.append((kind, u.tolist()))
+        for p, e in zip(fpos.tolist(), fev):
+            if not keep[p]:
+                continue
+            if e.agent is not None:
+                new["agents"].append((p, e.agent))
+            if e.queue is not None:
+                new["queues"].append((p, e.queue))
+            if e.src is not None:
+                seen_src.append((p, e.src))
+                if e.seq is not None:
+                    new["sources"].append((p, e.src))
+            if e.type == "busy" and e.reason:
+                new["reasons"].append((p, e.reason))
+        if not any(new.values()) and not seen_src:
+            return True
+        seen_src += new["sources"]
+        order = {k: [s for _, s in sorted(v)] for k, v in new.items()}
+        if not self.engine.intern_new(order, {s for _, s in seen_src}):
+            return False
+        tables = vars(self.engine.sym)
+        for kind, syms in fresh_syms:
+            ids = tables[kind].ids
+            for s in syms:
+                self.gmap[s] = ids[names[s]]
+        return True
+
+    def batch(self, RI, RN, fpos, fev) -> Batch:
+        """The rows as the engine's Batch (after `intern`); rows at `fpos` are `fev`'s."""
+        g = self.gmap
+
+        def ids(col):
+            c = RI[:, col]
+            return np.where(c >= 0, g[np.maximum(c, 0)], -1)
+
+        reason = RI[:, J.R_REASON]
+        code = np.where(reason >= 0, g[np.maximum(reason, 0)], RI[:, J.R_CODE])
+        src = ids(J.R_SRC)
+        b = Batch(RI[:, J.R_ETYPE].astype(np.int8), RI[:, J.R_TS].copy(),
+                  ids(J.R_AGENT).astype(np.int32), RI[:, J.R_CALL].copy(),
+                  ids(J.R_QUEUE).astype(np.int32), code.astype(np.int32),
+                  RI[:, J.R_AUX].copy(), RN.copy(), src.astype(np.int32),
+                  np.where(src >= 0, RI[:, J.R_SEQ], -1), RI[:, J.R_EPOCH].copy())
+        if len(fpos):
+            fb = to_batch(fev, self.engine.sym)
+            for mine, theirs in zip(b.columns() + (b.epoch,), fb.columns() + (fb.epochs(),)):
+                mine[fpos] = theirs
+        return b
 
 
 class LineScanner:

@@ -277,6 +277,9 @@ class Limits(_S, kw_only=True):
     max_queues: int = 1000
     max_sources: int = 1000
     max_reason_codes: int = 1000  # distinct busy reason codes
+    # the ledger keeps a month's deductions until engine time is this many days past the
+    # month's first day (31..64; 64 = the engine's day slots, when the month's days go too)
+    ledger_keep_days: int = 64
 
 
 class Policy(_S, kw_only=True):
@@ -464,6 +467,9 @@ def _check(p: Policy, label: str) -> None:
     if lim.hold_max <= lim.confirm_events:
         bad("limits.hold_max", f"must be more than limits.confirm_events "
                                f"({lim.confirm_events})")
+    if not 31 <= lim.ledger_keep_days <= K.N_DAY_SLOTS:
+        bad("limits.ledger_keep_days", f"must be 31 to {K.N_DAY_SLOTS} (a month's days at least, "
+                                       "at most the days the engine holds)")
     if lim.month_max_apart < 0:
         bad("limits.month_max_apart", "must not be negative")
     if lim.max_seq_gap < 0:

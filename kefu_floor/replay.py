@@ -18,10 +18,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from kefu_floor.batch import Batch, to_batch
 from kefu_floor.engine import Engine
 from kefu_floor.errors import ConfigError, Rejected
-from kefu_floor.linescan import Block, EventFile
+from kefu_floor.linescan import Block, EngineIds, EventFile
 from kefu_floor.schema import Event, decode_event
 from kernels import jsonscan as J
 
@@ -109,17 +108,13 @@ class _Run:
             self.reject(line, r, counted=True)
 
 
-_ID_COLUMNS = ((J.R_AGENT, "agents"), (J.R_QUEUE, "queues"), (J.R_SRC, "sources"),
-               (J.R_REASON, "reasons"))
-
-
 class _Scanned(_Run):
     """Blocks of scanned rows -> chunks of CHUNK decoded events -> the engine."""
 
     def __init__(self, engine: Engine, src: EventFile, on_reject, progress):
         super().__init__(engine, on_reject, progress)
         self.sym = src.sym
-        self.gmap = np.zeros(0, np.int64)  # scan symbol -> engine id (-1: not interned yet)
+        self.ids = EngineIds(engine, src.sym)
         self.pending: list[tuple[Block, np.ndarray]] = []  # (block, its rows) of the chunk
         self.n = 0
 
@@ -176,7 +171,6 @@ class _Scanned(_Run):
 
         lines = RI[:, J.R_LINE]
         ok = RI[:, J.R_OK] == 1
-        self._grow_gmap()
         # events for another site are not ours (engine.check_site says so, by name)
         wrong = np.zeros(n, np.bool_)
         site = np.where(ok, RI[:, J.R_SITE], -1)
@@ -195,8 +189,8 @@ class _Scanned(_Run):
             wrong_site.append((int(lines[p]), bad[0]))
         keep = ~wrong
         self.res.accepted += int(keep.sum())
-        if self._intern(RI, ok & keep, fpos, fev, keep):
-            self.by_engine(eng.feed_interned(self._batch(RI, RN, ok, fpos, fev)
+        if self.ids.intern(RI, ok & keep, fpos, fev, keep):
+            self.by_engine(eng.feed_interned(self.ids.batch(RI, RN, fpos, fev)
                                              .take(np.flatnonzero(keep)), lines[keep]))
         else:  # a cap would be reached: the engine decides event by event
             events = [fev[int(np.searchsorted(fpos, p))] if not ok[p] else row_event(p)
@@ -206,77 +200,6 @@ class _Scanned(_Run):
             self.reject(line, r)
         if self.progress:
             self.progress(upto)
-
-    def _grow_gmap(self) -> None:
-        m = len(self.sym.names)
-        if m > len(self.gmap):
-            g = np.full(max(m, 2 * len(self.gmap)), -1, np.int64)
-            g[: len(self.gmap)] = self.gmap
-            self.gmap = g
-
-    def _intern(self, RI, scanned, fpos, fev, keep) -> bool:
-        """Offer the chunk's new ids to the engine in order of first sight (as its `feed`
-        would intern them); False if one would pass a cap (nothing interned then)."""
-        names = self.sym.names
-        new: dict[str, list[tuple[int, str]]] = {k: [] for _, k in _ID_COLUMNS}
-        seen_src: list[tuple[int, str]] = []
-        fresh_syms = []  # scan symbols the engine has no id for yet
-        for col, kind in _ID_COLUMNS:
-            c = RI[:, col]
-            m = scanned & (c >= 0)
-            loc = c[m]
-            fresh = self.gmap[loc] < 0
-            if fresh.any():
-                u, first = np.unique(loc[fresh], return_index=True)
-                pos = np.flatnonzero(m)[fresh][first]
-                new[kind] += [(p, names[s]) for p, s in zip(pos.tolist(), u.tolist())]
-                fresh_syms.append((kind, u.tolist()))
-        for p, e in zip(fpos.tolist(), fev):
-            if not keep[p]:
-                continue
-            if e.agent is not None:
-                new["agents"].append((p, e.agent))
-            if e.queue is not None:
-                new["queues"].append((p, e.queue))
-            if e.src is not None:
-                seen_src.append((p, e.src))
-                if e.seq is not None:
-                    new["sources"].append((p, e.src))
-            if e.type == "busy" and e.reason:
-                new["reasons"].append((p, e.reason))
-        if not any(new.values()) and not seen_src:
-            return True
-        seen_src += new["sources"]
-        order = {k: [s for _, s in sorted(v)] for k, v in new.items()}
-        if not self.engine.intern_new(order, {s for _, s in seen_src}):
-            return False
-        tables = vars(self.engine.sym)
-        for kind, syms in fresh_syms:
-            ids = tables[kind].ids
-            for s in syms:
-                self.gmap[s] = ids[names[s]]
-        return True
-
-    def _batch(self, RI, RN, ok, fpos, fev) -> Batch:
-        g = self.gmap
-
-        def ids(col):
-            c = RI[:, col]
-            return np.where(c >= 0, g[np.maximum(c, 0)], -1)
-
-        reason = RI[:, J.R_REASON]
-        code = np.where(reason >= 0, g[np.maximum(reason, 0)], RI[:, J.R_CODE])
-        src = ids(J.R_SRC)
-        b = Batch(RI[:, J.R_ETYPE].astype(np.int8), RI[:, J.R_TS].copy(),
-                  ids(J.R_AGENT).astype(np.int32), RI[:, J.R_CALL].copy(),
-                  ids(J.R_QUEUE).astype(np.int32), code.astype(np.int32),
-                  RI[:, J.R_AUX].copy(), RN.copy(), src.astype(np.int32),
-                  np.where(src >= 0, RI[:, J.R_SEQ], -1), RI[:, J.R_EPOCH].copy())
-        if len(fpos):
-            fb = to_batch(fev, self.engine.sym)
-            for mine, theirs in zip(b.columns() + (b.epoch,), fb.columns() + (fb.epochs(),)):
-                mine[fpos] = theirs
-        return b
 
 
 def _replay_strict(engine: Engine, path: Path, on_reject, progress) -> ReplayResult:

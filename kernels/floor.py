@@ -224,9 +224,13 @@ def ledger_low(L, G):
 
 
 @njit(**FAST)
-def excuse(L, X, G, DACC, slot_day, QDAY, agent, rule, day, by, reason):
+def excuse(L, X, G, DACC, slot_day, QDAY, agent, rule, day, by, reason, today,
+           ledger_keep_days):
     """Record an approved appeal and cancel the matching deductions already booked.
-    The caller made sure X has a free row."""
+    The caller made sure X has a free row. A day of a month the ledger no longer keeps as
+    of `today` (the engine's Engine.ledger_cutoff) cancels nothing, counted too_old:
+    whether its rows are still in L depends on when the engine last rolled, which the
+    batching decides, so it must not decide what an excuse does."""
     if is_excused(X, G, agent, rule, day):
         return
     n = G[G_EXCUSE_N]
@@ -236,6 +240,9 @@ def excuse(L, X, G, DACC, slot_day, QDAY, agent, rule, day, by, reason):
     X[n, X_BY] = by
     X[n, X_REASON] = reason
     G[G_EXCUSE_N] = n + 1
+    if month_of_day(day) <= month_of_day(today - ledger_keep_days):
+        G[G_TOO_OLD] += 1
+        return
     for k in range(G[G_LEDGER_N]):
         if (L[k, L_EXCUSED] == 0.0 and L[k, L_AGENT] == agent and L[k, L_RULE] == rule
                 and L[k, L_DAY] == day):
@@ -640,7 +647,7 @@ def apply_batch(
     etype, ts, agent, call, queue, code, aux, num, src, seq,
     A, S, BK, DACC, slot_day, MACC, slot_month, QROLL, QDAY, AROLL, roll_min,
     CKEY, CVAL, CKEY2, CVAL2, qwait, L, X, src_seq, G, P, excused_reason, tz_utc, tz_off,
-    INC, start, QTR, tr_slot,
+    INC, start, QTR, tr_slot, ledger_keep_days,
 ):
     """Apply events start.. in order. Returns (j, NEED_*): NEED_NOTHING with j = n when
     done, else the array to grow before calling again with start = j."""
@@ -836,7 +843,8 @@ def apply_batch(
                  local_day(tz_utc, tz_off, ts[j]), code[j], NO_TIME, NO_TIME)
         elif et == EV_EXCUSE:
             # the approver and the reason ride in num and call (texts codes): see batch
-            excuse(L, X, G, DACC, slot_day, QDAY, i, code[j], aux[j], np.int64(num[j]), call[j])
+            excuse(L, X, G, DACC, slot_day, QDAY, i, code[j], aux[j], np.int64(num[j]), call[j],
+                   local_day(tz_utc, tz_off, t), ledger_keep_days)
         elif et == EV_INCIDENT:
             # kept as booked, in arrival order; what a kind is worth is the policy's, read
             # by the close and the drill-down (a kind it does not know costs nothing)

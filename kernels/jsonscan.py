@@ -11,6 +11,11 @@ unicode, unknown keys, nulls, floats where integers go, duplicates, broken JSON,
 out of range) goes to the strict decoder, which gives the same event or the same
 rejection it always gave: the scanner never rejects a line.
 
+`scan_payloads` does the same for live MQTT payloads (many at once, end to end in one
+buffer): each payload, one object or a JSON array of objects, is taken whole, every element
+by the same rule (`_parse_end`, the line parser's own body), or left whole to the strict
+decoder (`kefu_floor.schema.decode_payload`).
+
 Agent, queue, source, reason-code and site ids are interned into one table kept across
 blocks (ids local to the scan, in order of first sight; the caller maps them to the
 engine's interners); call ids are hashed as `kernels.floor.fnv1a_rows` hashes them.
@@ -46,6 +51,10 @@ NEED_SYMBOLS = 2
 # TSHAPE[t]: 0 = not scanned, else how its columns are filled; TREQ[t]: required-field bits
 # enum values: ENUMS bytes, EOFF offsets, grouped per field by EGRP[field] = (lo, hi)
 
+# The per-object helpers are compiled without numba's reference counting (`_nrt=False`: they
+# allocate nothing): with it, every call increfs and decrefs each array argument, and the
+# ~20 arrays `_parse_end` takes cost more than parsing the object (measured 4x the time per
+# event).
 _KEYS = np.frombuffer("".join(FIELD_NAMES).encode(), np.uint8).copy()
 _KOFF = np.cumsum(np.array([0] + [len(f) for f in FIELD_NAMES], np.int64))
 _N_FIELDS = len(FIELD_NAMES)
@@ -80,7 +89,7 @@ _FNV_PRIME = np.uint64(1099511628211)
 _POW10 = np.array([10.0 ** k for k in range(23)])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _skip_ws(b, i, hi):
     # JSON's own whitespace inside a line ('\n' ends it)
     while i < hi and (b[i] == 32 or b[i] == 9 or b[i] == 13):
@@ -88,7 +97,7 @@ def _skip_ws(b, i, hi):
     return i
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _match(b, lo, hi, names, offs, first, last):
     """Index k in [first, last) whose name names[offs[k]:offs[k+1]] equals b[lo:hi], or -1."""
     n = hi - lo
@@ -106,7 +115,7 @@ def _match(b, lo, hi, names, offs, first, last):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _lookup(b, lo, hi, names, offs, idx):
     """Index of the name equal to b[lo:hi] (tables of `name_index`), or -1."""
     n = hi - lo
@@ -124,7 +133,7 @@ def _lookup(b, lo, hi, names, offs, idx):
     return k
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _string_end(b, i, hi):
     """b[i] follows an opening quote: index of the closing quote of a plain string (printable
     ASCII, no escape), or -1 when the string is anything else."""
@@ -135,7 +144,7 @@ def _string_end(b, i, hi):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _uint_end(b, i, hi):
     """End of an unsigned JSON integer at b[i] (no fraction, exponent or leading zero,
     at most 16 digits), or -1."""
@@ -152,7 +161,7 @@ def _uint_end(b, i, hi):
     return j
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _uint_value(b, i, j):
     v = np.int64(0)
     for k in range(i, j):
@@ -160,7 +169,7 @@ def _uint_value(b, i, j):
     return v
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _decimal(b, i, hi, out):
     """A plain decimal at b[i] (optional '-', digits, optional fraction; no exponent) that
     converts exactly: at most 15 significant digits, so digits / 10**k is the correctly
@@ -203,7 +212,7 @@ def _decimal(b, i, hi, out):
     return j
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _fnv(b, lo, hi, seed):
     h = seed
     for k in range(lo, hi):
@@ -211,7 +220,7 @@ def _fnv(b, lo, hi, seed):
     return h
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def call_hash(b, lo, hi):
     """The call column's hash of b[lo:hi] (as kernels.floor.fnv1a_rows: 0 for empty, 0 and
     1 reserved)."""
@@ -223,7 +232,7 @@ def call_hash(b, lo, hi):
     return v
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _intern(b, lo, hi, cat, tab, SH, SC, SO, SL, pool, S):
     """Local id of (cat, b[lo:hi]) in the table, added if new (room is checked by the
     caller before each line)."""
@@ -271,12 +280,23 @@ def rehash(tab, SH, n):
         tab[slot] = k + 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _parse(b, lo, hi, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, ENUMS, EOFF, EGRP, LIM,
            tab, SH, SC, SO, SL, pool, S, num):
     """Fill row r from the line b[lo:hi] and return True, or return False (strict decoder)."""
+    return _parse_end(b, lo, hi, True, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, ENUMS, EOFF,
+                      EGRP, LIM, tab, SH, SC, SO, SL, pool, S, num) == hi
+
+
+@njit(cache=True, _nrt=False)
+def _parse_end(b, lo, hi, whole, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, ENUMS, EOFF, EGRP,
+               LIM, tab, SH, SC, SO, SL, pool, S, num):
+    """Fill row r from the object starting at b[lo] (lo < hi) and return the index just past
+    its closing brace, or return -1 (strict decoder). `whole`: the object must end at hi (a
+    line), checked before anything is interned; else it may be followed by more (an element
+    of a payload's array: the caller reads what follows)."""
     if b[lo] != 123:
-        return False
+        return -1
     i = _skip_ws(b, lo + 1, hi)
     seen = 0
     et = -1
@@ -299,40 +319,40 @@ def _parse(b, lo, hi, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, ENUMS, EOFF, E
     max_count = np.int64(LIM[L_MAX_COUNT])
     while True:
         if i >= hi or b[i] != 34:
-            return False
+            return -1
         k0 = i + 1
         k1 = _string_end(b, k0, hi)
         if k1 < 0:
-            return False
+            return -1
         f = _lookup(b, k0, k1, _KEYS, _KOFF, _KIDX)
         if f < 0:
-            return False  # a key the scanner does not know: the strict decoder decides
+            return -1  # a key the scanner does not know: the strict decoder decides
         bit = np.int64(1) << f
         if seen & bit:
-            return False  # a key twice
+            return -1  # a key twice
         seen |= bit
         i = _skip_ws(b, k1 + 1, hi)
         if i >= hi or b[i] != 58:
-            return False
+            return -1
         i = _skip_ws(b, i + 1, hi)
         if i >= hi:
-            return False
+            return -1
         if f == F_TS or f == F_SEQ or f == F_EPOCH or f == F_WAIT:
             j = _uint_end(b, i, hi)
             if j < 0:
-                return False
+                return -1
             v = _uint_value(b, i, j)
             if f == F_TS:
                 if v < min_ts or v > max_ts:
-                    return False
+                    return -1
                 ts = v
             elif f == F_WAIT:
                 if v > max_wait:
-                    return False
+                    return -1
                 wait = v
             else:
                 if v > max_count:
-                    return False
+                    return -1
                 if f == F_SEQ:
                     seq = v
                 else:
@@ -341,35 +361,35 @@ def _parse(b, lo, hi, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, ENUMS, EOFF, E
         elif f == F_AMOUNT or f == F_SCORE:
             j = _decimal(b, i, hi, num)
             if j < 0:
-                return False
+                return -1
             v = num[0]
             if v == 0.0 and b[i] == 45:
-                return False  # -0: an integer zero to one decoder, -0.0 to another
+                return -1  # -0: an integer zero to one decoder, -0.0 to another
             if f == F_AMOUNT:
                 if not (-LIM[L_AMOUNT] <= v <= LIM[L_AMOUNT]):
-                    return False
+                    return -1
                 amount = v
             else:
                 if not (0.0 <= v <= LIM[L_POINTS_MAX]):
-                    return False
+                    return -1
                 score = v
             i = j
         else:  # string values
             if b[i] != 34:
-                return False
+                return -1
             v0 = i + 1
             v1 = _string_end(b, v0, hi)
             if v1 < 0:
-                return False
+                return -1
             n = v1 - v0
             # ids: 1..MAX_ID characters (ASCII here: characters = bytes); the site and seat
             # may be empty for the schema, but an empty site is left to the strict path
             if n > max_id or n == 0 and f != F_SEAT:
-                return False
+                return -1
             if f == F_TYPE:
                 et = _lookup(b, v0, v1, TYPES, TOFF, TIDX)
                 if et < 0 or TSHAPE[et] == 0:
-                    return False
+                    return -1
             elif f == F_AGENT:
                 a0, a1 = v0, v1
             elif f == F_QUEUE:
@@ -385,7 +405,7 @@ def _parse(b, lo, hi, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, ENUMS, EOFF, E
             elif f == F_RESULT or f == F_ITEM:
                 k = _match(b, v0, v1, ENUMS, EOFF, EGRP[f, 0], EGRP[f, 1])
                 if k < 0:
-                    return False
+                    return -1
                 if f == F_RESULT:
                     result = k - EGRP[f, 0]
                 else:
@@ -393,37 +413,37 @@ def _parse(b, lo, hi, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, ENUMS, EOFF, E
             elif f == F_MONTH:
                 # 20YY-MM with MM 01..12
                 if n != 7 or b[v0] != 50 or b[v0 + 1] != 48 or b[v0 + 4] != 45:
-                    return False
+                    return -1
                 for j in (2, 3, 5, 6):
                     if b[v0 + j] < 48 or b[v0 + j] > 57:
-                        return False
+                        return -1
                 y = 2000 + (b[v0 + 2] - 48) * 10 + (b[v0 + 3] - 48)
                 mo = (b[v0 + 5] - 48) * 10 + (b[v0 + 6] - 48)
                 if mo < 1 or mo > 12:
-                    return False
+                    return -1
                 month = np.int64(y) * 12 + mo - 1
             # F_SEAT: validated above, not a column
             i = v1 + 1
         i = _skip_ws(b, i, hi)
         if i >= hi:
-            return False
+            return -1
         if b[i] == 44:
             i = _skip_ws(b, i + 1, hi)
             continue
         if b[i] == 125:
             i += 1
             break
-        return False
-    if i != hi or et < 0 or not (seen & (np.int64(1) << F_TS)):
-        return False
+        return -1
+    if (whole and i != hi) or et < 0 or not (seen & (np.int64(1) << F_TS)):
+        return -1
     if (seen & TREQ[et]) != TREQ[et]:
-        return False  # a required field is missing: the strict path names it
+        return -1  # a required field is missing: the strict path names it
     has_src = (seen >> F_SRC) & 1
     if has_src != ((seen >> F_SEQ) & 1):
-        return False  # src without seq or seq without src
+        return -1  # src without seq or seq without src
     etype_busy = TSHAPE[et] == 2
     if (seen >> F_REASON) & 1 and not etype_busy:
-        return False  # a free-text reason (floor, adjust, ...) is the strict path's
+        return -1  # a free-text reason (floor, adjust, ...) is the strict path's
     # sure of the line: intern and fill the row
     RI[r, R_OK] = 1
     RI[r, R_ETYPE] = et
@@ -459,7 +479,7 @@ def _parse(b, lo, hi, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, ENUMS, EOFF, E
     RI[r, R_AUX] = aux
     RI[r, R_CODE] = code  # busy: the caller maps R_REASON
     RN[r] = val
-    return True
+    return i
 
 
 @njit(cache=True)
@@ -506,3 +526,95 @@ def scan_lines(b, pos, line, bom, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, EN
         line += 1
         pos = e + 1
     return pos, line, r, DONE
+
+
+@njit(cache=True, _nrt=False)
+def _skip_json_ws(b, i, hi):
+    # JSON's whitespace around and between a payload's elements ('\n' included)
+    while i < hi and (b[i] == 32 or b[i] == 9 or b[i] == 10 or b[i] == 13):
+        i += 1
+    return i
+
+
+@njit(cache=True)
+def scan_payloads(b, offs, p, RI, RN, r, PS, PR, TYPES, TOFF, TIDX, TSHAPE, TREQ, ENUMS, EOFF,
+                  EGRP, LIM, tab, SH, SC, SO, SL, pool, S):
+    """Scan MQTT payloads p.. of b (payload k is b[offs[k]:offs[k+1]]: one event object, or
+    a JSON array of them, DESIGN.md §3.1) into rows r.. of RI/RN.
+
+    All or nothing per payload: PS[k] = 1 when the scanner is sure of every element (its
+    rows are PR[k]..PR[k+1], R_LINE = k, R_LO/R_HI the element's bytes; an empty array
+    has none), else PS[k] = 0, no rows, and the whole payload is the strict decoder's, so
+    its rejections (reasons, element indices, the dead letter) are the ones it always had.
+    Returns (p, r, status): DONE with PR[len] set, or NEED_ROWS / NEED_SYMBOLS with payload
+    p not consumed (its rows dropped: grow, then call again from there; a symbol it interned
+    is found again)."""
+    num = np.zeros(1)
+    n_pay = offs.shape[0] - 1
+    while p < n_pay:
+        lo = offs[p]
+        hi = offs[p + 1]
+        r0 = r
+        PR[p] = r0
+        status = DONE
+        ok = False
+        i = _skip_json_ws(b, lo, hi)
+        if i < hi and b[i] == 91:  # an array
+            i = _skip_json_ws(b, i + 1, hi)
+            if i < hi and b[i] == 93:  # []: no event, and nothing wrong
+                i += 1
+                ok = True
+            else:
+                while True:
+                    if r >= RI.shape[0]:
+                        status = NEED_ROWS
+                        break
+                    if 2 * (S[0] + 5) > tab.shape[0] or S[0] + 5 > SH.shape[0] \
+                            or S[1] + 5 * 64 > pool.shape[0]:
+                        status = NEED_SYMBOLS
+                        break
+                    if i >= hi:
+                        break
+                    e = _parse_end(b, i, hi, False, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE,
+                                   TREQ, ENUMS, EOFF, EGRP, LIM, tab, SH, SC, SO, SL, pool, S,
+                                   num)
+                    if e < 0:
+                        break
+                    RI[r, R_LINE] = p
+                    RI[r, R_LO] = i
+                    RI[r, R_HI] = e
+                    r += 1
+                    i = _skip_json_ws(b, e, hi)
+                    if i < hi and b[i] == 44:
+                        i = _skip_json_ws(b, i + 1, hi)
+                        continue
+                    if i < hi and b[i] == 93:
+                        i += 1
+                        ok = True
+                    break
+        elif i < hi and b[i] == 123:  # one object
+            if r >= RI.shape[0]:
+                status = NEED_ROWS
+            elif 2 * (S[0] + 5) > tab.shape[0] or S[0] + 5 > SH.shape[0] \
+                    or S[1] + 5 * 64 > pool.shape[0]:
+                status = NEED_SYMBOLS
+            else:
+                e = _parse_end(b, i, hi, False, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ,
+                               ENUMS, EOFF, EGRP, LIM, tab, SH, SC, SO, SL, pool, S, num)
+                if e >= 0:
+                    RI[r, R_LINE] = p
+                    RI[r, R_LO] = i
+                    RI[r, R_HI] = e
+                    r += 1
+                    i = e
+                    ok = True
+        if status != DONE:
+            return p, r0, status
+        if ok and _skip_json_ws(b, i, hi) == hi:
+            PS[p] = 1
+        else:  # anything else, or any element not sure: all of it to the strict decoder
+            PS[p] = 0
+            r = r0
+        p += 1
+    PR[n_pay] = r
+    return p, r, DONE

@@ -147,7 +147,7 @@
   }
 
   function connect() {
-    const q = new URLSearchParams();
+    const q = new URLSearchParams({compact: "1"});
     for (const k of ["site", "team", "token"]) if (qs.get(k)) q.set(k, qs.get(k));
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     let ws;

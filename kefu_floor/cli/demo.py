@@ -135,7 +135,7 @@ async def run_demo(agents: int = 200, speed: float = 60.0, seed: int = 1, ws_por
                 if pub.done() and not pub.cancelled():
                     pub.exception()  # retrieved: said on screen already, if it was one
             eng = svc.engines[SITE]
-            return {"events": eng.counters()["accepted"], "deductions": len(eng.ledger),
+            return {"events": eng.counters()["accepted"], "deductions": eng.ledger_booked,
                     "agents": agents, "stopped_by": stopped_by}
 
 

@@ -74,10 +74,10 @@ class CloseView:
         self.decimals = self.pol.money.decimals
         self.day_lo, self.day_hi = month_days(month)
         self._incidents = self._read_incidents()
-        L = eng.ledger
         self._ledger: dict[int, list[int]] = {}
-        for r in np.nonzero((L[:, K.L_DAY] >= self.day_lo) & (L[:, K.L_DAY] < self.day_hi))[0]:
-            self._ledger.setdefault(int(L[r, K.L_AGENT]), []).append(int(r))
+        rows = eng.ledger_rows(month)  # the month's rows only (indexed by month)
+        for r, a in zip(rows.tolist(), eng.ledger[rows, K.L_AGENT].astype(np.int64).tolist()):
+            self._ledger.setdefault(a, []).append(r)
 
     # ---- who
     def rows(self) -> list[str]:

@@ -226,6 +226,22 @@ class FeedCore:
                               only=lambda s, team=d["team"]: not s.compact and (
                                   s.team is None or s.team == team))
 
+    def reset(self) -> None:
+        """Start over after a failed step: every view builds its next snapshot whole and
+        every subscriber is owed a fresh snapshot (its queued deltas may lead from a state
+        the failed step half changed). Folded alerts are not lost: the snapshot's `recent`
+        holds the day's deductions."""
+        for view in self.views.values():
+            view.forget()
+        self.last.clear()
+        self._snap_bytes.clear()
+        self._alerts.clear()
+        for sub in self.subscribers:
+            sub.out.clear()
+            sub.nbytes = 0
+            sub.resync = True
+            sub.wake()
+
     def publish_deltas(self) -> None:
         """A delta per site with subscribers: what changed since the last one."""
         for site, view in self.views.items():

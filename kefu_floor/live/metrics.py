@@ -90,6 +90,9 @@ METRICS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "kefu_last_event_timestamp_seconds": ("gauge", ("site",), "Time stamp of the newest event."),
     "kefu_mqtt_connected": ("gauge", ("site",), "1 while the service is connected to the broker."),
     "kefu_feed_clients": ("gauge", ("site",), "Live-feed websocket clients connected."),
+    "kefu_feed_publish_errors_total": ("counter", ("site",),
+                                       "Delta steps of the live feed that failed (logged; "
+                                       "clients were sent a fresh snapshot)."),
     "kefu_batch_seconds": ("histogram", ("site",),
                            "Time of one engine feed call (decoded events to state)."),
     "kefu_store_up": ("gauge", ("site",), "1 while the state store answers."),
@@ -138,6 +141,7 @@ class SiteInput:
     mqtt_connected: bool = False
     feed_clients: int = 0
     store_up: bool | None = None  # None: no store configured (no series)
+    feed_errors: int = 0  # the feed's failed delta steps (FeedHub.publish_errors)
 
 
 @dataclass
@@ -208,6 +212,7 @@ def _site(acc: _Acc, site: str, si: SiteInput, per_agent: bool) -> None:
         add("kefu_last_event_timestamp_seconds", (site,), qual["last_event_ts"] / 1000.0)
     add("kefu_mqtt_connected", (site,), 1 if si.mqtt_connected else 0)
     add("kefu_feed_clients", (site,), si.feed_clients)
+    add("kefu_feed_publish_errors_total", (site,), si.feed_errors)
     if si.batch_hist:
         add("kefu_batch_seconds", (site,),
             (_cumulative(BATCH_BUCKETS_S, si.batch_hist[:-1]), si.batch_hist[-1]))

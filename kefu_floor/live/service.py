@@ -277,7 +277,8 @@ class Service:
         self.exporter.publish(figures({
             site: SiteInput(snapshot(site, view),
                             tuple(self.engines[site].batch_hist.tolist()), connected,
-                            clients[site], store(site) if store else None)
+                            clients[site], store(site) if store else None,
+                            feed_errors=self.hub.publish_errors)
             for site, view in self.views.items()}, self.cfg.metrics_per_agent))
 
     async def _ticker(self) -> None:

@@ -9,7 +9,7 @@ kefu_floor.live.warmup` so a fresh clone's first `make demo` only loads, and the
 says what is happening and how long it took.
 
 The warm-up drives a tiny synthetic floor through the same public path live telemetry takes
-(decode -> engine -> tick -> floor view -> report), so every kernel entry point is called
+(ingest's payload scanner -> engine -> tick -> floor view -> report), so every kernel entry point is called
 with the argument types the live path uses, including the rarer ones: an agent not in the
 roster appearing after start (`start_agents`) and a call table that has to grow
 (`call_table_insert_all`).
@@ -28,7 +28,7 @@ _done = False
 ENTRY_POINTS = (("kernels.floor", "apply_batch"), ("kernels.floor", "advance_all"),
                 ("kernels.floor", "start_agents"), ("kernels.floor", "call_table_insert_all"),
                 ("kernels.floor", "fnv1a_rows"), ("kernels.stats", "batch_stats"),
-                ("kernels.inputs", "count_inputs"))
+                ("kernels.inputs", "count_inputs"), ("kernels.jsonscan", "scan_payloads"))
 
 
 def _events(day_ms: int) -> list[dict]:
@@ -74,7 +74,7 @@ def warm_kernels(say=None) -> float:
     from kefu_floor.policy import load_policy
     from kefu_floor.views.report import build_report
     from kefu_floor.roster import load_roster, load_schedule
-    from kefu_floor.schema import decode_payload
+    from kefu_floor.live.ingest import Ingest, topics
     import importlib
 
     t0 = time.perf_counter()
@@ -96,13 +96,14 @@ def warm_kernels(say=None) -> float:
         setup = Setup(pol, load_roster(roster),
                       load_schedule(sched, pol.tz, pol.attendance.default_grace_min), "warmup")
     eng = Engine(setup)
-    events, _ = decode_payload(json.dumps(_events(day_ms)).encode())
+    events = _events(day_ms)
     view = FloorView(eng)
     view.snapshot()
     # in two batches: an id first seen after the engine started takes its own kernel
-    stranger = next(k for k, e in enumerate(events) if e.agent == "W999")
-    eng.feed(events[:stranger])
-    eng.feed(events[stranger:])
+    stranger = next(k for k, e in enumerate(events) if e.get("agent") == "W999")
+    ingest = Ingest({"warmup": eng})
+    for part in (events[:stranger], events[stranger:]):
+        ingest.handle_many([(topics("warmup")[0], json.dumps(part).encode())])
     eng.tick(day_ms + 20 * 3_600_000)
     view.snapshot(incremental=True)
     eng.tick()

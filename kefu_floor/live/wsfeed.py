@@ -260,6 +260,7 @@ class FeedHub:
         self.interval = interval
         self.clients: set[Client] = set()
         self.sent = 0
+        self.publish_errors = 0  # delta steps that raised (logged; the feed went on)
 
     @property
     def last(self) -> dict[str, dict]:
@@ -286,7 +287,16 @@ class FeedHub:
         while True:
             due += self.interval
             await asyncio.sleep(max(0.0, due - loop.time()))
-            self.publish_deltas()
+            try:
+                self.publish_deltas()
+            except Exception:
+                # a bug in one step must not end every client's feed for the rest of the
+                # run (the task would die silently): logged, counted, the next beat tries
+                # again from a fresh snapshot
+                self.publish_errors += 1
+                log.exception("feed: building a delta failed; clients are sent a fresh "
+                              "snapshot")
+                self.core.reset()
             due = max(due, loop.time() - self.interval)  # far behind: do not catch up in a burst
 
     # ---------------------------------------------------------------- client side

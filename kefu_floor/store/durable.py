@@ -156,6 +156,8 @@ class Durable:
         self.last_id: dict[str, str | None] = {s: None for s in engines}
         self.window = {s: _Window(self.cfg.window) for s in engines}
         self.recorded = {s: {records.LEDGER: 0, records.EXCUSES: 0} for s in engines}
+        for eng in engines.values():
+            eng.ledger_pin = 0  # a day roll drops no row the ledger record has not got
         self.redelivered = 0  # DUP messages recognised as already journaled
         self.bad_entries = 0  # journal entries that did not decode on restart
         self.checkpoints = 0
@@ -216,6 +218,7 @@ class Durable:
                 # rows the checkpointed engine had recorded; later ones are offered again
                 # (the store keeps each identity once)
                 self.recorded[site].update(extra.get("recorded", {}))
+                eng.ledger_pin = self.recorded[site][records.LEDGER]
                 log.info("site %s: restored checkpoint %s (journal position %s)", site, k, after)
             except state.CheckpointError as e:
                 if trimmed:
@@ -344,9 +347,12 @@ class Durable:
 
     async def after_change(self) -> None:
         await self.sync_records()
-        if (self._since_ckpt >= self.cfg.checkpoint_events
-                or time.monotonic() - self._ckpt_at >= self.cfg.checkpoint_s):
-            await self.checkpoint()
+        if self._due():
+            await self.checkpoint(only_if_due=True)
+
+    def _due(self) -> bool:
+        return (self._since_ckpt >= self.cfg.checkpoint_events
+                or time.monotonic() - self._ckpt_at >= self.cfg.checkpoint_s)
 
     # ---------------------------------------------------------------- records, checkpoints
     async def sync_records(self) -> None:
@@ -358,12 +364,15 @@ class Durable:
     async def _sync_records(self) -> None:
         for site, eng in self.engines.items():
             done = self.recorded[site]
-            nl, nx = int(eng.G[K.G_LEDGER_N]), int(eng.G[K.G_EXCUSE_N])
+            # global ledger rows (every row ever booked), so a day roll that dropped old
+            # rows from the engine moves nothing here
+            nl, nx = eng.ledger_booked, int(eng.G[K.G_EXCUSE_N])
             try:
                 if nl > done[records.LEDGER]:
                     await self.store.record_append(site, records.LEDGER, records.encode(
                         records.ledger_entries(eng, done[records.LEDGER], nl)))
                     done[records.LEDGER] = nl
+                    eng.ledger_pin = nl
                 if nx > done[records.EXCUSES]:
                     await self.store.record_append(site, records.EXCUSES, records.encode(
                         records.excuse_entries(eng, done[records.EXCUSES], nx)))
@@ -372,10 +381,14 @@ class Durable:
                 self._down(e)
                 return
 
-    async def checkpoint(self) -> bool:
+    async def checkpoint(self, only_if_due: bool = False) -> bool:
         """Write every site's state with the journal position it covers, then trim the
-        journal behind it. False if the store was down (tried again later)."""
+        journal behind it. False if the store was down (tried again later).
+        `only_if_due`: unless another caller wrote one while this one waited for the lock
+        (the MQTT task and the ticker can both find one due at the same moment)."""
         async with self._lock:
+            if only_if_due and not self._due():
+                return True
             self._ckpt_at = time.monotonic()
             if self.archive is not None:
                 self.archive.flush()  # the archive covers at least what the checkpoint covers

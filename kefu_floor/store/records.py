@@ -30,9 +30,14 @@ def _busy_that_day(eng, agent: int, day: int) -> dict:
 
 
 def ledger_entries(eng, lo: int, hi: int) -> list[tuple[str, dict]]:
+    """Entries of the ledger's global rows [lo, hi) (row numbers count every row ever
+    booked: `Engine.ledger_base` + row of L); rows the engine dropped already are not
+    there to give (the durable store pins what it has not recorded: `Engine.ledger_pin`)."""
     out = []
-    for r in range(lo, hi):
-        row = eng.L[r]
+    for r in range(max(lo, eng.ledger_base), hi):
+        row = eng.L[r - eng.ledger_base]
+        if row[K.L_DAY] == eng.DROPPED_DAY:
+            continue  # dropped where it stands (recorded before: it was behind the pin)
         rule, agent, day = int(row[K.L_RULE]), int(row[K.L_AGENT]), int(row[K.L_DAY])
         e = {"site": eng.site, "kind": "deduction", "ts": int(row[K.L_TS]),
              "agent": eng.sym.agents.names[agent], "rule": RULES[rule],

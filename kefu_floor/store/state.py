@@ -30,19 +30,29 @@ from kernels import layout as K
 
 # 2: the agent record's columns reordered hot-first into whole cache lines (kernels.layout
 # A_*): a version-1 checkpoint's A would be read column-shuffled, so it is refused by name
-FORMAT = 2
+# 3: the ledger keeps only the months still held (Engine._roll_ledger): `ledger_base` (the
+# global number of L's first row) and `ledger_gone` (dropped rows per agent and rule) are
+# new. A version-2 checkpoint is still read: its L holds every row from row 0, so it is
+# restored with base 0 and nothing dropped, and the next day roll trims it
+FORMAT = 3
+READS = (2, 3)
+# what a version-2 checkpoint lacks, and what it means there
+_V2_DEFAULTS = {"python": {"ledger_base": 0}, "arrays": ("ledger_gone",)}
 MAGIC = b"KEFU-CKPT"
 _HEAD = struct.Struct(">HI")
 
 # Python (non-array) attributes that are state, and their encoders
-PY_STATE = ("n_agents", "sym", "rejected", "n_known")
+PY_STATE = ("n_agents", "sym", "rejected", "n_known", "ledger_base")
 # attributes that are not state: the set-up the engine is built from, and the read side's
 # record of changed agents (all of them count as changed after a restore) and of the
 # deductions it has been handed (none of the restored ones are new)
 # (`live`: how the engine was built; `held_events`: the held events' objects, only for
 # dead-letter text, their rows are the held_* arrays)
 EXCLUDED = ("setup", "policy", "roster", "site", "shifts", "dirty", "busy_dirty",
-            "taken_busy", "booked_seen", "live", "held_events")
+            "taken_busy", "booked_seen", "live", "held_events",
+            # the ledger's retention setting (policy), the store's pin on unrecorded rows,
+            # and the month index with its next roll time (rebuilt: Engine.ledger_restored)
+            "ledger_keep_days", "ledger_pin", "_ledger_roll_at", "_lspan", "_lspan_n")
 SETUP_ARRAYS = ("P", "BK", "tz_utc", "tz_off")  # S is not: the kernels keep marks in it
 
 
@@ -122,9 +132,9 @@ def read_header(blob: bytes) -> tuple[dict, memoryview]:
     if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + _HEAD.size:
         raise CheckpointError("not a kefu-floor checkpoint (bad magic)")
     version, hlen = _HEAD.unpack_from(blob, len(MAGIC))
-    if version != FORMAT:
+    if version not in READS:
         raise CheckpointError(f"checkpoint format version {version}; this kefu-floor reads "
-                              f"version {FORMAT} only")
+                              f"version {'/'.join(map(str, READS))} only")
     start = len(MAGIC) + _HEAD.size
     try:
         header = json.loads(bytes(blob[start:start + hlen]))
@@ -137,6 +147,7 @@ def restore(engine, blob: bytes) -> dict:
     """Load `blob` into `engine` (built from the current set-up); returns its `extra`.
     Raises CheckpointError (and leaves the engine untouched) when it cannot be used."""
     header, body = read_header(blob)
+    v2 = header.get("format") == 2
     if header.get("layout") != _layout_hash():
         raise CheckpointError("taken by a kefu-floor whose kernels lay out state differently")
     if header.get("setup") != setup_fingerprint(engine):
@@ -156,10 +167,13 @@ def restore(engine, blob: bytes) -> dict:
                                       f"{cur.dtype}/{cur.ndim}-d here")
             loaded[a["name"]] = arr
         now = {k for k, v in vars(engine).items() if isinstance(v, np.ndarray)}
+        if v2:  # the fresh engine's own (empty) arrays stand for what version 2 had not
+            now -= set(_V2_DEFAULTS["arrays"])
         if now - set(loaded):
             raise CheckpointError(f"it has no {sorted(now - set(loaded))} (taken by an older "
                                   "kefu-floor)")
-        py = {k: _py_decode(getattr(engine, k), header["python"][k]) for k in PY_STATE}
+        saved = {**_V2_DEFAULTS["python"], **header["python"]} if v2 else header["python"]
+        py = {k: _py_decode(getattr(engine, k), saved[k]) for k in PY_STATE}
     except (KeyError, ValueError, TypeError, zlib.error) as e:
         raise CheckpointError(f"body does not decode ({type(e).__name__}: {e})") from None
     for k, v in loaded.items():
@@ -167,5 +181,5 @@ def restore(engine, blob: bytes) -> dict:
     for k, v in py.items():
         setattr(engine, k, v)
     engine.dirty = None
-    engine.booked_seen = int(engine.G[K.G_LEDGER_N])
+    engine.ledger_restored()  # the month index again; the read side has seen every row
     return header.get("extra", {})

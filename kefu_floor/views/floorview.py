@@ -204,11 +204,14 @@ class LiveMonth(MonthView):
         # who is ranked for stars (MonthView's rule): not a leader, not on probation
         self._ranked = np.array([a not in self.leader_ids and not (
             a in people and people[a].probation) for a in names[: self.n]], bool)
-        self._booked = (len(eng.ledger), self._floor_booked())
+        self._booked = (eng.ledger_booked, self._floor_booked())
 
     def _layout(self) -> tuple:
+        # the engine's agent count, not self.n: an agent interned since (an id not in the
+        # roster, a new hire's first event) must make a new view, not index past this one
         e = self.eng
-        return (self.n, id(e.DACC), id(e.MACC), e.slot_day.tobytes(), e.slot_month.tobytes())
+        return (len(e.sym.agents), id(e.DACC), id(e.MACC), e.slot_day.tobytes(),
+                e.slot_month.tobytes())
 
     def current(self, month: int) -> bool:
         return month == self.month and self._layout() == self._key
@@ -219,7 +222,7 @@ class LiveMonth(MonthView):
         eng = self.eng
         if len(ids) and self.slots:
             self.D[ids] = eng.DACC[self.slots][:, ids, :].sum(axis=0)
-        n_led = len(eng.ledger)
+        n_led = eng.ledger_booked  # rows ever booked: a day roll's trim does not move it
         if n_led != self._booked[0]:
             self._booked = (n_led, self._floor_booked())
         self.present = self.has_shift | (self.D[:, K.D_SIGN_INS] > 0)
@@ -289,6 +292,11 @@ class FloorView:
         # set by the live service: the durable store's health, sent as the optional "store"
         self.store_status = None
         self.lang = lang or default_lang()  # the service's language: a screen's default
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop the incremental snapshot's state: the next snapshot is built whole (after a
+        failed step, whose half-updated state must not be diffed against)."""
         # the incremental snapshot's state: what the last one held, so the next one
         # rebuilds, re-adds and diffs only what changed (`snapshot(incremental=True)`)
         self._agents: dict[str, dict] | None = None  # last entries
@@ -735,7 +743,7 @@ class FloorView:
                                                sorted(self._members[t], key=ids.get)])
             touched |= busy_teams
         self._teams = base
-        n_led = len(self.eng.ledger)
+        n_led = self.eng.ledger_booked
         if touched is None or self._ded is None or self._ded[0] != n_led:
             ded = self.deductions_by_team()
             if touched is not None and self._ded is not None:
@@ -763,7 +771,7 @@ class FloorView:
         eng = self.eng
         L = eng.ledger
         today = local_day_of(eng.now, eng.policy.tz)
-        key = (len(L), today, n)
+        key = (eng.ledger_booked, today, n)
         if self._recent is None or self._recent[0] != key:
             rows = np.flatnonzero(L[:, K.L_DAY] == today)[::-1][:n]
             self._recent = (key, [self.deduction(int(r)) for r in rows])
@@ -771,7 +779,7 @@ class FloorView:
 
     def deductions_by_team(self) -> dict[str, dict[str, int]]:
         """Deductions ever booked (excused ones too: a count that only grows), per team and
-        rule."""
+        rule: the ledger's rows and those of the months it dropped (`ledger_gone`)."""
         eng = self.eng
         L = eng.ledger
         names = eng.sym.agents.names
@@ -786,10 +794,15 @@ class FloorView:
         _, teams, ti = self._team_idx
         n_rules = len(RULES)
         counts = np.zeros(len(teams) * n_rules, np.int64)
+        if (L[:, K.L_DAY] == eng.DROPPED_DAY).any():  # those are counted in ledger_gone
+            L = L[L[:, K.L_DAY] != eng.DROPPED_DAY]
         if len(L):
             key = ti[L[:, K.L_AGENT].astype(np.int64)] * n_rules + L[:, K.L_RULE].astype(np.int64)
             counts = np.bincount(key, minlength=len(teams) * n_rules)
         counts = counts.reshape(len(teams), n_rules)
+        gone = eng.ledger_gone
+        if gone.shape[0]:
+            np.add.at(counts, ti[: gone.shape[0]], gone[: len(ti)])
         return {t: {r: int(counts[k, j]) for j, r in enumerate(RULES)}
                 for k, t in enumerate(teams)}
 

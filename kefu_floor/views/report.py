@@ -79,11 +79,9 @@ class MonthView:
         self.stars = assign_stars(pol, ranked)
 
     def _floor_booked(self) -> np.ndarray:
-        L = self.eng.ledger
-        sel = ((L[:, K.L_RULE] == K.R_FLOOR) & (L[:, K.L_DAY] >= self.day_lo)
-               & (L[:, K.L_DAY] < self.day_hi))
+        L = self.eng.ledger[self.eng.ledger_rows(self.month)]
         out = np.zeros(self.n, bool)
-        out[L[sel, K.L_AGENT].astype(np.int64)] = True
+        out[L[L[:, K.L_RULE] == K.R_FLOOR, K.L_AGENT].astype(np.int64)] = True
         return out
 
     def has_data(self, i: int) -> bool:
@@ -127,11 +125,10 @@ def read_report(eng: Engine, month: int | None = None) -> dict:
     mv = MonthView(eng, month)
     names = eng.sym.agents.names
     people = eng.roster.people
-    L = eng.ledger
-    in_month = (L[:, K.L_DAY] >= mv.day_lo) & (L[:, K.L_DAY] < mv.day_hi)
     ledger_rows: dict[int, list[int]] = {}
-    for r in np.nonzero(in_month)[0]:
-        ledger_rows.setdefault(int(L[r, K.L_AGENT]), []).append(int(r))
+    rows = eng.ledger_rows(month)  # the month's rows only (the engine indexes them by month)
+    for r, a in zip(rows.tolist(), eng.ledger[rows, K.L_AGENT].astype(np.int64).tolist()):
+        ledger_rows.setdefault(a, []).append(r)
     # the month so far as the close would pay it (the live drill-down shows the preset's
     # own figures: taobao points, the 80/20 projection, gold standing)
     from kefu_floor.close import build_close

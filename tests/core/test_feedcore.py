@@ -13,6 +13,7 @@ from kefu_floor.views.floorview import FloorView, apply_delta
 from kefu_floor.views.report import build_report, read_report
 from kefu_floor.schema import decode_event
 from harness.handworked import SITE, hw_events, hw_setup
+from harness.scenario_builder import Day, Floor
 
 EVENTS = hw_events()
 
@@ -182,3 +183,99 @@ def test_reading_a_report_writes_nothing():
     read_report(eng, 2026 * 12 + 10)
     assert all(np.array_equal(v, getattr(eng, k), equal_nan=True) for k, v in state.items())
     assert rep["agents"]
+
+
+def _small_floor():
+    """Three agents with shifts, one not in the roster who signs in: an engine with spare
+    agent rows past its agent ids (its arrays are allocated ahead)."""
+    f = Floor(site=SITE)
+    for a in ("A1", "A2", "A3"):
+        f.agent(a, team="T1")
+        f.shift(a, "2026-11-03", "08:00", "16:30")
+    d = Day("2026-11-03")
+    for a in ("A1", "A2", "X9"):
+        d.sign_in(a, "08:01")
+    d.busy("A2", "09:00", "toilet")
+    return f, d
+
+
+def test_a_tick_marks_only_agent_ids_the_engine_has():
+    # a tick walks every row of the agent arrays, spare ones too; those are nobody, and an
+    # id past the interned ones made the live month index past its end (the feed's delta
+    # loop died on it, and every screen froze on its last figures)
+    f, d = _small_floor()
+    eng = Engine(f.setup(), live=True)
+    eng.dirty = set()
+    eng.feed([decode_event(json.dumps(e)) for e in d.events])
+    assert eng.A.shape[0] > len(eng.sym.agents)  # there are spare rows
+    eng.take_dirty()
+    eng.tick(Day("2026-11-03").t("09:40"))
+    dirty = eng.take_dirty() | eng.taken_busy
+    assert dirty and max(dirty) < len(eng.sym.agents)
+
+
+def test_deltas_go_on_across_ticks_and_a_new_agent_id():
+    f, d = _small_floor()
+    eng = Engine(f.setup(), live=True)
+    core = FeedCore({SITE: FloorView(eng)})
+    sub = core.subscribe(SITE, compact=True)
+    feed(core, eng, d.events[:2])
+    state = drain(core, sub)[0]
+    later = Day("2026-11-03")
+    steps = [d.events[2:], [later.sign_in("N1", "09:10")], [later.floor("A1", "09:20", -10)]]
+    for k, evs in enumerate(steps):
+        eng.tick(later.t("09:05") + k * 60_000)
+        feed(core, eng, evs)
+        for m in drain(core, sub):
+            assert m["type"] == "delta"
+            state = apply_delta(state, m)
+    assert "N1" in state["agents"]
+    fresh = FloorView(eng).snapshot()
+    for section in ("floor", "now", "totals"):
+        assert state[section] == fresh[section], section
+
+
+def test_reset_owes_every_subscriber_a_fresh_snapshot():
+    eng, core = core_with(40)
+    a, b = core.subscribe(SITE), core.subscribe(SITE, compact=True)
+    drain(core, a)
+    drain(core, b)
+    feed(core, eng, EVENTS[40:80])
+    assert a.out  # deltas queued
+    core.reset()
+    assert not a.out and not b.out
+    for sub in (a, b):
+        got = drain(core, sub)
+        assert [m["type"] for m in got] == ["snapshot"]
+    assert got[0]["agents"].keys() == FloorView(eng).snapshot()["agents"].keys()
+
+
+def test_a_failing_delta_step_is_logged_and_the_feed_goes_on(caplog):
+    import asyncio
+
+    from kefu_floor.live.wsfeed import FeedHub
+    eng, _ = core_with(40)
+    hub = FeedHub({SITE: FloorView(eng)}, interval=0.01)
+    sub = hub.core.subscribe(SITE)
+    drain(hub.core, sub)
+    calls = []
+    real = hub.core.publish_deltas
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise IndexError("a bug in one step")
+        real()
+
+    hub.core.publish_deltas = flaky
+
+    async def main():
+        task = asyncio.create_task(hub.run())
+        while len(calls) < 3:
+            await asyncio.sleep(0.01)
+        task.cancel()
+
+    asyncio.run(main())
+    assert hub.publish_errors == 1 and len(calls) >= 3
+    assert "building a delta failed" in caplog.text
+    assert [m["type"] for m in drain(hub.core, sub)] == ["snapshot"]  # owed a fresh one

@@ -156,7 +156,7 @@ def test_the_check_catches_a_swap(tmp_path):
     assert [defs["f"].index(a.id) for a in call.args] != list(range(len(call.args)))
 
 
-ENTRY_POINTS = [(kf.apply_batch, {*BATCH_COLUMNS, "start"}),
+ENTRY_POINTS = [(kf.apply_batch, {*BATCH_COLUMNS, "start", "ledger_keep_days"}),
                 (kf.advance_all, {"t", "start"}),
                 (kf.start_agents, {"t", "lo", "hi"}),
                 (kf.call_table_insert_all, {"keys", "vals"}),

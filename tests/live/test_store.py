@@ -176,7 +176,7 @@ def test_checkpoint_of_another_format_version_is_refused_clearly():
     fresh = Engine(hw_setup())
     with pytest.raises(state.CheckpointError,
                        match=f"format version {state.FORMAT + 1}; this kefu-floor reads version "
-                             f"{state.FORMAT} only"):
+                             f"2/{state.FORMAT} only"):
         state.restore(fresh, bytes(blob))
     damaged = bytearray(state.capture(eng))
     damaged[-3] ^= 0xFF
@@ -270,6 +270,45 @@ def test_checkpoint_written_while_a_batch_is_journaled_loses_nothing():
     live, restored = run(main())
     assert live == 60
     assert restored == 60
+
+
+def test_two_callers_finding_a_checkpoint_due_write_one():
+    """The MQTT task and the ticker can both find a checkpoint due at the same moment; the
+    second, once it has the lock, finds the first one written and writes none."""
+    evs = (HW / "events.jsonl").read_text("utf-8").splitlines()
+    evs = [x for x in evs if x.strip() and not x.startswith("#")]
+
+    class M:
+        def __init__(self, p):
+            self.topic, self.payload, self.dup = "kefu/cd1/telemetry", p.encode(), False
+
+    class Counting:  # the memory store, counting checkpoint writes (each one yields)
+        def __init__(self, inner):
+            self.inner, self.puts = inner, 0
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        async def checkpoint_put(self, site, blob):
+            self.puts += 1
+            await asyncio.sleep(0.01)
+            await self.inner.checkpoint_put(site, blob)
+
+    async def main():
+        st = Counting(open_store("memory"))
+        eng = Engine(hw_setup())
+        d = Durable(st, {"cd1": eng}, lambda ms: eng.feed([decode_event(p) for _, p in ms]))
+        await d.recover()
+        await d.handle([M(p) for p in evs[:30]])
+        before = st.puts
+        d._since_ckpt = d.cfg.checkpoint_events  # due
+        # both callers' record sync is a store round trip: both look at "due" after it,
+        # before either checkpoint has started
+        d.sync_records = lambda: asyncio.sleep(0.005)
+        await asyncio.gather(d.after_change(), d.after_change())
+        return st.puts - before
+
+    assert run(main()) == 1
 
 
 def test_restart_archives_the_whole_journal_tail_ticks_included(tmp_path):
