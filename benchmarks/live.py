@@ -435,7 +435,8 @@ def scale_main(args) -> int:
               f"dropped {r['probe_lost']}x"
               + (f", clients {r['clients']}" if r["clients"] else "")
               + (f", TUI connected {tui.get('connected_at_end')} reconnects "
-                 f"{tui.get('reconnects')} keys max {tui.get('key_ms_max')} ms"
+                 f"{tui.get('reconnects')} keys p99 {tui.get('key_ms_p99')} ms (target "
+                 f"{tui.get('key_target_ms', 200):.0f}) max {tui.get('key_ms_max')} ms"
                  if r["tui"] else ""))
     if len(trees) == 2:
         n = len(rows) // 2
