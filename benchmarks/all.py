@@ -18,6 +18,8 @@ The figures and their peers:
   live      end to end from a real mosquitto: service vs a bare client; publish -> feed p99
   scale     the read side at 20,000 agents, 5,000 events/s, 20 feed clients and the TUI:
             publish -> feed p50/p99, delta spacing, the TUI's key latency
+  tui       the TUI alone at 20,000 agents (synthetic feed, 4 deltas/s of 2,000 agents):
+            open time, apply time per delta, key latency p99 against the 200 ms target
   store     Redis journal on vs off; restore time
   soak      RSS and ledger rows over 68 days and three month ends (2,000 agents, 100,000
             bogus agent ids); the month report vs a peer holding a year's ledger
@@ -39,6 +41,7 @@ PLAN = [
     ("capacity", "benchmarks.capacity", ["--events", "300000", "--single", "30000"], 300),
     ("live", "benchmarks.live", ["--events", "400000", "--single", "30000"], 420),
     ("scale", "benchmarks.live", ["--scale", "--seconds", "20"], 480),
+    ("tui", "benchmarks.tui", ["--agents", "20000", "--seconds", "20"], 300),
     ("store", "benchmarks.store", ["--quick"], 300),
     ("soak", "benchmarks.soak", [], 300),
     ("start", "benchmarks.start", [], 420),

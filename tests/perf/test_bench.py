@@ -49,7 +49,8 @@ def test_make_bench_lists_every_benchmark_and_refuses_an_unknown_one():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     names = [ln.split()[0] for ln in out.stdout.splitlines()]
-    assert names == ["kernels", "replay", "capacity", "live", "store", "soak", "start"]
+    assert names == ["kernels", "replay", "capacity", "live", "scale", "tui", "store", "soak",
+                     "start"]
     bad = subprocess.run([sys.executable, "-m", "benchmarks.all", "--only", "kernel"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
