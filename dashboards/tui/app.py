@@ -37,7 +37,7 @@ from kefu_floor.policy import Policy, load_policy
 
 # A 20,000-agent floor keeps about a million objects alive (the feed's state, its timeline).
 # With Python's default thresholds a full collection of them ran about every second at
-# 100-340 ms each (benchmarks/tui.py: gc_full_collections, gc_pause_ms_max), and a key
+# 100-650 ms each (benchmarks/tui.py: gc_full_collections, gc_pause_ms_max), and a key
 # pressed meanwhile waited. While the app runs, young objects are collected as usual, the
 # old generation only after this many collections of the middle one (CPython's default:
 # 10), and each snapshot's objects, long-lived by nature, are frozen out of the collector

@@ -252,7 +252,7 @@ class FloorTable(DataTable):
         on this machine. Our cells are one line of text in one style, cropped, justified
         left or right (the agent id: a plain string, as DataTable formats one); anything
         else (the header, a string that may be markup) goes DataTable's way. Checked
-        against DataTable's own rendering by tests/tui/test_floor_rows.py."""
+        against DataTable's own rendering by tests/tui/test_tui_big_floor.py."""
         if row_index < 0 or column_index < 0 or row_index < self.fixed_rows:
             return super()._render_cell(row_index, column_index, base_style, width, cursor,
                                         hover)

@@ -96,7 +96,7 @@ def test_two_engines_one_board_one_tui(mosquitto, tmp_path):
                 await until(lambda: app.floor.row_count > 0, 20, "cd2 rows",
                             pause=pilot.pause)
                 assert cell(app, "A002", "state") == "+ ready"
-                assert set(app._rows) <= set(app.client.agents)
+                assert set(app.model) <= set(app.client.agents)
                 await pilot.press("n")  # and back
                 await until(lambda: app.client.state["site"] == "cd1", 5, "cd1 again",
                             pause=pilot.pause)
