@@ -143,7 +143,8 @@ class FloorTable(DataTable):
     `_Data`, `_Locations`, `_Offsets`) and the few places that walked every row are O(1)
     here (every row is one line). Its render caches are keyed on `_update_count`: a change of
     order (`rows_moved`) starts a new count, which drops every cached render; a change of
-    cells (`repaint`) drops just those cells' renders and repaints their rows."""
+    cells (`repaint`) drops only those rows' assembled lines (a cell's render is keyed on its
+    text and style) and repaints them."""
 
     _CACHES = ("_cell_render_cache", "_row_render_cache", "_line_cache",
                "_row_renderable_cache", "_update_count", "_offset_cache",

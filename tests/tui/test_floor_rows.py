@@ -104,7 +104,7 @@ def test_a_live_column_changes_mark_the_order_stale_until_it_is_sorted():
     assert list(m) == old_order(agents, "busy", True)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.integers(0, 10_000), st.sampled_from(SORTABLE), st.booleans(),
        st.lists(st.tuples(st.integers(0, 299), st.integers(0, 3)), max_size=60))
 def test_deltas_then_a_sort_give_the_order_of_a_fresh_build(seed, col, rev, changes):
