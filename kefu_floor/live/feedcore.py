@@ -119,14 +119,22 @@ def _filtered(msg: dict, team: str | None) -> dict:
     return out
 
 
+def _without_statics(e: dict) -> dict:
+    # a copy and four pops: a tenth of the time of a filtering comprehension over an
+    # entry's ~30 fields (at 20,000 agents it was a sixth of the service's time)
+    d = e.copy()
+    for k in STATIC_FIELDS:
+        d.pop(k, None)
+    return d
+
+
 def _compacted(msg: dict, roster: dict[str, tuple]) -> dict:
     """`msg` in compact form: agent entries without their static fields, `roster` holding
     those of the agents in `roster` (all of them in a snapshot; new or changed in a delta),
     as columns."""
     out = dict(msg)
     if "agents" in msg:
-        out["agents"] = {a: {k: v for k, v in e.items() if k not in STATIC_FIELDS}
-                         for a, e in msg["agents"].items()}
+        out["agents"] = {a: _without_statics(e) for a, e in msg["agents"].items()}
     out.pop("roster", None)
     if roster:
         out["roster"] = roster_columns(roster)

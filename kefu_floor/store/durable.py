@@ -13,11 +13,13 @@ journaled messages (kept in the checkpoint and rebuilt from the journal tail) re
 DUP message that was already journaled, and it is acknowledged without being applied again.
 
 Ordering: the MQTT task (`handle`) and the ticker (`tick`, `after_change`) run
-concurrently on one loop. One lock makes "append to the journal, apply, move `last_id`"
-and "capture a checkpoint, write it, trim the journal behind it" each indivisible, so the
-engines apply exactly the journal's order, and a trim never passes the position the
-checkpoint it follows covers (trimming to a `last_id` moved by a batch journaled while the
-checkpoint was being written lost that batch on the next restart).
+concurrently on one loop. One lock makes "append to the journal, apply, move `last_id`",
+a tick, and "copy the state with the position it covers" each indivisible, so the engines
+apply exactly the journal's order and a checkpoint is a state the journal reached. Writing
+the copy and trimming the journal behind it happen outside that lock (batches go on), one
+checkpoint at a time, and a trim never passes the position its checkpoint covers (trimming
+to a `last_id` moved by a batch journaled while the checkpoint was being written lost that
+batch on the next restart).
 """
 from __future__ import annotations
 
@@ -164,7 +166,9 @@ class Durable:
         self._since_ckpt = 0
         self._ckpt_at = time.monotonic()
         self._trimmed_marked: set[str] = set()
-        self._lock = asyncio.Lock()  # journal+apply, and checkpoint+trim: see the docstring
+        self._lock = asyncio.Lock()  # journal+apply, tick, a checkpoint's copy: see the docstring
+        self._ckpt_lock = asyncio.Lock()  # one checkpoint at a time (copy, write, trim)
+        self._frozen: dict[str, state.Frozen] = {}  # each site's last copy, written over next
 
     # ---------------------------------------------------------------- store health
     def _down(self, e: Exception) -> None:
@@ -385,21 +389,32 @@ class Durable:
         """Write every site's state with the journal position it covers, then trim the
         journal behind it. False if the store was down (tried again later).
         `only_if_due`: unless another caller wrote one while this one waited for the lock
-        (the MQTT task and the ticker can both find one due at the same moment)."""
-        async with self._lock:
-            if only_if_due and not self._due():
-                return True
-            self._ckpt_at = time.monotonic()
-            if self.archive is not None:
-                self.archive.flush()  # the archive covers at least what the checkpoint covers
-            for site, eng in self.engines.items():
-                pos = self.last_id[site]  # what this checkpoint covers, and the trim's limit
-                if pos is None:
-                    continue
-                blob = state.capture(eng, {"journal": pos,
-                                           "digests": self.window[site].dump(),
-                                           "recorded": dict(self.recorded[site]),
-                                           "written_ms": int(time.time() * 1000)})
+        (the MQTT task and the ticker can both find one due at the same moment).
+
+        Only the copy of the state holds the store lock (`state.freeze`: 0.1 s at 20,000
+        agents); compressing it runs in a thread and writing it awaits the store, while
+        batches go on being journaled and applied. Checkpoints themselves are one at a
+        time (`_ckpt_lock`): an older one must never land after a newer one's trim."""
+        async with self._ckpt_lock:
+            async with self._lock:
+                if only_if_due and not self._due():
+                    return True
+                self._ckpt_at = time.monotonic()
+                counted = self._since_ckpt
+                if self.archive is not None:
+                    self.archive.flush()  # the archive covers at least what it covers
+                frozen = []
+                for site, eng in self.engines.items():
+                    pos = self.last_id[site]  # what this checkpoint covers: the trim's limit
+                    if pos is not None:
+                        frozen.append((site, pos, state.freeze(eng, {
+                            "journal": pos, "digests": self.window[site].dump(),
+                            "recorded": dict(self.recorded[site]),
+                            "written_ms": int(time.time() * 1000)},
+                            reuse=self._frozen.get(site))))
+            for site, pos, fz in frozen:
+                blob = await asyncio.to_thread(fz.encode)
+                self._frozen[site] = fz  # encoded: its copies serve the next checkpoint
                 try:
                     await self.store.checkpoint_put(site, blob)
                     if site not in self._trimmed_marked:
@@ -409,6 +424,7 @@ class Durable:
                 except StoreDown as e:
                     self._down(e)
                     return False
-            self._since_ckpt = 0
+            # messages journaled while this one was written count towards the next
+            self._since_ckpt = max(0, self._since_ckpt - counted)
             self.checkpoints += 1
             return True

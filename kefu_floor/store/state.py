@@ -108,24 +108,57 @@ def unclassified(engine) -> list[str]:
 
 def capture(engine, extra: dict | None = None) -> bytes:
     """The engine's state (plus `extra`, JSON-able, e.g. the journal position) as bytes."""
+    return freeze(engine, extra).encode()
+
+
+class Frozen:
+    """An engine's state copied, to be encoded later: `freeze` is the part that must see
+    a consistent engine (a copy of each array, the Python state; at 20,000 agents about
+    0.1 s), `encode` the slow part (zlib over ~300 MB of arrays, ~0.4 s), which reads only
+    the copies, so a service runs it in a thread and its event loop is not held."""
+
+    def __init__(self, header: dict, arrays: list[tuple[str, np.ndarray]]):
+        self.header, self.arrays = header, arrays
+
+    def encode(self) -> bytes:
+        meta, chunks = [], []
+        for name, v in self.arrays:
+            raw = zlib.compress(v.data, 1)  # the copy's own buffer: no second copy
+            meta.append({"name": name, "dtype": v.dtype.str, "shape": list(v.shape),
+                         "size": len(raw)})
+            chunks.append(raw)
+        body = b"".join(chunks)
+        header = {**self.header, "arrays": meta, "crc32": zlib.crc32(body)}
+        hj = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode()
+        return MAGIC + _HEAD.pack(FORMAT, len(hj)) + hj + body
+
+
+def freeze(engine, extra: dict | None = None, reuse: Frozen | None = None) -> Frozen:
+    """The engine's state as of now, copied (see Frozen). `reuse`: an earlier Frozen of
+    the same engine, encoded and no longer needed, whose copies are written over where
+    the shapes still match (at 20,000 agents a fresh 300 MB copy spent more time faulting
+    its pages in than copying)."""
     missing = unclassified(engine)
     if missing:
         raise TypeError(f"engine attributes {missing} are neither captured nor excluded "
                         "(kefu_floor/store/state.py PY_STATE / EXCLUDED)")
-    arrays, chunks = [], []
+    spare = dict(reuse.arrays) if reuse is not None else {}
+    arrays = []
     for name, v in sorted(vars(engine).items()):
-        if isinstance(v, np.ndarray):
-            raw = zlib.compress(np.ascontiguousarray(v).tobytes(), 1)
-            arrays.append({"name": name, "dtype": v.dtype.str, "shape": list(v.shape),
-                           "size": len(raw)})
-            chunks.append(raw)
-    body = b"".join(chunks)
+        if not isinstance(v, np.ndarray):
+            continue
+        old = spare.get(name)
+        if old is not None and old.shape == v.shape and old.dtype == v.dtype:
+            np.copyto(old, v)
+            arrays.append((name, old))
+        else:
+            arrays.append((name, np.array(v, order="C", copy=True)))
+    # the header's keys in the order the format has always written them
     header = {"format": FORMAT, "layout": _layout_hash(), "setup": setup_fingerprint(engine),
-              "site": engine.site, "arrays": arrays, "crc32": zlib.crc32(body),
+              "site": engine.site, "arrays": None, "crc32": None,
               "python": {k: _py_encode(k, getattr(engine, k)) for k in PY_STATE},
-              "extra": extra or {}}
-    hj = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode()
-    return MAGIC + _HEAD.pack(FORMAT, len(hj)) + hj + body
+              "extra": json.loads(json.dumps(extra or {}))}  # a copy, as of now
+    return Frozen(header, arrays)
 
 
 def read_header(blob: bytes) -> tuple[dict, memoryview]:

@@ -75,11 +75,20 @@ def _band(pol, item: str, value) -> int | None:
     """Index of the policy band `value` falls in (len(bands) = the catch-all below/above)."""
     if value is None:
         return None
+    # plain loops: called three times per agent entry, a generator's set-up cost more
+    # than the few comparisons
     if item == "aht":
         maxes = pol.bands.aht.max
-        return next((i for i, m in enumerate(maxes) if value <= m), len(maxes))
+        for i, m in enumerate(maxes):
+            if value <= m:
+                return i
+        return len(maxes)
     mins = getattr(pol.bands, item).min
-    return next((i for i, m in enumerate(mins) if value * 100 >= m - 1e-9), len(mins))
+    pct = value * 100
+    for i, m in enumerate(mins):
+        if pct >= m - 1e-9:
+            return i
+    return len(mins)
 
 
 def _tally(rows: list[dict], scheduled_only: bool = False) -> dict:
