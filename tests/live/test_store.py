@@ -23,6 +23,29 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def _lines() -> list[str]:
+    """The hand-worked day's event lines."""
+    evs = (HW / "events.jsonl").read_text("utf-8").splitlines()
+    return [x for x in evs if x.strip() and not x.startswith("#")]
+
+
+class Msg:  # what the MQTT adapter hands over
+    def __init__(self, p: str):
+        self.topic, self.payload, self.dup = "kefu/cd1/telemetry", p.encode(), False
+
+
+class SlowPut:  # the memory store, with a checkpoint write held until `gate` is set
+    def __init__(self, inner):
+        self.inner, self.gate = inner, asyncio.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def checkpoint_put(self, site, blob):
+        await self.gate.wait()
+        await self.inner.checkpoint_put(site, blob)
+
+
 @pytest.fixture(params=["memory", "redis", "cluster"])
 def store_url(request):
     if request.param == "memory":
@@ -135,8 +158,7 @@ def test_redis_down_is_store_down_and_urls_are_checked():
 # ------------------------------------------------------------------ engine state
 
 def _events():
-    lines = (HW / "events.jsonl").read_text("utf-8").splitlines()
-    return [decode_event(x) for x in lines if x.strip() and not x.startswith("#")]
+    return [decode_event(x) for x in _lines()]
 
 
 def test_every_engine_attribute_is_captured_or_excluded():
@@ -214,12 +236,7 @@ def test_checkpoint_of_another_format_version_is_refused_clearly():
 def test_unusable_checkpoint_rebuilds_from_journal_or_refuses(redis_url, caplog):
     """A bad checkpoint with the whole journal still there: rebuilt from it (logged with
     the key and reason); with the journal trimmed behind it: refused, saying so."""
-    evs = (HW / "events.jsonl").read_text("utf-8").splitlines()
-    evs = [x for x in evs if x.strip() and not x.startswith("#")]
-
-    class M:  # what the MQTT adapter hands over
-        def __init__(self, p):
-            self.topic, self.payload, self.dup = "kefu/cd1/telemetry", p.encode(), False
+    evs = _lines()
 
     async def main():
         st = open_store(redis_url)
@@ -227,7 +244,7 @@ def test_unusable_checkpoint_rebuilds_from_journal_or_refuses(redis_url, caplog)
         d = Durable(st, {"cd1": eng}, lambda ms: eng.feed(
             [decode_event(p) for _, p in ms]))
         await d.recover()
-        await d.handle([M(p) for p in evs[:40]])
+        await d.handle([Msg(p) for p in evs[:40]])
         await st.checkpoint_put("cd1", b"KEFU-CKPT\x00\x01\x00\x00\x00\x02{}")  # corrupt
         e2 = Engine(hw_setup())
         d2 = Durable(st, {"cd1": e2}, lambda ms: e2.feed([decode_event(p) for _, p in ms]))
@@ -247,82 +264,23 @@ def test_unusable_checkpoint_rebuilds_from_journal_or_refuses(redis_url, caplog)
 
 
 def test_checkpoint_written_while_a_batch_is_journaled_loses_nothing():
-    """The ticker's checkpoint and the MQTT task's batch interleave on one loop: a batch
-    journaled while the checkpoint is being written must survive the trim that follows it
-    (it trimmed to the newest journal position, past what the checkpoint covered, and a
-    restart then lost that batch)."""
-    evs = (HW / "events.jsonl").read_text("utf-8").splitlines()
-    evs = [x for x in evs if x.strip() and not x.startswith("#")]
-
-    class M:
-        def __init__(self, p):
-            self.topic, self.payload, self.dup = "kefu/cd1/telemetry", p.encode(), False
-
-    class SlowPut:  # the memory store, with a checkpoint write that takes a while
-        def __init__(self, inner):
-            self.inner, self.gate = inner, asyncio.Event()
-
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-        async def checkpoint_put(self, site, blob):
-            await self.gate.wait()
-            await self.inner.checkpoint_put(site, blob)
+    """The ticker's checkpoint and the MQTT task's batch interleave on one loop. Only the
+    copy of the state holds the store lock, so the batch is journaled and applied while
+    the checkpoint is still being compressed and written (at 20,000 agents that took half
+    a second on the event loop, every --checkpoint-s), and it survives the trim that
+    follows (that trimmed to the newest journal position, past what the checkpoint
+    covered, and a restart then lost the batch)."""
+    evs = _lines()
 
     async def main():
         st = SlowPut(open_store("memory"))
         eng = Engine(hw_setup())
         d = Durable(st, {"cd1": eng}, lambda ms: eng.feed([decode_event(p) for _, p in ms]))
         await d.recover()
-        await d.handle([M(p) for p in evs[:30]])
-        ckpt = asyncio.create_task(d.checkpoint())  # the ticker's
-        await asyncio.sleep(0)
-        batch = asyncio.create_task(d.handle([M(p) for p in evs[30:60]]))  # the MQTT task's
-        await asyncio.sleep(0.01)
-        st.gate.set()
-        await asyncio.gather(ckpt, batch)
-        # killed here: a new process restores checkpoint + journal tail
-        e2 = Engine(hw_setup())
-        await Durable(st, {"cd1": e2}, lambda ms: e2.feed(
-            [decode_event(p) for _, p in ms])).recover()
-        return eng.counters()["accepted"], e2.counters()["accepted"]
-
-    live, restored = run(main())
-    assert live == 60
-    assert restored == 60
-
-
-def test_batches_go_on_while_a_checkpoint_is_written():
-    """Only the copy of the state holds the store lock: a batch is journaled and applied
-    while the checkpoint is still being compressed and written (at 20,000 agents that took
-    half a second on the event loop, every --checkpoint-s), and the restart still has it."""
-    evs = (HW / "events.jsonl").read_text("utf-8").splitlines()
-    evs = [x for x in evs if x.strip() and not x.startswith("#")]
-
-    class M:
-        def __init__(self, p):
-            self.topic, self.payload, self.dup = "kefu/cd1/telemetry", p.encode(), False
-
-    class SlowPut:  # the memory store, with a checkpoint write held until `gate`
-        def __init__(self, inner):
-            self.inner, self.gate = inner, asyncio.Event()
-
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-        async def checkpoint_put(self, site, blob):
-            await self.gate.wait()
-            await self.inner.checkpoint_put(site, blob)
-
-    async def main():
-        st = SlowPut(open_store("memory"))
-        eng = Engine(hw_setup())
-        d = Durable(st, {"cd1": eng}, lambda ms: eng.feed([decode_event(p) for _, p in ms]))
-        await d.recover()
-        await d.handle([M(p) for p in evs[:30]])
+        await d.handle([Msg(p) for p in evs[:30]])
         ckpt = asyncio.create_task(d.checkpoint())
         await asyncio.sleep(0)  # the state is copied; it is being written
-        await asyncio.wait_for(d.handle([M(p) for p in evs[30:60]]), 10)
+        await asyncio.wait_for(d.handle([Msg(p) for p in evs[30:60]]), 10)
         written_before = ckpt.done()
         st.gate.set()
         await ckpt
@@ -337,12 +295,7 @@ def test_batches_go_on_while_a_checkpoint_is_written():
 def test_two_callers_finding_a_checkpoint_due_write_one():
     """The MQTT task and the ticker can both find a checkpoint due at the same moment; the
     second, once it has the lock, finds the first one written and writes none."""
-    evs = (HW / "events.jsonl").read_text("utf-8").splitlines()
-    evs = [x for x in evs if x.strip() and not x.startswith("#")]
-
-    class M:
-        def __init__(self, p):
-            self.topic, self.payload, self.dup = "kefu/cd1/telemetry", p.encode(), False
+    evs = _lines()
 
     class Counting:  # the memory store, counting checkpoint writes (each one yields)
         def __init__(self, inner):
@@ -361,7 +314,7 @@ def test_two_callers_finding_a_checkpoint_due_write_one():
         eng = Engine(hw_setup())
         d = Durable(st, {"cd1": eng}, lambda ms: eng.feed([decode_event(p) for _, p in ms]))
         await d.recover()
-        await d.handle([M(p) for p in evs[:30]])
+        await d.handle([Msg(p) for p in evs[:30]])
         before = st.puts
         d._since_ckpt = d.cfg.checkpoint_events  # due
         # both callers' record sync is a store round trip: both look at "due" after it,
@@ -381,21 +334,16 @@ def test_restart_archives_the_whole_journal_tail_ticks_included(tmp_path):
 
     from kefu_floor.store.archive import Archive
 
-    evs = (HW / "events.jsonl").read_text("utf-8").splitlines()
-    evs = [x for x in evs if x.strip() and not x.startswith("#")][:40]
-
-    class M:
-        def __init__(self, p):
-            self.topic, self.payload, self.dup = "kefu/cd1/telemetry", p.encode(), False
+    evs = _lines()[:40]
 
     async def main():
         st = open_store("memory")
         eng = Engine(hw_setup())
         d = Durable(st, {"cd1": eng}, lambda ms: eng.feed([decode_event(p) for _, p in ms]))
         await d.recover()
-        await d.handle([M(p) for p in evs[:20]])
+        await d.handle([Msg(p) for p in evs[:20]])
         await d.tick("cd1", int(eng.now))  # journaled between the two batches
-        await d.handle([M(p) for p in evs[20:]])
+        await d.handle([Msg(p) for p in evs[20:]])
         # killed before any checkpoint: a new process with an archive restores
         e2 = Engine(hw_setup())
         arch = Archive(tmp_path / "arch", {"cd1": e2})
