@@ -415,6 +415,11 @@ class Durable:
             for site, pos, fz in frozen:
                 blob = await asyncio.to_thread(fz.encode)
                 self._frozen[site] = fz  # encoded: its copies serve the next checkpoint
+                if not self.may_write():
+                    # the standby lease went unconfirmed while this was encoded: another
+                    # process may be active, and a stale checkpoint (and its trim) would
+                    # overwrite its newer one; the next checkpoint tries again
+                    return False
                 try:
                     await self.store.checkpoint_put(site, blob)
                     if site not in self._trimmed_marked:

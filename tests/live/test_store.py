@@ -292,6 +292,32 @@ def test_checkpoint_written_while_a_batch_is_journaled_loses_nothing():
     assert run(main()) == (False, 60, 60)
 
 
+def test_a_checkpoint_is_not_written_once_the_lease_is_unconfirmed():
+    """The standby lease can go unconfirmed while a checkpoint is being encoded (another
+    process may have taken over): that checkpoint is not written and trims nothing."""
+    evs = _lines()
+
+    async def main():
+        st = SlowPut(open_store("memory"))
+        eng = Engine(hw_setup())
+        d = Durable(st, {"cd1": eng}, lambda ms: eng.feed([decode_event(p) for _, p in ms]))
+        await d.recover()
+        await d.handle([Msg(p) for p in evs[:30]])
+        st.gate.set()
+        assert await d.checkpoint()
+        kept = await st.checkpoint_get("cd1")
+        await d.handle([Msg(p) for p in evs[30:60]])
+        ckpt = asyncio.create_task(d.checkpoint())
+        await asyncio.sleep(0)  # copied; being encoded
+        d.may_write = lambda: False  # the lease renewal failed meanwhile
+        before = await st.journal_len("cd1")
+        written = await ckpt
+        return (written, kept == await st.checkpoint_get("cd1"),
+                before == await st.journal_len("cd1"))
+
+    assert run(main()) == (False, True, True)
+
+
 def test_two_callers_finding_a_checkpoint_due_write_one():
     """The MQTT task and the ticker can both find a checkpoint due at the same moment; the
     second, once it has the lock, finds the first one written and writes none."""
