@@ -267,9 +267,13 @@ class Engine:
             if e.site is None or e.site == self.site:
                 good.append(e)
             else:
-                bad.append(Rejected("wrong_site", f"event for site {e.site!r} sent to the "
-                                    f"engine of site {self.site!r}", i))
+                bad.append(self.wrong_site(e.site, i))
         return good, bad
+
+    def wrong_site(self, site: str, index: int | None) -> Rejected:
+        """The rejection of an event naming another site (element `index` of its payload)."""
+        return Rejected("wrong_site", f"event for site {site!r} sent to the engine of site "
+                        f"{self.site!r}", index)
 
     def count_rejected(self, rejections: list[Rejected]) -> None:
         counts = getattr(rejections, "counts", None)

@@ -227,8 +227,7 @@ class Ingest:
         for j, row in enumerate(range(lo, hi)):
             s = int(RI[row, J.R_SITE])
             if s >= 0 and names[s] != eng.site:
-                wrong.append(Rejected("wrong_site", f"event for site {names[s]!r} sent to "
-                                      f"the engine of site {eng.site!r}", j))
+                wrong.append(eng.wrong_site(names[s], j))
             elif drop[row]:
                 skew.append(self._skewed(int(RI[row, J.R_TS]), limit))
         self._reject(eng, topic, payload, wrong + skew)
