@@ -655,6 +655,15 @@ class Engine:
                 parts.append(r0 + np.flatnonzero((d >= lo) & (d < hi)))
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
+    def ledger_rows_by_agent(self, month: int) -> dict[int, list[int]]:
+        """`ledger_rows(month)` grouped by agent id, in booking order (the report's and the
+        close's per-agent deductions)."""
+        rows = self.ledger_rows(month)
+        out: dict[int, list[int]] = {}
+        for r, a in zip(rows.tolist(), self.ledger[rows, K.L_AGENT].astype(np.int64).tolist()):
+            out.setdefault(a, []).append(r)
+        return out
+
     def ledger_cutoff(self) -> int:
         """The first month whose deductions the ledger keeps at engine time: a month goes
         once engine time is `limits.ledger_keep_days` (default: the engine's day slots) past

@@ -74,10 +74,7 @@ class CloseView:
         self.decimals = self.pol.money.decimals
         self.day_lo, self.day_hi = month_days(month)
         self._incidents = self._read_incidents()
-        self._ledger: dict[int, list[int]] = {}
-        rows = eng.ledger_rows(month)  # the month's rows only (indexed by month)
-        for r, a in zip(rows.tolist(), eng.ledger[rows, K.L_AGENT].astype(np.int64).tolist()):
-            self._ledger.setdefault(a, []).append(r)
+        self._ledger = eng.ledger_rows_by_agent(month)  # the month's rows only
 
     # ---- who
     def rows(self) -> list[str]:

@@ -125,10 +125,7 @@ def read_report(eng: Engine, month: int | None = None) -> dict:
     mv = MonthView(eng, month)
     names = eng.sym.agents.names
     people = eng.roster.people
-    ledger_rows: dict[int, list[int]] = {}
-    rows = eng.ledger_rows(month)  # the month's rows only (the engine indexes them by month)
-    for r, a in zip(rows.tolist(), eng.ledger[rows, K.L_AGENT].astype(np.int64).tolist()):
-        ledger_rows.setdefault(a, []).append(r)
+    ledger_rows = eng.ledger_rows_by_agent(month)  # the month's rows only (indexed by month)
     # the month so far as the close would pay it (the live drill-down shows the preset's
     # own figures: taobao points, the 80/20 projection, gold standing)
     from kefu_floor.close import build_close
