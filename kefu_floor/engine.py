@@ -744,8 +744,9 @@ class Engine:
         if total > lo:
             days = self.L[lo - base: total - base, K.L_DAY]
             live = np.flatnonzero(days != self.DROPPED_DAY)
-            months = days[live].astype(np.int64).astype("datetime64[D]").astype(
-                "datetime64[M]").astype(np.int64) + 1970 * 12
+            # the kernels' own calendar (kernels.clock), once per distinct day
+            u, inv = np.unique(days[live].astype(np.int64), return_inverse=True)
+            months = np.array([kc.month_of_day(d) for d in u.tolist()], np.int64)[inv]
             for m in np.unique(months).tolist():
                 at = live[months == m]
                 a, z = lo + int(at[0]), lo + int(at[-1]) + 1
