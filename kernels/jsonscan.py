@@ -482,6 +482,18 @@ def _parse_end(b, lo, hi, whole, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, ENU
     return i
 
 
+@njit(cache=True, _nrt=False)
+def _room(RI, r, tab, SH, pool, S):
+    """DONE when row r and an object's five new symbols of at most MAX_ID bytes fit, else
+    what to grow first (NEED_ROWS, NEED_SYMBOLS)."""
+    if r >= RI.shape[0]:
+        return NEED_ROWS
+    if 2 * (S[0] + 5) > tab.shape[0] or S[0] + 5 > SH.shape[0] \
+            or S[1] + 5 * 64 > pool.shape[0]:
+        return NEED_SYMBOLS
+    return DONE
+
+
 @njit(cache=True)
 def scan_lines(b, pos, line, bom, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, ENUMS, EOFF, EGRP,
                LIM, tab, SH, SC, SO, SL, pool, S):
@@ -495,12 +507,9 @@ def scan_lines(b, pos, line, bom, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, EN
     n = b.shape[0]
     num = np.zeros(1)
     while pos < n:
-        if r >= RI.shape[0]:
-            return pos, line, r, NEED_ROWS
-        # room for a line's five new symbols of at most MAX_ID bytes
-        if 2 * (S[0] + 5) > tab.shape[0] or S[0] + 5 > SH.shape[0] \
-                or S[1] + 5 * 64 > pool.shape[0]:
-            return pos, line, r, NEED_SYMBOLS
+        status = _room(RI, r, tab, SH, pool, S)
+        if status != DONE:
+            return pos, line, r, status
         e = pos
         while e < n and b[e] != 10:
             e += 1
@@ -559,55 +568,37 @@ def scan_payloads(b, offs, p, RI, RN, r, PS, PR, TYPES, TOFF, TIDX, TSHAPE, TREQ
         status = DONE
         ok = False
         i = _skip_json_ws(b, lo, hi)
-        if i < hi and b[i] == 91:  # an array
+        many = i < hi and b[i] == 91  # an array of objects; else one object
+        if many:
             i = _skip_json_ws(b, i + 1, hi)
-            if i < hi and b[i] == 93:  # []: no event, and nothing wrong
-                i += 1
-                ok = True
-            else:
-                while True:
-                    if r >= RI.shape[0]:
-                        status = NEED_ROWS
-                        break
-                    if 2 * (S[0] + 5) > tab.shape[0] or S[0] + 5 > SH.shape[0] \
-                            or S[1] + 5 * 64 > pool.shape[0]:
-                        status = NEED_SYMBOLS
-                        break
-                    if i >= hi:
-                        break
-                    e = _parse_end(b, i, hi, False, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE,
-                                   TREQ, ENUMS, EOFF, EGRP, LIM, tab, SH, SC, SO, SL, pool, S,
-                                   num)
-                    if e < 0:
-                        break
-                    RI[r, R_LINE] = p
-                    RI[r, R_LO] = i
-                    RI[r, R_HI] = e
-                    r += 1
-                    i = _skip_json_ws(b, e, hi)
-                    if i < hi and b[i] == 44:
-                        i = _skip_json_ws(b, i + 1, hi)
-                        continue
-                    if i < hi and b[i] == 93:
-                        i += 1
-                        ok = True
+        if many and i < hi and b[i] == 93:  # []: no event, and nothing wrong
+            i += 1
+            ok = True
+        elif many or (i < hi and b[i] == 123):
+            while True:
+                status = _room(RI, r, tab, SH, pool, S)
+                if status != DONE or i >= hi:
                     break
-        elif i < hi and b[i] == 123:  # one object
-            if r >= RI.shape[0]:
-                status = NEED_ROWS
-            elif 2 * (S[0] + 5) > tab.shape[0] or S[0] + 5 > SH.shape[0] \
-                    or S[1] + 5 * 64 > pool.shape[0]:
-                status = NEED_SYMBOLS
-            else:
                 e = _parse_end(b, i, hi, False, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ,
                                ENUMS, EOFF, EGRP, LIM, tab, SH, SC, SO, SL, pool, S, num)
-                if e >= 0:
-                    RI[r, R_LINE] = p
-                    RI[r, R_LO] = i
-                    RI[r, R_HI] = e
-                    r += 1
-                    i = e
+                if e < 0:
+                    break
+                RI[r, R_LINE] = p
+                RI[r, R_LO] = i
+                RI[r, R_HI] = e
+                r += 1
+                i = e
+                if not many:
                     ok = True
+                    break
+                i = _skip_json_ws(b, i, hi)
+                if i < hi and b[i] == 44:
+                    i = _skip_json_ws(b, i + 1, hi)
+                    continue
+                if i < hi and b[i] == 93:
+                    i += 1
+                    ok = True
+                break
         if status != DONE:
             return p, r0, status
         if ok and _skip_json_ws(b, i, hi) == hi:
