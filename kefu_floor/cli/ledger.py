@@ -37,13 +37,11 @@ def register(sub, common) -> None:
 async def read_ledger(url: str, site: str, stream: str) -> list[dict]:
     from kefu_floor.store import StoreDown, open_store, records
 
-    st = open_store(url)
     try:
-        return records.decode(await st.record_read(site, stream))
+        async with open_store(url) as st:
+            return records.decode(await st.record_read(site, stream))
     except StoreDown as e:
         raise ConfigError(f"cannot read the ledger: {e}") from None
-    finally:
-        await st.close()
 
 
 def cmd_ledger(args) -> int:

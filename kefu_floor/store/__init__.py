@@ -93,6 +93,13 @@ class Store:
     async def close(self) -> None:
         pass
 
+    # `async with open_store(url) as st:` closes it however the block ends
+    async def __aenter__(self) -> "Store":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
 
 def open_store(url: str) -> Store:
     """`memory`, `redis://[:pass@]host:port/db` or `rediss://…` (TLS)."""

@@ -62,8 +62,7 @@ class TestStoreConformance:
 
     def test_journal_append_read_trim(self, store_url):
         async def main():
-            st = open_store(store_url)
-            try:
+            async with open_store(store_url) as st:
                 ids = await st.journal_append({"cd1": [{b"t": b"x", b"p": bytes([i])}
                                                        for i in range(5)],
                                                "cd2": [{b"t": b"y", b"p": b"z"}]})
@@ -79,14 +78,11 @@ class TestStoreConformance:
                 more = await st.journal_append({"cd1": [{b"t": b"x", b"p": b"later"}]})
                 assert more["cd1"][0] not in ids["cd1"]
                 assert (await st.journal_read("cd1", ids["cd1"][-1], 9))[0][0] == more["cd1"][0]
-            finally:
-                await st.close()
         run(main())
 
     def test_checkpoint_meta_replace(self, store_url):
         async def main():
-            st = open_store(store_url)
-            try:
+            async with open_store(store_url) as st:
                 assert await st.checkpoint_get("cd1") is None
                 await st.checkpoint_put("cd1", b"\x00one")
                 await st.checkpoint_put("cd1", b"\x00two")
@@ -95,14 +91,11 @@ class TestStoreConformance:
                 assert await st.meta_get("cd1", "trimmed") is None
                 await st.meta_set("cd1", "trimmed", "1")
                 assert await st.meta_get("cd1", "trimmed") == "1"
-            finally:
-                await st.close()
         run(main())
 
     def test_records_are_written_exactly_once(self, store_url):
         async def main():
-            st = open_store(store_url)
-            try:
+            async with open_store(store_url) as st:
                 e = lambda k: (k, {b"j": k.encode()})
                 assert await st.record_append("cd1", "ledger", [e("a"), e("b"), e("c")]) == 3
                 # a restarted engine books b, c again, in another order, then d
@@ -112,14 +105,11 @@ class TestStoreConformance:
                 assert len({i for i, _ in rows}) == 4
                 assert await st.record_read("cd1", "excuses") == []
                 assert await st.record_append("cd1", "excuses", [e("a")]) == 1  # own ids
-            finally:
-                await st.close()
         run(main())
 
     def test_lease_is_held_by_one_owner_until_it_expires(self, store_url):
         async def main():
-            st = open_store(store_url)
-            try:
+            async with open_store(store_url) as st:
                 assert await st.lease("cd1", "a", 300)
                 assert not await st.lease("cd1", "b", 300)
                 assert await st.lease("cd1", "a", 300)  # renewed
@@ -130,8 +120,6 @@ class TestStoreConformance:
                 assert not await st.lease("cd1", "a", 300)
                 await st.release("cd1", "b")
                 assert await st.lease("cd1", "a", 300)
-            finally:
-                await st.close()
         run(main())
 
 
