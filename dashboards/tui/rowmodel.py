@@ -96,9 +96,6 @@ class FloorRows:
             return (none, 0, a) if v is None else (some, v, a)
         return key
 
-    def key(self, agent: str, e: dict, now: int | None) -> tuple:
-        return self.key_fn(now)(agent, e)
-
     def set_sort(self, col: str, reverse: bool) -> None:
         """A new sort column or direction; `sort` puts the rows in that order."""
         if (col, reverse) != (self.sort_col, self.reverse):
@@ -109,24 +106,24 @@ class FloorRows:
                 now: int | None) -> None:
         """The rows from scratch: every agent the filter keeps, sorted (one pass over the
         floor: after a snapshot or a filter change, never per delta)."""
-        get = SORT_GETTERS[self.sort_col]
-        none, some = (0, 1) if self.reverse else (1, 0)
-        # key_fn's keys, made inline: one call per agent, not three
-        self._place([(none, 0, a) if (v := get(e, now)) is None else (some, v, a)
-                     for a, e in agents.items() if keep(e)])
+        self._place(self._keys_of(((a, e) for a, e in agents.items() if keep(e)), now))
 
     def sort(self, agents: Mapping[str, dict], now: int | None) -> bool:
         """Re-sort the shown rows by their current values; True if the order changed."""
-        get = SORT_GETTERS[self.sort_col]
-        none, some = (0, 1) if self.reverse else (1, 0)
         entry = agents.get
         before, pos = self._asc, self._pos
-        self._place([(none, 0, a) if (v := get(entry(a) or {}, now)) is None else (some, v, a)
-                     for a in before])
+        self._place(self._keys_of(((a, entry(a) or {}) for a in before), now))
         if self._asc == before:
             self._asc, self._pos = before, pos  # the same order: row indices still hold
             return False
         return True
+
+    def _keys_of(self, pairs: Iterable[tuple[str, dict]], now: int | None) -> list[tuple]:
+        """key_fn's keys of (agent, entry) pairs, made inline: one getter call per agent,
+        not three calls (a pass over the whole floor)."""
+        get = SORT_GETTERS[self.sort_col]
+        none, some = (0, 1) if self.reverse else (1, 0)
+        return [(none, 0, a) if (v := get(e, now)) is None else (some, v, a) for a, e in pairs]
 
     def _place(self, keys: list[tuple]) -> None:
         # the key tuples sorted as they are (their last item is the agent): no key function
