@@ -250,18 +250,25 @@ class FeedCore:
             sub.resync = True
             sub.wake()
 
+    def _forget_bytes(self, site: str) -> None:
+        if any(k[0] == site for k in self._snap_bytes):
+            self._snap_bytes = {k: v for k, v in self._snap_bytes.items() if k[0] != site}
+
     def publish_deltas(self) -> None:
         """A delta per site with subscribers: what changed since the last one."""
         for site, view in self.views.items():
             if not any(s.site == site for s in self.subscribers):
-                self.last.pop(site, None)  # nobody to diff for: the next one starts fresh
+                # nobody to diff for: the next one starts fresh, from a snapshot built
+                # when it connects (not the bytes the last client was sent)
+                self.last.pop(site, None)
                 self._alerts.pop(site, None)
+                self._forget_bytes(site)
                 continue
             old = self.last.get(site)
             snap, d = view.advance(old)
             self.last[site] = snap
             if old is not snap:
-                self._snap_bytes = {k: v for k, v in self._snap_bytes.items() if k[0] != site}
+                self._forget_bytes(site)
             folded = self._alerts.pop(site, [])
             if old is None:
                 continue  # the first: every subscriber is owed this snapshot anyway

@@ -175,6 +175,27 @@ def test_nobody_subscribed_costs_nothing_and_leaves_no_backlog():
     assert [m["type"] for m in msgs] == ["snapshot"]  # no old alerts replayed
 
 
+def test_a_client_after_an_idle_spell_gets_the_floor_as_it_is_now():
+    """A screen that connects after everyone left is sent today's floor, not the snapshot
+    the last client was sent (the store going down while the floor is idle is exactly
+    such a change: nothing is ingested, only the status moves)."""
+    eng, core = core_with(40)
+    view = core.views[SITE]
+    status = {"ok": True, "since": 1}
+    view.store_status = lambda: dict(status)
+    sub = core.subscribe(SITE)
+    assert drain(core, sub)[0]["store"]["ok"] is True
+    core.unsubscribe(sub)
+    core.publish_deltas()  # nobody left
+    status.update(ok=False, since=2)
+    eng.feed([decode_event(json.dumps(e)) for e in EVENTS[40:80]])
+    core.publish_deltas()
+    sub = core.subscribe(SITE)
+    snap = drain(core, sub)[0]
+    assert snap["store"] == {"ok": False, "since": 2}
+    assert snap["agents"] == FloorView(eng).snapshot()["agents"]
+
+
 def test_reading_a_report_writes_nothing():
     eng = Engine(hw_setup())
     eng.feed([decode_event(json.dumps(e)) for e in EVENTS])
