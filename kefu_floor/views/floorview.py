@@ -91,112 +91,24 @@ def _band(pol, item: str, value) -> int | None:
     return len(mins)
 
 
-def _tally(rows: list[dict], scheduled_only: bool = False) -> dict:
-    """Head counts over agent entries, shared by the floor and each team (one definition
-    for the wallboard, the TUI and the metrics): agents by state and busy reason, signed
-    in against scheduled (in a shift now), over the busy budget today, missing at shift
-    start, needing attention now, occupancy."""
-    by_state = {s: 0 for s in STATES}
-    by_reason: dict[str, int] = {}
-    scheduled = signed_sched = over = missing = attention = 0
-    for a in rows:
-        st = a["state"]
-        by_state[st] += 1
-        if st == "busy":
-            r = a.get("reason") or "-"
-            by_reason[r] = by_reason.get(r, 0) + 1
-        in_shift = "in_shift" in a["flags"]
-        if in_shift:
-            scheduled += 1
-            signed_sched += st != "out"
-        over += a.get("over_budget", False)
-        missing += "missing" in a["flags"]
-        attention += bool(a.get("attention"))
-    working = by_state["ringing"] + by_state["talking"] + by_state["wrap"]
-    avail = working + by_state["ready"]
-    return {"by_state": by_state, "occupancy": _ratio(working, avail),
-            "busy_by_reason": dict(sorted(by_reason.items())),
-            "signed_in": sum(by_state.values()) - by_state["out"], "scheduled": scheduled,
-            "scheduled_signed_in": signed_sched, "over_budget": over, "missing": missing,
-            "attention": attention}
-
-
 _EXCEPTION_FLAGS = frozenset(("missing", "late", "left_early", "absent", "late_return"))
-_TODAY_SUMS = ("offered", "answered", "talks", "talk_s", "surveys", "satisfied")
+_TODAY_COUNTS = ("offered", "answered", "talks", "surveys", "satisfied")
 
 
-def _team_entry(team: str, rows: list[dict]) -> dict:
-    """One team's entry from its agents' and leaders' entries (in agent id order), in one
-    pass: head counts as the floor's (`_tally`), the team score (mean of its agents'
-    scores, POLICY.md §3, as the report's `leaders`), stars held, today's sums."""
-    by_state = dict.fromkeys(STATES, 0)
-    by_reason: dict[str, int] = {}
-    scheduled = signed_sched = over = missing = attention = answered_today = 0
-    scores: list[float] = []
-    stars: dict[str, int] = {}
-    tot = dict.fromkeys(_TODAY_SUMS, 0)
-    busy: list[float] = []
-    exceptions = 0
-    leaders: list[dict] = []
+def _tally(rows) -> dict:
+    """Head counts over agent entries (the floor's; `_Tally` keeps them as they change)."""
+    t = _Tally()
+    for a in rows:
+        t.add(a, +1)
+    return t.result()
+
+
+def _team_entry(team: str, rows) -> dict:
+    """One team's entry from its agents' and leaders' entries (`_TeamTally`)."""
+    t = _TeamTally()
     for r in rows:
-        st = r["state"]
-        by_state[st] += 1
-        if st == "busy":
-            k = r.get("reason") or "-"
-            by_reason[k] = by_reason.get(k, 0) + 1
-        flags = r["flags"]
-        if "in_shift" in flags:
-            scheduled += 1
-            signed_sched += st != "out"
-        over += r.get("over_budget", False)
-        missing += "missing" in flags
-        attention += bool(r.get("attention"))
-        today = r["today"]
-        answered_today += today["answered"]
-        if r.get("role") == "leader":
-            leaders.append(r)
-            continue
-        if r["score"] is not None:
-            scores.append(r["score"])
-        if r.get("star") is not None:
-            stars[str(r["star"])] = stars.get(str(r["star"]), 0) + 1
-        for k in _TODAY_SUMS:
-            tot[k] += today.get(k, 0)
-        busy.append(r["busy_today_s"])
-        exceptions += not _EXCEPTION_FLAGS.isdisjoint(flags)
-    n = len(busy)
-    working = by_state["ringing"] + by_state["talking"] + by_state["wrap"]
-    score = round(sum(scores) / len(scores), 2) if scores else None
-    leaders.sort(key=lambda r: r["agent"])
-    return {
-        "team": team, "agents": n,
-        "leaders": [r["agent"] for r in leaders],
-        "leader_names": [r["name"] or r["agent"] for r in leaders],
-        "by_state": by_state, "occupancy": _ratio(working, working + by_state["ready"]),
-        "busy_by_reason": dict(sorted(by_reason.items())),
-        "signed_in": len(rows) - by_state["out"], "scheduled": scheduled,
-        "scheduled_signed_in": signed_sched, "over_budget": over, "missing": missing,
-        "attention": attention,
-        "in_shift": scheduled,
-        "mean_score": score, "score": score,
-        "stars": dict(sorted(stars.items())),
-        "answered_today": answered_today,
-        "today": {"offered": tot["offered"], "answered": tot["answered"],
-                  "aht_s": round(tot["talk_s"] / tot["talks"], 1) if tot["talks"] else None,
-                  "answer_rate": _ratio(tot["answered"], tot["offered"]),
-                  "satisfaction": _ratio(tot["satisfied"], tot["surveys"])},
-        "busy_mean_s": round(sum(busy) / n, 1) if n else None,
-        "exceptions": exceptions,
-    }
-
-
-def _team_busy(entry: dict, rows: list[dict]) -> dict:
-    """`entry` with the figures a busy time moves worked out again from `rows` (in agent
-    id order, as `_team_entry` sums them)."""
-    busy = [r["busy_today_s"] for r in rows if r.get("role") != "leader"]
-    return {**entry, "over_budget": sum(r.get("over_budget", False) for r in rows),
-            "attention": sum(bool(r.get("attention")) for r in rows),
-            "busy_mean_s": round(sum(busy) / len(busy), 1) if busy else None}
+        t.add(r, +1)
+    return t.result(team)
 
 
 class LiveMonth(MonthView):
@@ -262,8 +174,11 @@ def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class _Tally:
-    """`_tally` of the whole floor kept as counts: an agent's entry is taken out and put
-    back in when it changes, so the floor's head counts cost what changed."""
+    """Head counts over agent entries, one definition for the wallboard, the TUI and the
+    metrics: agents by state and busy reason, signed in against scheduled (in a shift
+    now), over the busy budget today, missing at shift start, needing attention now,
+    occupancy. Kept as counts: an agent's entry is taken out and put back in when it
+    changes, so the floor's (and each team's) figures cost what changed."""
 
     def __init__(self):
         self.c: collections.Counter = collections.Counter()
@@ -271,28 +186,124 @@ class _Tally:
     def add(self, a: dict, sign: int) -> None:
         c = self.c
         st = a["state"]
-        c["state", st] += sign
+        c[st] += sign  # a state's name is its key; a busy reason's is keyed by _reason_key
         if st == "busy":
-            c["reason", a.get("reason") or "-"] += sign
-        if "in_shift" in a["flags"]:
-            c["scheduled"] += sign
-            c["signed_sched"] += sign * (st != "out")
-        c["over"] += sign * bool(a.get("over_budget", False))
-        c["missing"] += sign * ("missing" in a["flags"])
-        c["attention"] += sign * bool(a.get("attention"))
+            c[_reason_key(a.get("reason") or "-")] += sign
+        flags = a["flags"]
+        if "in_shift" in flags:
+            c["#scheduled"] += sign
+            if st != "out":
+                c["#signed_sched"] += sign
+        if a.get("over_budget", False):
+            c["#over"] += sign
+        if "missing" in flags:
+            c["#missing"] += sign
+        if a.get("attention"):
+            c["#attention"] += sign
+
+    def busy_moved(self, old: dict, new: dict) -> None:
+        """`new` in place of `old` when only its busy figures moved (busy time, budget
+        left, over budget, attention): the same counts as add(old, -1), add(new, +1)."""
+        c = self.c
+        c["#over"] += bool(new.get("over_budget", False)) - bool(old.get("over_budget", False))
+        c["#attention"] += bool(new.get("attention")) - bool(old.get("attention"))
 
     def result(self) -> dict:
         c = self.c
-        by_state = {s: c["state", s] for s in STATES}
-        by_reason = {k[1]: v for k, v in c.items() if k[0] == "reason" and v}
+        by_state = {s: c[s] for s in STATES}
+        by_reason = {k[2:]: v for k, v in c.items() if k[:2] == "r:" and v}
         working = by_state["ringing"] + by_state["talking"] + by_state["wrap"]
         avail = working + by_state["ready"]
         return {"by_state": by_state, "occupancy": _ratio(working, avail),
                 "busy_by_reason": dict(sorted(by_reason.items())),
                 "signed_in": sum(by_state.values()) - by_state["out"],
-                "scheduled": c["scheduled"], "scheduled_signed_in": c["signed_sched"],
-                "over_budget": c["over"], "missing": c["missing"],
-                "attention": c["attention"]}
+                "scheduled": c["#scheduled"], "scheduled_signed_in": c["#signed_sched"],
+                "over_budget": c["#over"], "missing": c["#missing"],
+                "attention": c["#attention"]}
+
+
+_reason_keys: dict[str, str] = {}
+
+
+def _reason_key(reason: str) -> str:
+    # strings, not (kind, name) tuples: a string caches its hash, a tuple is hashed anew
+    # at every count, and the floor counts every changed entry twice
+    k = _reason_keys.get(reason)
+    if k is None:
+        k = _reason_keys[reason] = "r:" + reason
+    return k
+
+
+class _TeamTally(_Tally):
+    """A team's figures kept as counts: the floor's head counts over its agents and
+    leaders, and over its agents (not leaders) the team score (mean of their scores,
+    POLICY.md §3, as the report's `leaders`), stars held, today's sums, mean busy time
+    and how many have an exception. Sums are of integers (scores in hundredths, busy time
+    in tenths of a second, talk time in ms, as the entries round them), so taking an
+    entry out and putting another in gives exactly what summing the team afresh does."""
+
+    def __init__(self):
+        super().__init__()
+        self.leaders: dict[str, str] = {}  # leader -> name (or id) shown
+
+    def add(self, r: dict, sign: int) -> None:
+        super().add(r, sign)
+        c = self.c
+        c["#rows"] += sign
+        today = r["today"]
+        c["#answered_today"] += sign * today["answered"]
+        if r.get("role") == "leader":
+            if sign > 0:
+                self.leaders[r["agent"]] = r["name"] or r["agent"]
+            else:
+                self.leaders.pop(r["agent"], None)
+            return
+        c["#agents"] += sign
+        if r["score"] is not None:
+            c["#scored"] += sign
+            c["#score_c"] += sign * round(r["score"] * 100)
+        if r.get("star") is not None:
+            c["*" + str(r["star"])] += sign
+        for k in _TODAY_COUNTS:
+            c[k] += sign * today.get(k, 0)
+        c["#talk_ms"] += sign * round(today.get("talk_s", 0) * 1000)
+        c["#busy_ds"] += sign * round(r["busy_today_s"] * 10)
+        if not _EXCEPTION_FLAGS.isdisjoint(r["flags"]):
+            c["#exceptions"] += sign
+
+    def busy_moved(self, old: dict, new: dict) -> None:
+        super().busy_moved(old, new)
+        if new.get("role") != "leader":
+            self.c["#busy_ds"] += round(new["busy_today_s"] * 10) - round(
+                old["busy_today_s"] * 10)
+
+    def empty(self) -> bool:
+        return not self.c["#rows"]
+
+    def result(self, team: str) -> dict:
+        c = self.c
+        head = super().result()
+        n = c["#agents"]
+        score = round(c["#score_c"] / c["#scored"] / 100, 2) if c["#scored"] else None
+        stars = {k[1:]: v for k, v in c.items() if k[:1] == "*" and v}
+        talks = c["talks"]
+        leaders = sorted(self.leaders)
+        return {
+            "team": team, "agents": n,
+            "leaders": leaders,
+            "leader_names": [self.leaders[a] for a in leaders],
+            **head,
+            "in_shift": head["scheduled"],
+            "mean_score": score, "score": score,
+            "stars": dict(sorted(stars.items())),
+            "answered_today": c["#answered_today"],
+            "today": {"offered": c["offered"], "answered": c["answered"],
+                      "aht_s": round(c["#talk_ms"] / 1000 / talks, 1) if talks else None,
+                      "answer_rate": _ratio(c["answered"], c["offered"]),
+                      "satisfaction": _ratio(c["satisfied"], c["surveys"])},
+            "busy_mean_s": round(c["#busy_ds"] / n / 10, 1) if n else None,
+            "exceptions": c["#exceptions"],
+        }
 
 
 class FloorView:
@@ -315,15 +326,14 @@ class FloorView:
         self._R: np.ndarray | None = None  # (n, 3) last-60-minute sums per agent
         self._R_min: int | None = None  # the minute they are for
         self._tally = _Tally()  # the floor's head counts over the last entries
+        self._team_tally: dict[str, _TeamTally] = {}  # each team's, over the same
+        self._teams_moved: set[str] = set()  # teams an entry went into or out of since
         self._teams: dict[str, dict] | None = None  # last team entries (no deductions)
-        self._members: dict[str, set[str]] = {}  # team -> agents in it
-        self._team_of: dict[str, str] = {}  # agent -> its team in the last entries
         self._ded: tuple | None = None  # (ledger rows, deductions_by_team) last merged
         self._recent: tuple | None = None  # ((ledger rows, day), recent) last built
         self._policy: dict | None = None
         # what the last step may have changed: agent names, team names (None: anything)
         self._hint: set[str] | None = None
-        self._team_changes: tuple[set[str], set[str]] = (set(), set())
         self._team_hint: set[str] | None = None
         self._prev: dict | None = None  # the last incremental snapshot
 
@@ -355,6 +365,7 @@ class FloorView:
             patch: list[int] = []
             busy_patch: list[int] = []
             self._tally = _Tally()
+            self._team_tally = {}
             self._hint = None
         else:
             out = dict(self._agents)
@@ -367,21 +378,20 @@ class FloorView:
             busy_patch = sorted(i for i in busy if i < n and i not in todo)
             self._hint = {names[i] for i in ids} | {names[i] for i in patch} | {
                 names[i] for i in busy_patch}
-            # what team entries depend on: rebuilt agents, busy figures (not last_60m)
-            self._team_changes = ({names[i] for i in ids}, {names[i] for i in busy_patch})
-        tally = self._tally
+        self._teams_moved = set()
+        count = self._count
         for i in ids:
             old = out.get(names[i])
             # the month's items of an agent the month step did not move stand as they were
             e = self._agent(i, mv, slot_of, R, None if old is None or only is None
                             or i in self._month_moved else old["items"])
             if old is not None:
-                tally.add(old, -1)
+                count(old, -1)
             if e is None:
                 out.pop(names[i], None)
             else:
                 out[names[i]] = e
-                tally.add(e, +1)
+                count(e, +1)
         if busy_patch:
             self._patch_busy(out, busy_patch, slot_of)
         for i in patch:
@@ -398,7 +408,7 @@ class FloorView:
         eng = self.eng
         names = eng.sym.agents.names
         budget = float(eng.P[K.P_BUDGET_MS])
-        tally = self._tally
+        moved = self._busy_moved
         for i in ids:
             old = out.get(names[i])
             if old is None:
@@ -412,9 +422,26 @@ class FloorView:
             if "in_shift" in old["flags"]:
                 e["attention"] = [x for x in old["attention"] if x != "over_budget"] + (
                     ["over_budget"] if over else [])
-            tally.add(old, -1)
-            tally.add(e, +1)
+            moved(old, e)
             out[names[i]] = e
+
+    def _count(self, e: dict, sign: int) -> None:
+        """Take an entry out of (-1) or put it into (+1) the floor's and its team's counts
+        (the last-60-minute figures count in neither, so their patch skips this)."""
+        self._tally.add(e, sign)
+        team = e["team"] or "-"
+        t = self._team_tally.get(team)
+        if t is None:
+            t = self._team_tally[team] = _TeamTally()
+        t.add(e, sign)
+        self._teams_moved.add(team)
+
+    def _busy_moved(self, old: dict, new: dict) -> None:
+        """`new` in place of `old` in the counts when only its busy figures moved."""
+        self._tally.busy_moved(old, new)
+        team = old["team"] or "-"
+        self._team_tally[team].busy_moved(old, new)
+        self._teams_moved.add(team)
 
     def slot_of_day(self) -> dict[int, int]:
         """Day number -> the DACC ring slot holding it (the engine's slot lookup)."""
@@ -703,54 +730,27 @@ class FloorView:
         return self._month
 
     def _step_teams(self, agents: dict[str, dict]) -> dict[str, dict]:
-        """Team entries: those of teams whose members changed rebuilt, the rest kept; each
-        with its deductions per rule (counted again only when the ledger grew)."""
-        hint = self._hint
-        rebuilt, busy_only = self._team_changes if hint is not None else (None, None)
-        if hint is None or self._teams is None:
-            self._members = {}
-            for a, e in agents.items():
-                self._members.setdefault(e["team"] or "-", set()).add(a)
-            self._team_of = {a: e["team"] or "-" for a, e in agents.items()}
-            base = self.teams(agents)
+        """Team entries from the teams' counts (kept by `agents` as entries change): those
+        of teams an entry went into or out of made again, the rest kept; each with its
+        deductions per rule (counted again only when the ledger grew)."""
+        tallies = self._team_tally
+        if self._hint is None or self._teams is None:
+            base = {t: tallies[t].result(t) for t in sorted(tallies) if not tallies[t].empty()}
             touched = None
         else:
-            touched = set()
-            ids = self.eng.sym.agents.ids
-            for a in rebuilt:
-                was = self._team_of.get(a)
-                e = agents.get(a)
-                now = None if e is None else e["team"] or "-"
-                if was is not None:
-                    touched.add(was)
-                if now is not None:
-                    touched.add(now)
-                if was != now:
-                    if was is not None:
-                        self._members[was].discard(a)
-                        del self._team_of[a]
-                    if now is not None:
-                        self._members.setdefault(now, set()).add(a)
-                        self._team_of[a] = now
+            touched = set(self._teams_moved)
             base = dict(self._teams)
             grown = False
             for t in touched:
-                members = self._members.get(t)
-                if not members:
+                tally = tallies.get(t)
+                if tally is None or tally.empty():
                     base.pop(t, None)
-                    self._members.pop(t, None)
+                    tallies.pop(t, None)
                     continue
                 grown |= t not in base
-                # in agent id order, as the full build has them (same sums, same floats)
-                base[t] = _team_entry(t, [agents[a] for a in sorted(members, key=ids.get)])
+                base[t] = tally.result(t)
             if grown:
                 base = dict(sorted(base.items()))
-            # teams whose members' busy time alone grew: only the figures it moves
-            busy_teams = {self._team_of[a] for a in busy_only if a in self._team_of} - touched
-            for t in busy_teams:
-                base[t] = _team_busy(base[t], [agents[a] for a in
-                                               sorted(self._members[t], key=ids.get)])
-            touched |= busy_teams
         self._teams = base
         n_led = self.eng.ledger_booked
         if touched is None or self._ded is None or self._ded[0] != n_led:
