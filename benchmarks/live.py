@@ -168,11 +168,12 @@ def throughput(broker: MosquittoServer, events: list[dict], batch: int, n_agents
 
 def latency(broker: MosquittoServer, n_agents: int, rate: int, seconds: float,
             delta_ms: int, metrics: bool = False, clients: int = 0, tui: bool = False,
-            tree: str | None = None) -> dict:
+            tree: str | None = None, probe_compact: bool = False) -> dict:
     """publish -> feed latency with `kefu-floor serve` in its own process (with `metrics`:
     its exporter on and scraped every second; `clients` more feed clients and, with `tui`,
     the TUI headless, each in a child process; `tree`: serve from that source tree, the
-    peer of another version in the same run)."""
+    peer of another version in the same run; `probe_compact`: the probe reads the compact
+    stream, as the wallboard and the TUI do, else the plain one)."""
     tmp = Path(tempfile.mkdtemp(prefix="kefu-bench-"))
     with open(tmp / "roster.csv", "w") as f:
         f.write("agent,name,team,role,hired,probation,products\n")
@@ -206,8 +207,9 @@ def latency(broker: MosquittoServer, n_agents: int, rate: int, seconds: float,
         threading.Thread(target=scraper, daemon=True).start()
     try:
         out = asyncio.run(_measure_latency(broker.port, ws_port, n_agents, rate, seconds,
-                                           proc.pid, clients, tui))
+                                           proc.pid, clients, tui, probe_compact))
         return {**out, "delta_ms": delta_ms, "metrics": metrics,
+                "probe": "compact" if probe_compact else "plain",
                 "tree": "this" if tree is None else tree}
     finally:
         stop.set()
@@ -269,17 +271,19 @@ def _tui(url: str, n: int, seconds: float, out) -> None:
 
 async def _measure_latency(port: int, ws_port: int, n_agents: int, rate: int,
                            seconds: float, pid: int, clients: int = 0,
-                           tui: bool = False) -> dict:
+                           tui: bool = False, probe_compact: bool = False) -> dict:
     import multiprocessing as mp
 
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
     url = f"ws://127.0.0.1:{ws_port}/"
+    probe_url = url + ("?compact=1" if probe_compact else "")
     for _ in range(1200):
         try:
             # no keepalive: behind a big message the pong waits, and this is a probe
-            ws = await connect(url, max_size=None, open_timeout=60, ping_interval=None)
+            ws = await connect(probe_url, max_size=None, open_timeout=60,
+                               ping_interval=None)
             break
         except OSError:
             await asyncio.sleep(0.1)
@@ -375,14 +379,16 @@ async def _measure_latency(port: int, ws_port: int, n_agents: int, rate: int,
                 continue
             except ConnectionClosed:  # the service dropped the probe: counted, reconnect
                 probe_lost += 1
-                ws = await connect(url, max_size=None, open_timeout=60, ping_interval=None)
+                ws = await connect(probe_url, max_size=None, open_timeout=60,
+                                   ping_interval=None)
                 continue
             now_pc = time.perf_counter()
             msg = json.loads(raw)
             if msg.get("type") == "delta":
                 deltas.append(now_pc)
             for a, entry in msg.get("agents", {}).items():
-                t_pub = sent.pop((a, entry["state"]), None)
+                # (a compact delta's entry has `state` only when it changed)
+                t_pub = sent.pop((a, entry.get("state")), None)
                 if t_pub is not None:
                     lat.append(now_pc - t_pub)
     finally:
@@ -420,15 +426,18 @@ def scale_main(args) -> int:
     with MosquittoServer(extra_config=BROKER_CONFIG) as broker:
         broker.start()
         for tree in trees:
+            # the probe at scale reads what the screens there read: the compact stream
             rows.append(latency(broker, args.agents, args.rate, args.seconds, 200,
-                                clients=args.clients, tui=not args.no_tui, tree=tree))
+                                clients=args.clients, tui=not args.no_tui, tree=tree,
+                                probe_compact=True))
             print(json.dumps(rows[-1], default=str), file=sys.stderr, flush=True)
             rows.append(latency(broker, 2000, 400, args.seconds, 200, tree=tree))
             print(json.dumps(rows[-1], default=str), file=sys.stderr, flush=True)
     print(json.dumps(rows, indent=1, default=str))
     for r in rows:
         tui = r["tui"] or {}
-        print(f"{r['tree']:>10}: {r['agents']:>6} agents, {r['rate_events_s']:>5} ev/s: "
+        print(f"{r['tree']:>10}: {r['agents']:>6} agents, {r['rate_events_s']:>5} ev/s, "
+              f"{r['probe']} probe: "
               f"p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, deltas every "
               f"{r['delta_gap_ms_mean']:.0f} ms (p99 {r['delta_gap_ms_p99']:.0f}), serve CPU "
               f"{r['serve_cpu']:.0%}, sign-in wave {r['sign_in_wave_s']:.1f} s, probe "

@@ -77,6 +77,7 @@ class FeedClient:
         # compact: static roster fields once and alerts inside deltas (README "Live feed");
         # `handle` takes both forms and keeps the state in the full one
         self.url = feed_url(url, site, team, compact)
+        self.compact = compact
         # the feed's access token (sent as a header, never in the URL) and TLS for wss://
         self.headers = {"Authorization": f"Bearer {token}"} if token else None
         self.ssl = ssl
@@ -108,7 +109,7 @@ class FeedClient:
         """Apply one feed message to the kept state; return what it changed."""
         self.messages += 1
         kind = msg.get("type")
-        if kind in ("snapshot", "delta") and ("roster" in msg or self.roster):
+        if kind in ("snapshot", "delta") and (self.compact or "roster" in msg):
             msg = self._expand(msg)
         if kind == "snapshot":
             old = self.state
@@ -150,18 +151,28 @@ class FeedClient:
         return Change(str(kind))
 
     def _expand(self, msg: dict) -> dict:
-        """A compact message in full form: each agent entry with its roster fields."""
-        if msg.get("type") == "snapshot":
+        """A compact message in full form: each agent entry with its roster fields, and in
+        a delta each agent or team entry already kept merged field by field with what
+        changed (README "Live feed", compact stream)."""
+        delta = msg.get("type") == "delta"
+        if not delta:
             self.roster = {}
         cols = msg.get("roster") or {}
         fields = [f for f in cols if f != "agent"]
         for k, a in enumerate(cols.get("agent") or []):
             self.roster[a] = {f: cols[f][k] for f in fields}
+        out = dict(msg)
+        kept = self.state or {} if delta else {}
         agents = msg.get("agents")
-        if not agents or not self.roster:
-            return msg
-        roster = self.roster
-        return {**msg, "agents": {a: {**roster.get(a, {}), **e} for a, e in agents.items()}}
+        if agents:
+            roster, was = self.roster, kept.get("agents") or {}
+            out["agents"] = {a: {**was.get(a, {}), **roster.get(a, {}), **e}
+                             for a, e in agents.items()}
+        teams = msg.get("teams")
+        if teams and delta:
+            was = kept.get("teams") or {}
+            out["teams"] = {t: {**was.get(t, {}), **e} for t, e in teams.items()}
+        return out
 
     def add_alert(self, d: dict) -> bool:
         """Keep a deduction (newest first); False if it is already kept."""

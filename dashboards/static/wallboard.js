@@ -89,10 +89,12 @@
 
   // ------------------------------------------------------------------ feed merging
   // the compact stream (?compact=1): each agent's static fields (name, team, role,
-  // probation) come once, as columns in `roster`; entries are put back together here
+  // probation) come once, as columns in `roster`, and a delta's agent and team entries
+  // hold only the fields that changed; entries are put back together here
   let roster = {};
   function expand(msg) {
-    if (msg.type === "snapshot") roster = {};
+    const delta = msg.type === "delta";
+    if (!delta) roster = {};
     const cols = msg.roster || {};
     const fields = Object.keys(cols).filter((f) => f !== "agent");
     (cols.agent || []).forEach((a, k) => {
@@ -100,8 +102,17 @@
       for (const f of fields) r[f] = cols[f][k];
       roster[a] = r;
     });
-    if (!msg.agents) return;
-    for (const k of Object.keys(msg.agents)) msg.agents[k] = Object.assign({}, roster[k], msg.agents[k]);
+    const kept = (delta && snap) || {};
+    if (msg.agents) {
+      const was = kept.agents || {};
+      for (const k of Object.keys(msg.agents)) {
+        msg.agents[k] = Object.assign({}, was[k], roster[k], msg.agents[k]);
+      }
+    }
+    if (delta && msg.teams) {
+      const was = kept.teams || {};
+      for (const k of Object.keys(msg.teams)) msg.teams[k] = Object.assign({}, was[k], msg.teams[k]);
+    }
   }
   function pushTicker(d) {
     ticker.unshift(d);

@@ -14,7 +14,9 @@ itself makes between `protocol.py` and `asyncio/connection.py`):
   keeps no cursor of its own into the ledger. Plain subscribers get an `alert` message for
   each; compact ones get them folded into the next delta (`alerts`);
 - a compact stream sends each agent's static roster fields (name, team, role, probation)
-  once, in `roster`, instead of in every agent entry (README "Live feed").
+  once, in `roster`, instead of in every agent entry, and in a delta only the fields of an
+  agent or team entry that changed (a busy agent's busy time growing is two numbers, not
+  the whole entry: README "Live feed").
 
 The caller drives it: `alerts()` after feeding or ticking, `publish_deltas()` every delta
 interval, `next_message(sub)` when a subscriber's connection can take one.
@@ -128,13 +130,46 @@ def _without_statics(e: dict) -> dict:
     return d
 
 
-def _compacted(msg: dict, roster: dict[str, tuple]) -> dict:
+def _patch(old: dict, new: dict, skip: tuple = ()) -> dict:
+    """The fields of `new` that differ from `old` (a field `new` no longer has: null),
+    leaving out `skip`: merged into the kept entry field by field, it gives `new`."""
+    out = {k: v for k, v in new.items() if k not in skip and old.get(k, _GONE) != v}
+    if old.keys() != new.keys():
+        out.update((k, None) for k in old if k not in new and k not in skip)
+    return out
+
+
+_GONE = object()
+
+
+def _compacted(msg: dict, roster: dict[str, tuple], before: dict | None = None,
+               fields: dict[str, tuple] | None = None) -> dict:
     """`msg` in compact form: agent entries without their static fields, `roster` holding
     those of the agents in `roster` (all of them in a snapshot; new or changed in a delta),
-    as columns."""
+    as columns. With `before` (a delta's previous snapshot), an agent or team entry it
+    held comes as the fields that changed only; `fields`: agents of whom the read model
+    knows which fields alone can have moved (a busy time's patch), looked at only."""
     out = dict(msg)
     if "agents" in msg:
-        out["agents"] = {a: _without_statics(e) for a, e in msg["agents"].items()}
+        if before is None:
+            out["agents"] = {a: _without_statics(e) for a, e in msg["agents"].items()}
+        else:
+            was = before.get("agents", {})
+            fields = fields or {}
+            agents = {}
+            for a, e in msg["agents"].items():
+                f = fields.get(a)
+                if f is not None:
+                    agents[a] = {k: e[k] for k in f if was[a][k] != e[k]}
+                elif a in was:
+                    agents[a] = _patch(was[a], e, STATIC_FIELDS)
+                else:
+                    agents[a] = _without_statics(e)
+            out["agents"] = agents
+    if "teams" in msg and before is not None:
+        was = before.get("teams", {})
+        out["teams"] = {t: _patch(was[t], e) if t in was else e
+                        for t, e in msg["teams"].items()}
     out.pop("roster", None)
     if roster:
         out["roster"] = roster_columns(roster)
@@ -197,8 +232,10 @@ class FeedCore:
 
     # ---------------------------------------------------------------- engine side
     def _fan_out(self, site: str, msg: dict, only: Callable[[Subscriber], bool] | None = None,
-                 compact_roster: dict[str, tuple] | None = None) -> None:
-        """Queue `msg` for the site's subscribers, encoded once per filter."""
+                 compact_roster: dict[str, tuple] | None = None,
+                 before: dict | None = None, fields: dict[str, tuple] | None = None) -> None:
+        """Queue `msg` for the site's subscribers, encoded once per filter (`before`: the
+        snapshot a delta leads from, for the compact form's field patches)."""
         bodies: dict[tuple, bytes] = {}
         for sub in self.subscribers:
             if sub.site != site or (only is not None and not only(sub)):
@@ -210,7 +247,7 @@ class FeedCore:
                     roster = compact_roster or {}
                     if sub.team is not None:
                         roster = {a: v for a, v in roster.items() if v[1] == sub.team}
-                    m = _compacted(m, roster)
+                    m = _compacted(m, roster, before, fields)
                 body = bodies[sub.key] = encode(m)
                 self.encodes += 1
             sub.put(body)
@@ -265,7 +302,7 @@ class FeedCore:
                 self._forget_bytes(site)
                 continue
             old = self.last.get(site)
-            snap, d = view.advance(old)
+            snap, d, fields = view.advance(old)
             self.last[site] = snap
             if old is not snap:
                 self._forget_bytes(site)
@@ -284,7 +321,7 @@ class FeedCore:
             if folded:
                 self._fan_out(site, d, only=lambda s: not s.compact)
                 self._fan_out(site, {**d, "alerts": folded}, only=lambda s: s.compact,
-                              compact_roster=roster)
+                              compact_roster=roster, before=old, fields=fields)
             else:
-                self._fan_out(site, d, compact_roster=roster)
+                self._fan_out(site, d, compact_roster=roster, before=old, fields=fields)
 

@@ -91,6 +91,8 @@ def _band(pol, item: str, value) -> int | None:
     return len(mins)
 
 
+# what `_patch_busy` moves in an entry (and "attention" for an agent in a shift)
+_BUSY_FIELDS = ("busy_today_s", "budget_left_s", "over_budget")
 _EXCEPTION_FLAGS = frozenset(("missing", "late", "left_early", "absent", "late_return"))
 _TODAY_COUNTS = ("offered", "answered", "talks", "surveys", "satisfied")
 
@@ -328,6 +330,9 @@ class FloorView:
         self._tally = _Tally()  # the floor's head counts over the last entries
         self._team_tally: dict[str, _TeamTally] = {}  # each team's, over the same
         self._teams_moved: set[str] = set()  # teams an entry went into or out of since
+        # agents whose entry the last step patched rather than rebuilt -> the only fields
+        # the patch may have moved (a compact delta sends just those)
+        self._fields: dict[str, tuple[str, ...]] = {}
         self._teams: dict[str, dict] | None = None  # last team entries (no deductions)
         self._ded: tuple | None = None  # (ledger rows, deductions_by_team) last merged
         self._recent: tuple | None = None  # ((ledger rows, day), recent) last built
@@ -392,38 +397,53 @@ class FloorView:
             else:
                 out[names[i]] = e
                 count(e, +1)
+        self._fields = {}
         if busy_patch:
             self._patch_busy(out, busy_patch, slot_of)
+        fields = self._fields
         for i in patch:
-            old = out.get(names[i])
+            a = names[i]
+            old = out.get(a)
             if old is not None:
-                out[names[i]] = {**old, "last_60m": self._last_60m(R, i)}
+                out[a] = {**old, "last_60m": self._last_60m(R, i)}
+                fields[a] = fields.get(a, ()) + ("last_60m",)
         self._agents = out
         self._n_built = n
         return out
 
     def _patch_busy(self, out: dict[str, dict], ids: list[int], slot_of: dict) -> None:
         """Busy time, budget left, over budget (and so attention) of agents whose busy time
-        alone moved, as `_agent` works them out."""
+        alone moved, as `_agent` works them out (the figures read for all of them at once:
+        a tick moves every busy agent's)."""
         eng = self.eng
         names = eng.sym.agents.names
         budget = float(eng.P[K.P_BUDGET_MS])
         moved = self._busy_moved
-        for i in ids:
-            old = out.get(names[i])
+        fields = self._fields
+        idx = np.asarray(ids, np.int64)
+        slots = np.array([slot_of.get(d, -1) for d in eng.A[idx, K.A_CTX_DAY].tolist()],
+                         np.int64)
+        busy_ms = np.where(slots >= 0, eng.DACC[np.maximum(slots, 0), idx, K.D_BUSY_MS],
+                           0.0).astype(np.float64).tolist()
+        for k, i in enumerate(ids):
+            a = names[i]
+            old = out.get(a)
             if old is None:
                 continue
-            s = slot_of.get(int(eng.A[i, K.A_CTX_DAY]))
-            busy = float(eng.DACC[s, i, K.D_BUSY_MS]) if s is not None else 0.0
+            busy = busy_ms[k]
             over = busy > budget
+            # Python's round on the same floats as `_agent` (numpy's rounds differently)
             e = {**old, "busy_today_s": round(busy / 1000.0, 1),
                  "budget_left_s": round(max(0.0, budget - busy) / 1000.0, 1),
                  "over_budget": over}
             if "in_shift" in old["flags"]:
                 e["attention"] = [x for x in old["attention"] if x != "over_budget"] + (
                     ["over_budget"] if over else [])
+                fields[a] = _BUSY_FIELDS + ("attention",)
+            else:
+                fields[a] = _BUSY_FIELDS
             moved(old, e)
-            out[names[i]] = e
+            out[a] = e
 
     def _count(self, e: dict, sign: int) -> None:
         """Take an entry out of (-1) or put it into (+1) the floor's and its team's counts
@@ -761,18 +781,22 @@ class FloorView:
             self._ded = (n_led, ded)
         ded = self._ded[1]
         self._team_hint = touched
-        return {t: {**e, "deductions": ded[t]} if t in ded else e for t, e in base.items()}
+        # every team entry has `deductions` ({} until one is booked): an entry's fields stay
+        # the same set, so a compact delta's field patch never has to take one away
+        return {t: {**e, "deductions": ded.get(t, {})} for t, e in base.items()}
 
-    def advance(self, last: dict | None) -> tuple[dict, dict | None]:
-        """The feed's step: the snapshot now and the delta from `last` to it. When `last`
-        is this view's previous incremental snapshot, only what the step rebuilt is
-        compared (its cost follows what changed); otherwise every entry is."""
+    def advance(self, last: dict | None) -> tuple[dict, dict | None, dict[str, tuple]]:
+        """The feed's step: the snapshot now, the delta from `last` to it, and the agents
+        whose entries only had some fields patched -> those fields (empty unless `last`
+        is this view's previous incremental snapshot). In that case, too, only what the
+        step rebuilt is compared (its cost follows what changed); otherwise every entry
+        is."""
         mine = last is not None and last is self._prev
         snap = self.snapshot(incremental=True)
         if last is None:
-            return snap, None
+            return snap, None, {}
         hints = {"agents": self._hint, "teams": self._team_hint} if mine else None
-        return snap, diff(last, snap, hints)
+        return snap, diff(last, snap, hints), self._fields if mine else {}
 
     def recent(self, n: int = 20) -> list[dict]:
         """The newest deductions of today (newest first): what a ticker shows on connect,

@@ -166,6 +166,43 @@ def test_compact_stream_sends_roster_once_and_folds_alerts_into_deltas():
     assert folded == alerts and alerts
 
 
+def test_compact_deltas_carry_changed_fields_and_rebuild_the_plain_state():
+    """A compact delta's agent and team entries hold only what changed; merged by the
+    client (dashboards.feedclient) they give, at every step, the plain stream's state."""
+    from dashboards.feedclient import FeedClient
+
+    eng, core = core_with(40)
+    plain, compact = core.subscribe(SITE), core.subscribe(SITE, compact=True)
+    client = FeedClient("ws://127.0.0.1:1", SITE, compact=True)
+    state = drain(core, plain)[0]
+    for m in drain(core, compact):
+        client.handle(m)
+    sizes = [0, 0]
+    partial = 0
+    t = eng.now
+    for k in range(40, len(EVENTS), 10):
+        eng.feed([decode_event(json.dumps(e)) for e in EVENTS[k:k + 10]])
+        if k + 10 < len(EVENTS):
+            t = max(eng.now, (eng.now + EVENTS[k + 10]["ts"]) // 2)
+            eng.tick(t)  # busy time grows alone in between: a patch of two figures
+        core.alerts()
+        core.publish_deltas()
+        for m in drain(core, plain):
+            sizes[0] += len(json.dumps(m))
+            if m["type"] == "delta":
+                state = apply_delta(state, m)
+        for m in drain(core, compact):
+            sizes[1] += len(json.dumps(m))
+            partial += sum(len(e) < len(state["agents"].get(a, {})) - len(STATIC_FIELDS)
+                           for a, e in m.get("agents", {}).items())
+            client.handle(m)
+        assert client.state["agents"] == state["agents"]
+        assert client.state["teams"] == state["teams"]
+        assert client.state["floor"] == state["floor"]
+    assert partial > 10  # entries did come as patches
+    assert sizes[1] < 0.6 * sizes[0], sizes
+
+
 def test_nobody_subscribed_costs_nothing_and_leaves_no_backlog():
     eng, core = core_with()
     feed(core, eng, EVENTS[:200])
