@@ -152,17 +152,7 @@ def test_incremental_teams_and_floor_equal_a_fresh_sum_at_every_step():
             # engine time moved toward the next event: busy agents' busy time alone grows
             # (the busy patch)
             eng.tick(rnd.randint(eng.now, events[k]["ts"]))
-        snap = view.snapshot(incremental=True)
-        by: dict[str, list[dict]] = {}
-        for e in snap["agents"].values():
-            by.setdefault(e["team"] or "-", []).append(e)
-        assert set(snap["teams"]) == set(by)
-        for t, rows in by.items():
-            got = {k2: v for k2, v in snap["teams"][t].items() if k2 != "deductions"}
-            want = reference_team(t, rows)
-            assert close(got, want), (t, got, want)
-        fresh = FloorView(eng).snapshot()
-        assert snap["teams"] == fresh["teams"] and snap["floor"] == fresh["floor"]
+        check_step(view, eng)
         steps += 1
     assert steps > 20
 
