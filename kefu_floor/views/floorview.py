@@ -97,22 +97,6 @@ _EXCEPTION_FLAGS = frozenset(("missing", "late", "left_early", "absent", "late_r
 _TODAY_COUNTS = ("offered", "answered", "talks", "surveys", "satisfied")
 
 
-def _tally(rows) -> dict:
-    """Head counts over agent entries (the floor's; `_Tally` keeps them as they change)."""
-    t = _Tally()
-    for a in rows:
-        t.add(a, +1)
-    return t.result()
-
-
-def _team_entry(team: str, rows) -> dict:
-    """One team's entry from its agents' and leaders' entries (`_TeamTally`)."""
-    t = _TeamTally()
-    for r in rows:
-        t.add(r, +1)
-    return t.result(team)
-
-
 class LiveMonth(MonthView):
     """A MonthView kept up to date in place for the live snapshot: a step re-sums the month
     of the changed agents only, and ranks the stars again only when a score moved. Any
@@ -670,20 +654,6 @@ class FloorView:
                           for k, out in ((KS.OUT_ANSWERED, "answered"),
                                          (KS.OUT_ABANDONED, "abandoned"))}}
 
-    @staticmethod
-    def teams(agents: dict[str, dict]) -> dict[str, dict]:
-        """Per team: head counts over its agents and leaders (as the floor's), the team
-        score (mean of its agents' scores, POLICY.md §3, as the report's `leaders`), how
-        many agents hold each projected star, and who leads it."""
-        by: dict[str, list[dict]] = {}
-        for a in agents.values():
-            by.setdefault(a["team"] or "-", []).append(a)
-        return {team: _team_entry(team, rows) for team, rows in sorted(by.items())}
-
-    @staticmethod
-    def floor(agents: dict[str, dict]) -> dict:
-        return _tally(list(agents.values()))
-
     def deduction(self, row: int) -> dict:
         eng = self.eng
         L = eng.L
@@ -714,7 +684,7 @@ class FloorView:
         if eng.now is None:
             snap = {"schema": FEED_SCHEMA, "type": "snapshot", "site": eng.site, "now": None,
                     "lang": self.lang, "agents": {}, "teams": {}, "queues": {},
-                    "floor": self.floor({}), "counters": eng.counters(),
+                    "floor": _Tally().result(), "counters": eng.counters(),
                     "policy": self.policy_info(), "quality": self.quality()}
             if self.store_status is not None:
                 snap["store"] = self.store_status()

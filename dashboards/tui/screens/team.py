@@ -81,7 +81,7 @@ class TeamScreen(Screen):
         app = self.floor
         teams = (app.client.state or {}).get("teams") or {}
         out = {}
-        # every figure is the service's team entry (floorview.teams): nothing summed here
+        # every figure is the service's team entry (floorview._TeamTally): nothing summed here
         for team in sorted(teams):
             tm = teams[team]
             today = tm.get("today") or {}
