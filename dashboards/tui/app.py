@@ -32,6 +32,7 @@ from dashboards.tui.messages import FeedChanged, Tick
 from dashboards.tui.rowmodel import Cells, FloorRows
 from dashboards.tui.screens import AgentScreen, HelpScreen, TeamScreen
 from dashboards.tui.widgets import FloorTable
+from kefu_floor import gctune
 from kefu_floor.policy import Policy, load_policy
 
 
@@ -108,8 +109,7 @@ class FloorApp(App):
         self.report: dict | None = None
         self.reports_in_flight = 0
         self.updates = 0  # feed messages applied to the screen
-        self._gc_saved: tuple[int, int, int] | None = None
-        self._gc_frozen = False
+        self._gc_restore: Callable[[], None] | None = None  # set while the app runs
         translate_bindings(self, lang)
 
     # ---------------------------------------------------------------- layout
@@ -187,16 +187,11 @@ class FloorApp(App):
     def _gc(self, running: bool) -> None:
         """The collector tuned for a big floor while the app runs (GC_OLD_EVERY), put back
         as it was when it stops."""
-        if running and self._gc_saved is None:
-            self._gc_saved = gc.get_threshold()
-            g0, g1, g2 = self._gc_saved
-            gc.set_threshold(g0, g1, max(g2, GC_OLD_EVERY))
-        elif not running and self._gc_saved is not None:
-            gc.set_threshold(*self._gc_saved)
-            self._gc_saved = None
-            if self._gc_frozen:
-                gc.unfreeze()
-                self._gc_frozen = False
+        if running and self._gc_restore is None:
+            self._gc_restore = gctune.tune(GC_OLD_EVERY)
+        elif not running and self._gc_restore is not None:
+            self._gc_restore()
+            self._gc_restore = None
 
     # ---------------------------------------------------------------- feed
     @property
@@ -246,9 +241,8 @@ class FloorApp(App):
             if now is not None and self.client.drop_alerts_after(now):
                 self.schedule_alerts()  # a restarted service: an earlier run's alerts go
             self.fill_alerts_from_snapshot()
-            if self._gc_saved is not None and len(self.client.agents) >= GC_FREEZE_FROM:
+            if self._gc_restore is not None and len(self.client.agents) >= GC_FREEZE_FROM:
                 gc.freeze()  # see GC_OLD_EVERY
-                self._gc_frozen = True
         elif ch.kind == "delta":
             # with a new `now`, time in state moves for every row on screen
             self.sync_rows(ch.agents, ch.removed, redraw_all="now" in ch.sections)

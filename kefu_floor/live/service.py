@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
+from kefu_floor import gctune
 from kefu_floor.live.broker import EmbeddedBroker
 from kefu_floor.engine import Engine, Setup
 from kefu_floor.errors import ConfigError
@@ -87,26 +88,16 @@ def feed_ssl_context(cert: str | None, key: str | None) -> ssl.SSLContext | None
     return ctx
 
 
-# A 20,000-agent floor holds ~200,000 objects the cyclic collector tracks; with CPython's
-# default thresholds it went through all of them every few deltas, 100-200 ms each time on
-# the event loop (a fifth of the read side's time). What exists once the state is restored
-# (modules, the roster, the engine) lives as long as the service: frozen out of the
-# collector; and the old generation is collected after GC_OLD_EVERY collections of the
-# middle one instead of CPython's 10 (the feed's entries are freed by reference counting
-# as deltas replace them; they hold no cycles).
+# the collector at 20,000 agents (kefu_floor.gctune): full collections of ~200,000 objects
+# took 100-200 ms on the event loop every few deltas with CPython's thresholds; what exists
+# once the state is restored (modules, the roster, the engine) lives as long as the service
 GC_OLD_EVERY = 100
 
 
 def _tune_gc() -> Callable[[], None]:
     """Tune the collector for the service's life; returns what puts it back."""
-    saved = gc.get_threshold()
+    restore = gctune.tune(GC_OLD_EVERY)
     gc.freeze()
-    gc.set_threshold(saved[0], saved[1], max(saved[2], GC_OLD_EVERY))
-
-    def restore() -> None:
-        gc.set_threshold(*saved)
-        gc.unfreeze()
-
     return restore
 
 
