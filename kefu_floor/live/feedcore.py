@@ -316,8 +316,11 @@ class FeedCore:
             roster = {}
             if any(s.compact for s in self.subscribers if s.site == site):
                 before = old.get("agents", {})
+                # an entry patched field by field (`fields`: busy time, last 60 minutes)
+                # kept its static fields
                 roster = {a: _statics(e) for a, e in d.get("agents", {}).items()
-                          if a not in before or _statics(before[a]) != _statics(e)}
+                          if a not in fields and (a not in before
+                                                  or _statics(before[a]) != _statics(e))}
             if folded:
                 self._fan_out(site, d, only=lambda s: not s.compact)
                 self._fan_out(site, {**d, "alerts": folded}, only=lambda s: s.compact,

@@ -93,6 +93,7 @@ def _band(pol, item: str, value) -> int | None:
 
 # what `_patch_busy` moves in an entry (and "attention" for an agent in a shift)
 _BUSY_FIELDS = ("busy_today_s", "budget_left_s", "over_budget")
+_BUSY_FIELDS_ATTENTION = _BUSY_FIELDS + ("attention",)
 _EXCEPTION_FLAGS = frozenset(("missing", "late", "left_early", "absent", "late_return"))
 _TODAY_COUNTS = ("offered", "answered", "talks", "surveys", "satisfied")
 
@@ -187,12 +188,13 @@ class _Tally:
         if a.get("attention"):
             c["#attention"] += sign
 
-    def busy_moved(self, old: dict, new: dict) -> None:
-        """`new` in place of `old` when only its busy figures moved (busy time, budget
-        left, over budget, attention): the same counts as add(old, -1), add(new, +1)."""
+    def busy_shift(self, over: int, attention: int, busy_ds: int = 0) -> None:
+        """Counts moved by entries whose busy figures alone moved (busy time, budget left,
+        over budget, attention): `busy_change` of each, summed over any number of them,
+        the same as taking each old entry out and putting its new one in."""
         c = self.c
-        c["#over"] += bool(new.get("over_budget", False)) - bool(old.get("over_budget", False))
-        c["#attention"] += bool(new.get("attention")) - bool(old.get("attention"))
+        c["#over"] += over
+        c["#attention"] += attention
 
     def result(self) -> dict:
         c = self.c
@@ -218,6 +220,26 @@ def _reason_key(reason: str) -> str:
     if k is None:
         k = _reason_keys[reason] = "r:" + reason
     return k
+
+
+def round1(x: np.ndarray) -> np.ndarray:
+    """Python's round(v, 1) of each float (numpy's rounds x * 10, which can cross a half
+    that the exact value does not): the same float, as `_agent`'s figures are made."""
+    y = x * 10.0
+    out = np.rint(y) / 10.0
+    # only a value within a hair of a half can come out differently: done by Python
+    for k in np.flatnonzero(np.abs(y - np.floor(y) - 0.5) < 1e-6).tolist():
+        out[k] = round(float(x[k]), 1)
+    return out
+
+
+def busy_change(old: dict, new: dict) -> tuple[int, int, int]:
+    """What putting `new` in place of `old` (only busy figures moved) does to the counts:
+    over budget, needing attention, and (agents, not leaders) busy tenths of a second."""
+    ds = 0 if new.get("role") == "leader" else (
+        round(new["busy_today_s"] * 10) - round(old["busy_today_s"] * 10))
+    return (bool(new.get("over_budget", False)) - bool(old.get("over_budget", False)),
+            bool(new.get("attention")) - bool(old.get("attention")), ds)
 
 
 class _TeamTally(_Tally):
@@ -257,11 +279,17 @@ class _TeamTally(_Tally):
         if not _EXCEPTION_FLAGS.isdisjoint(r["flags"]):
             c["#exceptions"] += sign
 
-    def busy_moved(self, old: dict, new: dict) -> None:
-        super().busy_moved(old, new)
-        if new.get("role") != "leader":
-            self.c["#busy_ds"] += round(new["busy_today_s"] * 10) - round(
-                old["busy_today_s"] * 10)
+    def busy_shift(self, over: int, attention: int, busy_ds: int = 0) -> None:
+        super().busy_shift(over, attention)
+        self.c["#busy_ds"] += busy_ds
+
+    def busy_result(self, prev: dict) -> dict:
+        """`result` of a team whose entries' busy figures alone moved since `prev` (its
+        last result): the figures those move, the rest kept."""
+        c = self.c
+        n = c["#agents"]
+        return {**prev, "over_budget": c["#over"], "attention": c["#attention"],
+                "busy_mean_s": round(c["#busy_ds"] / n / 10, 1) if n else None}
 
     def empty(self) -> bool:
         return not self.c["#rows"]
@@ -314,6 +342,7 @@ class FloorView:
         self._tally = _Tally()  # the floor's head counts over the last entries
         self._team_tally: dict[str, _TeamTally] = {}  # each team's, over the same
         self._teams_moved: set[str] = set()  # teams an entry went into or out of since
+        self._teams_busy: set[str] = set()  # teams whose entries' busy figures alone moved
         # agents whose entry the last step patched rather than rebuilt -> the only fields
         # the patch may have moved (a compact delta sends just those)
         self._fields: dict[str, tuple[str, ...]] = {}
@@ -368,6 +397,7 @@ class FloorView:
             self._hint = {names[i] for i in ids} | {names[i] for i in patch} | {
                 names[i] for i in busy_patch}
         self._teams_moved = set()
+        self._teams_busy = set()
         count = self._count
         for i in ids:
             old = out.get(names[i])
@@ -402,32 +432,52 @@ class FloorView:
         eng = self.eng
         names = eng.sym.agents.names
         budget = float(eng.P[K.P_BUDGET_MS])
-        moved = self._busy_moved
         fields = self._fields
         idx = np.asarray(ids, np.int64)
         slots = np.array([slot_of.get(d, -1) for d in eng.A[idx, K.A_CTX_DAY].tolist()],
                          np.int64)
-        busy_ms = np.where(slots >= 0, eng.DACC[np.maximum(slots, 0), idx, K.D_BUSY_MS],
-                           0.0).astype(np.float64).tolist()
+        busy = np.where(slots >= 0, eng.DACC[np.maximum(slots, 0), idx, K.D_BUSY_MS],
+                        0.0).astype(np.float64)
+        over_l = (busy > budget).tolist()
+        # the figures `_agent` works out, for all of them at once (and rounded as it does)
+        busy_l = round1(busy / 1000.0).tolist()
+        left_l = round1(np.maximum(0.0, budget - busy) / 1000.0).tolist()
+        # the counts' moves summed per team, then applied once each (a tick patches every
+        # busy agent: at 20,000 agents two counter updates per entry were a tenth of a step)
+        by_team: dict[str, list[int]] = {}
         for k, i in enumerate(ids):
             a = names[i]
             old = out.get(a)
             if old is None:
                 continue
-            busy = busy_ms[k]
-            over = busy > budget
-            # Python's round on the same floats as `_agent` (numpy's rounds differently)
-            e = {**old, "busy_today_s": round(busy / 1000.0, 1),
-                 "budget_left_s": round(max(0.0, budget - busy) / 1000.0, 1),
+            over = over_l[k]
+            e = {**old, "busy_today_s": busy_l[k], "budget_left_s": left_l[k],
                  "over_budget": over}
             if "in_shift" in old["flags"]:
                 e["attention"] = [x for x in old["attention"] if x != "over_budget"] + (
                     ["over_budget"] if over else [])
-                fields[a] = _BUSY_FIELDS + ("attention",)
+                fields[a] = _BUSY_FIELDS_ATTENTION
             else:
                 fields[a] = _BUSY_FIELDS
-            moved(old, e)
+            d_over, d_att, d_ds = busy_change(old, e)
+            team = old["team"] or "-"
+            acc = by_team.get(team)
+            if acc is None:
+                by_team[team] = [d_over, d_att, d_ds]
+            else:
+                acc[0] += d_over
+                acc[1] += d_att
+                acc[2] += d_ds
             out[a] = e
+        floor_over = floor_att = 0
+        for team, (d_over, d_att, d_ds) in by_team.items():
+            self._team_tally[team].busy_shift(d_over, d_att, d_ds)
+            floor_over += d_over
+            floor_att += d_att
+        self._tally.busy_shift(floor_over, floor_att)
+        # teams whose entries' busy figures alone moved: their result is patched (unless
+        # an entry also went in or out of them this step: `_teams_moved`)
+        self._teams_busy |= by_team.keys()
 
     def _count(self, e: dict, sign: int) -> None:
         """Take an entry out of (-1) or put it into (+1) the floor's and its team's counts
@@ -438,13 +488,6 @@ class FloorView:
         if t is None:
             t = self._team_tally[team] = _TeamTally()
         t.add(e, sign)
-        self._teams_moved.add(team)
-
-    def _busy_moved(self, old: dict, new: dict) -> None:
-        """`new` in place of `old` in the counts when only its busy figures moved."""
-        self._tally.busy_moved(old, new)
-        team = old["team"] or "-"
-        self._team_tally[team].busy_moved(old, new)
         self._teams_moved.add(team)
 
     def slot_of_day(self) -> dict[int, int]:
@@ -728,7 +771,7 @@ class FloorView:
             base = {t: tallies[t].result(t) for t in sorted(tallies) if not tallies[t].empty()}
             touched = None
         else:
-            touched = set(self._teams_moved)
+            touched = self._teams_moved | self._teams_busy
             base = dict(self._teams)
             grown = False
             for t in touched:
@@ -738,7 +781,10 @@ class FloorView:
                     tallies.pop(t, None)
                     continue
                 grown |= t not in base
-                base[t] = tally.result(t)
+                if t in base and t not in self._teams_moved:
+                    base[t] = tally.busy_result(base[t])
+                else:
+                    base[t] = tally.result(t)
             if grown:
                 base = dict(sorted(base.items()))
         self._teams = base
