@@ -203,8 +203,9 @@ def test_missing_fires_from_the_clock_not_from_arrival(mosquitto, tmp_path):
     tz = ZoneInfo("Asia/Shanghai")
     now = dt.datetime.now(tz)
     start = (now - dt.timedelta(minutes=4, seconds=58)).replace(second=0, microsecond=0)
-    if start.date() != (start + dt.timedelta(hours=2)).date():
-        start -= dt.timedelta(hours=3)  # keep the shift within one local date
+    # within two hours of local midnight the shift runs into the next day (an end before
+    # its start does: POLICY's night shifts); moving it earlier instead, as this test once
+    # did, put its end in the past from 22:00 local, and nothing was ever missing
     (tmp_path / "roster.csv").write_text("agent,name,team,role,hired,probation,products\n"
                                          "X1,甲,T,agent,2025-01-01,false,3\n"
                                          "X2,乙,T,agent,2025-01-01,false,3\n")
