@@ -55,17 +55,22 @@ async def drain(port: int, client_id: str, n_events: int, n_agents: int, store: 
         return time.perf_counter() - t0
 
 
-def ingest(broker, redis, events, batch: int, n_agents: int) -> dict:
+def ingest(broker, redis, events, batch: int, n_agents: int, rounds: int = 2) -> dict:
     data = payloads(events, batch)
-    out = {"batch": batch, "events": len(events)}
-    for name, store in (("off", "memory"), ("on", redis.url)):
-        redis.flushall()
-        cid = f"{name}-{batch}-{random.randrange(1 << 30)}"
-        preload(broker.port, cid, data)
-        out[name] = len(events) / asyncio.run(drain(broker.port, cid, len(events), n_agents,
-                                                    store))
-        print(f"  ingest batch={batch} journal {name}: {out[name]:,.0f} events/s",
-              file=sys.stderr, flush=True)
+    out = {"batch": batch, "events": len(events), "off": 0.0, "on": 0.0}
+    # off, on, off, on...: each the best of its rounds, taken in the same stretch of machine
+    # load (one short drain is mostly the session's start: a single round of 100 batches
+    # measured 50 % in one run and 100 % in the next)
+    for r in range(rounds):
+        for name, store in (("off", "memory"), ("on", redis.url)):
+            redis.flushall()
+            cid = f"{name}-{batch}-{random.randrange(1 << 30)}"
+            preload(broker.port, cid, data)
+            rate = len(events) / asyncio.run(drain(broker.port, cid, len(events), n_agents,
+                                                   store))
+            out[name] = max(out[name], rate)
+            print(f"  ingest batch={batch} journal {name} round {r + 1}: {rate:,.0f} events/s",
+                  file=sys.stderr, flush=True)
     out["ratio"] = out["on"] / out["off"]
     return out
 
@@ -117,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--agents", type=int, default=2000)
     args = ap.parse_args(argv)
     n_single = 5_000 if args.quick else 30_000
-    n_batch = 50_000 if args.quick else 500_000
+    n_batch = 200_000 if args.quick else 500_000
     per_day = 2_000 if args.quick else 20_000
     warm_up(args.agents)
     with MosquittoServer(extra_config=BROKER_CONFIG) as broker, RedisServer() as redis:
@@ -126,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                        args.agents)]
         rest = restore_figures(redis, args.agents, per_day)
     print(f"ingest from a real mosquitto (QoS 1), {args.agents} agents; journal on = "
-          "redis-server with AOF, appendfsync always")
+          "redis-server with AOF, appendfsync always; best of 2 alternating rounds")
     print(f"{'payload':>14} {'events':>9} {'journal off ev/s':>17} {'journal on ev/s':>16} "
           f"{'on/off':>7}")
     for r in rows:
