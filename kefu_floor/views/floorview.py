@@ -283,13 +283,17 @@ class _TeamTally(_Tally):
         super().busy_shift(over, attention)
         self.c["#busy_ds"] += busy_ds
 
+    def _busy_figures(self) -> dict:
+        # the team figures an entry's busy figures move (and so all `busy_result` redoes)
+        c = self.c
+        n = c["#agents"]
+        return {"over_budget": c["#over"], "attention": c["#attention"],
+                "busy_mean_s": round(c["#busy_ds"] / n / 10, 1) if n else None}
+
     def busy_result(self, prev: dict) -> dict:
         """`result` of a team whose entries' busy figures alone moved since `prev` (its
         last result): the figures those move, the rest kept."""
-        c = self.c
-        n = c["#agents"]
-        return {**prev, "over_budget": c["#over"], "attention": c["#attention"],
-                "busy_mean_s": round(c["#busy_ds"] / n / 10, 1) if n else None}
+        return {**prev, **self._busy_figures()}
 
     def empty(self) -> bool:
         return not self.c["#rows"]
@@ -315,7 +319,7 @@ class _TeamTally(_Tally):
                       "aht_s": round(c["#talk_ms"] / 1000 / talks, 1) if talks else None,
                       "answer_rate": _ratio(c["answered"], c["offered"]),
                       "satisfaction": _ratio(c["satisfied"], c["surveys"])},
-            "busy_mean_s": round(c["#busy_ds"] / n / 10, 1) if n else None,
+            **self._busy_figures(),
             "exceptions": c["#exceptions"],
         }
 
