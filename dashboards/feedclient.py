@@ -162,7 +162,7 @@ class FeedClient:
         for k, a in enumerate(cols.get("agent") or []):
             self.roster[a] = {f: cols[f][k] for f in fields}
         out = dict(msg)
-        kept = self.state or {} if delta else {}
+        kept = (self.state or {}) if delta else {}  # a snapshot's entries are whole
         agents = msg.get("agents")
         if agents:
             roster, was = self.roster, kept.get("agents") or {}

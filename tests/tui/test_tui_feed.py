@@ -82,6 +82,24 @@ def test_handle_rebuilds_the_floor_from_snapshot_and_deltas_and_keeps_a_timeline
     assert (local_ms(4, 10, 0), "busy", "toilet") in client.timeline["A002"]
 
 
+def test_a_compact_snapshot_replaces_the_kept_entries_whole():
+    # a delta's entry is merged into the kept one field by field; a snapshot's is not: a
+    # field the kept entry had and the snapshot's lacks does not linger (a resync after a
+    # version change of the service, say)
+    c = FeedClient("ws://127.0.0.1:1")
+    roster = {"agent": ["A1"], "name": ["甲"], "team": ["T"], "role": ["agent"],
+              "probation": [False]}
+    c.handle({"type": "snapshot", "site": "s", "now": 1, "roster": roster,
+              "agents": {"A1": {"state": "ready", "old_field": 1}}, "teams": {}})
+    c.handle({"type": "delta", "site": "s", "now": 2, "agents": {"A1": {"state": "busy"}}})
+    assert c.state["agents"]["A1"] == {"state": "busy", "old_field": 1, "name": "甲",
+                                       "team": "T", "role": "agent", "probation": False}
+    c.handle({"type": "snapshot", "site": "s", "now": 3, "roster": roster,
+              "agents": {"A1": {"state": "ready"}}, "teams": {}})
+    assert c.state["agents"]["A1"] == {"state": "ready", "name": "甲", "team": "T",
+                                       "role": "agent", "probation": False}
+
+
 def test_alerts_are_newest_first_and_deduplicated():
     c = FeedClient("ws://127.0.0.1:1", max_alerts=3)
     mk = lambda ts, a="A001": {"ts": ts, "agent": a, "rule": "busy_over_30", "points": -10,  # noqa: E731
