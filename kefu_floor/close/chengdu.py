@@ -82,13 +82,15 @@ def leader_items(cv, leader: str, agents: list[str]) -> dict[str, float | None]:
     lead = pol.leader
     scores = [s for a in agents if (s := cv.score(a)) is not None]
     team_score = float(np.mean(scores)) if scores else None
-    talk = sum(cv.D(a, K.D_TALK_MS) for a in agents)
-    talks = sum(cv.D(a, K.D_TALKS) for a in agents)
+    # the agents' month totals, each summed in the agents' order (as cv.D gives them)
+    D = cv.D_rows(agents, (K.D_TALK_MS, K.D_TALKS, K.D_ANSWERED, K.D_SALES))
+    talk = sum(d[0] for d in D)
+    talks = sum(d[1] for d in D)
     b = pol.bands.aht
     aht = (float(upper_bands(np.array([talk]), np.array([talks * 1000.0]), b.max, b.score,
                              b.above)[0]) if talks > 0 else None)
-    answered = sum(cv.D(a, K.D_ANSWERED) for a in agents)
-    sales = sum(Fraction(repr(cv.sales(a))) for a in agents)
+    answered = sum(d[2] for d in D)
+    sales = sum(Fraction(repr(d[3])) for d in D)
     from kefu_floor.localtime import month_str
     target = lead.sales_target.get(month_str(cv.month), lead.sales_target_default)
     spc = (None if target is None or answered == 0

@@ -75,6 +75,11 @@ class CloseView:
         self.day_lo, self.day_hi = month_days(month)
         self._incidents = self._read_incidents()
         self._ledger = eng.ledger_rows_by_agent(month)  # the month's rows only
+        self._by_agent = None  # excuses by agent (_approvals)
+        self._today = None  # engine time's local day (for appeals)
+        if eng.now is not None:
+            from kefu_floor.localtime import local_day_of
+            self._today = local_day_of(eng.now, self.pol.tz)
 
     # ---- who
     def rows(self) -> list[str]:
@@ -124,6 +129,14 @@ class CloseView:
         i = self.i(agent)
         return float(self.mv.D[i, col]) if 0 <= i < self.mv.n else 0.0
 
+    def D_rows(self, agents: list[str], cols: tuple[int, ...]) -> list[list[float]]:
+        """[self.D(a, c) for c in cols] for each agent, read at once."""
+        idx = [self.i(a) for a in agents]
+        ok = [0 <= i < self.mv.n for i in idx]
+        got = self.mv.D[[i for i, o in zip(idx, ok) if o]][:, list(cols)].tolist()
+        it = iter(got)
+        return [next(it) if o else [0.0] * len(cols) for o in ok]
+
     def qa(self, agent: str, q: int) -> float | None:
         i = self.i(agent)
         if not 0 <= i < self.mv.n:
@@ -169,6 +182,16 @@ class CloseView:
         return [k for k in range(lo, hi) if self.day_lo <= S[k, K.S_DAY] < self.day_hi]
 
     # ---- appeals (seeds 000/002)
+    def _approvals(self) -> dict[int, dict[tuple[int, int], np.ndarray]]:
+        """agent -> (rule, day) -> its excuse row (the last one, as they apply), read
+        once for every agent's appeals."""
+        if self._by_agent is None:
+            X = self.eng.X[: self.eng.G[K.G_EXCUSE_N]]
+            self._by_agent = {}
+            for x, (a, rule, day) in zip(X, X[:, [K.X_AGENT, K.X_RULE, K.X_DAY]].tolist()):
+                self._by_agent.setdefault(int(a), {})[(int(rule), int(day))] = x
+        return self._by_agent
+
     def appeals(self, agent: str) -> tuple[list[dict], list[dict]]:
         """(excused deductions with who approved them, deductions still open to appeal)."""
         i = self.i(agent)
@@ -176,14 +199,9 @@ class CloseView:
             return [], []
         eng = self.eng
         texts = eng.sym.texts.names
-        X = eng.X[: eng.G[K.G_EXCUSE_N]]
-        approvals = {(int(x[K.X_RULE]), int(x[K.X_DAY])): x for x in X if x[K.X_AGENT] == i}
+        approvals = self._approvals().get(i, {})
         L = eng.ledger
-        as_of = eng.now
-        today = None
-        if as_of is not None:
-            from kefu_floor.localtime import local_day_of
-            today = local_day_of(as_of, self.pol.tz)
+        today = self._today
         excused, open_ = [], []
         for r in sorted(self._ledger_rows(i), key=lambda r: (L[r, K.L_TS], r)):
             row = L[r]

@@ -52,6 +52,8 @@ class MonthView:
         n = len(eng.sym.agents)
         self.n = n
         self.slots = [s for s in range(K.N_DAY_SLOTS) if lo <= eng.slot_day[s] < hi]
+        self.days = sorted(self.slots, key=lambda s: eng.slot_day[s])  # in date order
+        self.day_strs = [day_str(int(eng.slot_day[s])) for s in self.days]
         self.D = (eng.DACC[self.slots, :n, :].sum(axis=0) if self.slots
                   else np.zeros((n, K.D_K)))
         ms = [s for s in range(K.N_MONTH_SLOTS) if eng.slot_month[s] == month]
@@ -174,14 +176,10 @@ def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int],
                  pay: dict | None = None) -> dict:
     a = eng.sym.agents.names[i]
     p = eng.roster.people.get(a)
-    D = mv.D[i]
+    D = mv.D[i].tolist()  # Python floats: the same values, read once
     talks = D[K.D_TALKS]
     talk_s = D[K.D_TALK_MS] / 1000.0
-    busy = {}
-    for s in sorted(mv.slots, key=lambda s: eng.slot_day[s]):
-        ms = eng.DACC[s, i, K.D_BUSY_MS]
-        if ms > 0:
-            busy[day_str(eng.slot_day[s])] = _num(ms / 1000.0, 3)
+    busy = _busy_by_day(eng, mv, i)
     kpi = {
         "offered": int(D[K.D_OFFERED]), "answered": int(D[K.D_ANSWERED]),
         "talk_s": round(float(talk_s), 3),
@@ -222,6 +220,12 @@ def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int],
         out["unknown"] = True  # not in the roster: scored, and flagged
     out["pay"] = pay if pay is not None else _pay(eng, mv, i, star, p)
     return out
+
+
+def _busy_by_day(eng: Engine, mv: MonthView, i: int) -> dict[str, float]:
+    """Agent i's counted busy seconds on each day of the month that has some."""
+    got = eng.DACC[mv.days, i, K.D_BUSY_MS].tolist() if mv.days else []
+    return {d: _num(ms / 1000.0, 3) for d, ms in zip(mv.day_strs, got) if ms > 0}
 
 
 def _facts(eng: Engine, row: np.ndarray, busy_by_day: dict) -> dict:
@@ -312,12 +316,7 @@ def _leaders(eng: Engine, mv: MonthView, ledger_rows: dict | None = None) -> lis
         aht = upper_bands(np.array([talk]), np.array([talks * 1000.0]), b.max, b.score,
                           b.above)[0]
         i = eng.sym.agents.ids.get(lid)
-        busy = {}
-        if i is not None:
-            for s in sorted(mv.slots, key=lambda s: eng.slot_day[s]):
-                ms = eng.DACC[s, i, K.D_BUSY_MS]
-                if ms > 0:
-                    busy[day_str(eng.slot_day[s])] = _num(ms / 1000.0, 3)
+        busy = _busy_by_day(eng, mv, i) if i is not None else {}
         deds, manual = _ledger_entries(eng, ledger_rows.get(i, []) if i is not None else [],
                                        busy)
         out.append({"agent": lid, "team": team, "name": eng.roster.people[lid].name,
