@@ -6,8 +6,9 @@ simulated day (2,000 agents, one day: about 900 k events).
 
 Runs alternate (peer, replay, replay --decoder strict, ...) so each ratio is taken within
 the same stretch of machine load; the best of --repeat of each is compared. Then one replay
-is timed in-process by phase (imports, numba's first dispatch, scan, feed, report) to show
-where the time goes, each as a fraction of the peer's time. The day is simulated once and
+is timed in-process by phase (imports, numba's first dispatch, the engine's set-up while
+the reading threads start, reading and feeding, which overlap, the report) to show where
+the time goes, each as a fraction of the peer's time. The day is simulated once and
 kept under the system's temp directory, keyed by the simulator's source.
 """
 from __future__ import annotations
@@ -33,7 +34,7 @@ with open(sys.argv[1], "rb") as f:
 """
 
 PHASES = """
-import sys, time
+import json, sys, time
 t0 = time.perf_counter()
 import numpy
 t1 = time.perf_counter()
@@ -49,19 +50,18 @@ from kernels.scan import json_depth
 json_depth(numpy.zeros(1, numpy.uint8), 1)  # numba's first dispatch: its target, one cache
 t4 = time.perf_counter()
 args = build_parser(True).parse_args(["replay", *sys.argv[1:]])
-ev = EventFile(args.events)
-blocks = list(ev.blocks())
-t5 = time.perf_counter()
-args.site = args.site or "default"
+ev = EventFile(args.events)  # its reading threads start now
 eng = Engine(_setup(args))
-ev._kept = blocks  # handed out again, as first_site's read-ahead is
-replay(eng, ev)
+t5 = time.perf_counter()
+replay(eng, ev, site_from_file=not args.site)
 t6 = time.perf_counter()
-build_report(eng)
+report = build_report(eng.finish())
 t7 = time.perf_counter()
+json.dumps(report, ensure_ascii=False)
+t8 = time.perf_counter()
 print({"numpy": t1 - t0, "numba import": t2 - t1, "kefu_floor modules": t3 - t2,
-       "numba first dispatch": t4 - t3, "read + scan": t5 - t4, "engine + feed": t6 - t5,
-       "report": t7 - t6})
+       "numba first dispatch": t4 - t3, "engine set-up (reading starts)": t5 - t4,
+       "read + scan + feed": t6 - t5, "report": t7 - t6, "JSON out": t8 - t7})
 """
 
 
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     tot = sum(phases.values())
     print(f"  one replay by phase (in-process, {tot:.2f} s; fraction of the peer's best):")
     for k, v in phases.items():
-        print(f"    {k:24s} {v:6.2f} s  {v / best['peer']:.2f}")
+        print(f"    {k:32s} {v:6.2f} s  {v / best['peer']:.2f}")
     ok = best["peer"] / best["scan"] >= TARGET
     print(f"  target >= {TARGET:g}x the peer: {'met' if ok else 'NOT met'}")
     print(json.dumps({"events": n, "peer_s": best["peer"], "scan_s": best["scan"],

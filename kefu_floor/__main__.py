@@ -1,3 +1,3 @@
-from kefu_floor.cli.main import main
+from kefu_floor.cli.main import run
 
-raise SystemExit(main())
+run()

@@ -2,8 +2,9 @@
 strict decoder (`kefu_floor.schema.decode_event`) for every line the scanner leaves.
 
 `EventFile(path).blocks()` yields `Block`s: the rows of a block of whole lines, each either
-filled by the scanner (columns in `RI`/`RN`, ids as local symbols of the file's one table)
-or decoded strictly (`strict[row]`: the Event or its Rejected). The scanner's tables (type
+filled by the scanner (columns in `RI`/`RN`, ids as symbols of the file's `Names`) or
+decoded strictly (`strict[row]`: the Event or its Rejected). Threads scan the file's
+segments on the other cores while the caller feeds the engine (`read_segments`). The scanner's tables (type
 names, required fields, enum values, ranges) are built here from the schema, so the wire
 format has one definition. They, the symbol table (`Symbols`) and the mapping of its
 symbols to an engine's ids (`EngineIds`) are shared with live ingest's payload scanner
@@ -14,6 +15,9 @@ from __future__ import annotations
 import gzip
 import mmap
 import os
+import queue
+import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -27,7 +31,11 @@ from kernels import jsonscan as J
 
 BLOCK = 8 << 20  # bytes of a gzip file decompressed at a time (whole lines)
 ROWS = 1 << 17  # rows of a block
-KEEP = 8  # blocks first_site keeps for the replay (~1 M lines, ~130 MB); beyond, it reads twice
+AHEAD = 2  # blocks a reading thread may have ready before the caller takes them
+SEGMENT = 4 << 20  # bytes of a mapped file a reading thread takes at a time (whole lines)
+# threads that read a file (read_segments), one per core up to 4: on 2 cores, 2 readers
+# beside the caller replayed the benchmark's day in 1.42-1.45 s, 1 in 1.49-1.54, 3 in 1.49-1.51
+WORKERS = max(1, min(4, (os.cpu_count() or 1)))
 
 # how the scanner fills a type's columns (kernels.jsonscan TSHAPE); types not named here
 # (manual entries with free text, days, points: floor, adjust, excuse, incident) are left
@@ -254,19 +262,21 @@ class LineScanner:
         self.sym = Symbols()
         self.line = 1
 
-    def scan(self, buf, rows: int | None = None) -> Iterator[Block]:
-        """Blocks of at most `rows` (ROWS) rows from buf (bytes, or a mmap), whole lines."""
+    def scan(self, buf, rows: int | None = None, start: int = 0, bom: bool = True
+             ) -> Iterator[Block]:
+        """Blocks of at most `rows` (ROWS) rows from buf (bytes, a mmap or a uint8 array)
+        from byte `start`, whole lines; `bom`: a byte-order mark may open line 1."""
         rows = rows or ROWS
-        b = np.frombuffer(buf, np.uint8)
+        b = buf if isinstance(buf, np.ndarray) else np.frombuffer(buf, np.uint8)
         sym = self.sym
-        pos = 0
+        pos = start
         while pos < len(b):
             RI = np.empty((rows, J.R_K), np.int64)
             RN = np.empty(rows, np.float64)
             r = 0
             while True:
                 pos, self.line, r, st = J.scan_lines(
-                    b, pos, self.line, True, RI, RN, r, *self.tables, sym.tab, sym.SH,
+                    b, pos, self.line, bom, RI, RN, r, *self.tables, sym.tab, sym.SH,
                     sym.SC, sym.SO, sym.SL, sym.pool, sym.S)
                 if st != J.NEED_SYMBOLS:
                     break
@@ -281,15 +291,181 @@ class LineScanner:
             yield block
 
 
-class EventFile:
-    """An events file (.jsonl, or .jsonl.gz from `serve --archive`), read once, in blocks."""
+class Names:
+    """The symbols of several scanners' tables as one: (category, name) -> one id, in the
+    order the caller meets them; `names[id]` as a Symbols table has them."""
 
-    def __init__(self, path: Path, scan: bool = True):
+    def __init__(self):
+        self.names: list[str] = []
+        self._ids: dict[tuple[int, str], int] = {}
+        self._maps: dict[int, np.ndarray] = {}  # id(scanner's Symbols) -> its ids here
+
+    def adopt(self, block: Block, sym: Symbols, n_sym: int) -> None:
+        """Renumber the block's symbol columns from `sym`'s ids (its first n_sym symbols
+        are complete) to these."""
+        m = self._maps.get(id(sym), np.zeros(0, np.int64))
+        if len(m) < n_sym:
+            new = []
+            for s in range(len(m), n_sym):
+                key = (int(sym.cats[s]), sym.names[s])
+                k = self._ids.get(key)
+                if k is None:
+                    k = self._ids[key] = len(self.names)
+                    self.names.append(key[1])
+                new.append(k)
+            m = self._maps[id(sym)] = np.concatenate([m, np.array(new, np.int64)])
+        RI = block.RI
+        for col in SYMBOL_COLUMNS:
+            c = RI[:, col]
+            got = c >= 0
+            c[got] = m[c[got]]
+
+
+# the columns of a row that hold symbols of the scan's table
+SYMBOL_COLUMNS = (J.R_AGENT, J.R_QUEUE, J.R_SRC, J.R_REASON, J.R_SITE)
+
+
+def read_segments(segments: Iterator[tuple[np.ndarray, int, int]], scanning: bool,
+                  workers: int, names: Names) -> Iterator[Block]:
+    """The blocks of `segments` (buf, lo, hi: whole lines buf[lo:hi]) in their order,
+    scanned by `workers` threads started now (0: in the caller's thread, as it reads),
+    line numbers counted across segments and symbols numbered in `names`.
+
+    The scanner runs without the GIL, so the threads scan on other cores while the caller
+    makes the engine and feeds it. Each thread takes the next segment (the source is read
+    under a lock, in order) and scans it with its own symbol table into a queue of that
+    segment's blocks, at most AHEAD of them ahead of the caller; the caller reads the
+    queues in segment order. A thread's error (a broken gzip file) is raised here, at the
+    segment it stopped at; when the caller stops early or drops the iterator, the threads
+    stop at their next block."""
+    if workers <= 0:
+        return _read_here(segments, scanning, names)
+    lock = threading.Lock()
+    ready = threading.Condition(lock)
+    stop = threading.Event()
+    queues: dict[int, queue.Queue] = {}
+    state = {"next": 0, "last": None}  # next segment to hand out; the last one, once known
+
+    def put(q: queue.Queue, item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        scanner = LineScanner(scanning)
+        while not stop.is_set():
+            q: queue.Queue = queue.Queue(AHEAD)
+            with lock:
+                if state["last"] is not None:
+                    return
+                k = state["next"]
+                try:
+                    seg = next(segments, None)
+                except BaseException as e:  # handed to the caller at segment k
+                    seg = e
+                if seg is None or isinstance(seg, BaseException):
+                    state["last"] = k
+                state["next"] = k + 1
+                queues[k] = q
+                ready.notify_all()
+            if seg is None or isinstance(seg, BaseException):
+                put(q, (None, 0, seg))  # no more segments, or why not
+                return
+            buf, lo, hi = seg
+            scanner.line = 1
+            try:
+                for block in scanner.scan(buf[:hi], start=lo, bom=k == 0):
+                    if not put(q, (block, len(scanner.sym.names), scanner.sym)):
+                        return
+            except BaseException as e:
+                put(q, (None, 0, e))
+                return
+            put(q, (None, scanner.line - 1, None))  # the segment's end: its lines
+
+    def take() -> Iterator[Block]:
+        try:
+            base, k = 0, 0
+            while True:
+                with lock:
+                    while k not in queues:
+                        ready.wait()
+                    q = queues.pop(k)
+                    last = state["last"] == k
+                while True:
+                    block, n, extra = q.get()
+                    if block is None:
+                        break
+                    names.adopt(block, extra, n)
+                    block.RI[:, J.R_LINE] += base
+                    yield block
+                if isinstance(extra, BaseException):
+                    raise extra
+                if last:
+                    return
+                base += n
+                k += 1
+        finally:
+            close()
+
+    def close() -> None:
+        stop.set()
+        for t in threads:
+            t.join()
+        segments.close()
+
+    threads = [threading.Thread(target=run, name=f"kefu-scan-{w}", daemon=True)
+               for w in range(workers)]
+    for t in threads:
+        t.start()
+    return _Reading(take(), close, stop)
+
+
+class _Reading:
+    """read_segments' blocks; `close` stops the threads (also when none was read yet, which
+    a generator's own close does not reach), as does dropping it."""
+
+    def __init__(self, blocks: Iterator[Block], close, stop: threading.Event):
+        self._blocks = blocks
+        self._close = close
+        weakref.finalize(self, stop.set)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> Block:
+        return next(self._blocks)
+
+    def close(self) -> None:
+        self._blocks.close()
+        self._close()
+
+
+def _read_here(segments, scanning: bool, names: Names) -> Iterator[Block]:
+    """read_segments without threads."""
+    scanner = LineScanner(scanning)
+    base = 0
+    for k, (buf, lo, hi) in enumerate(segments):
+        scanner.line = 1
+        for block in scanner.scan(buf[:hi], start=lo, bom=k == 0):
+            names.adopt(block, scanner.sym, len(scanner.sym.names))
+            block.RI[:, J.R_LINE] += base
+            yield block
+        base += scanner.line - 1
+
+
+class EventFile:
+    """An events file (.jsonl, or .jsonl.gz from `serve --archive`), read once, in blocks,
+    by `workers` threads (WORKERS; 0: in the caller's thread) started now."""
+
+    def __init__(self, path: Path, scan: bool = True, workers: int | None = None):
         self.path = Path(path)
-        self.scanner = LineScanner(scan)
-        self.sym = self.scanner.sym
-        self._kept: list[Block] = []  # read ahead by first_site, not yet handed out
-        self._it = self._read()
+        self.sym = Names()  # the symbols of the blocks handed out (`names`)
+        self._it = read_segments(self._segments(), scan,
+                                 WORKERS if workers is None else workers, self.sym)
 
     def _open(self):
         try:
@@ -299,15 +475,23 @@ class EventFile:
         except OSError as e:
             raise ConfigError(f"events file {self.path}: cannot open it ({e.strerror})") from None
 
-    def _read(self) -> Iterator[Block]:
+    def _segments(self) -> Iterator[tuple[np.ndarray, int, int]]:
+        """(buf, lo, hi): the file in segments of whole lines, in order."""
         with self._open() as f:
             if not isinstance(f, gzip.GzipFile):
                 # mapped, not copied: the scanner reads the page cache in place (the map
                 # lives as long as a block refers to it)
-                if os.fstat(f.fileno()).st_size == 0:
+                size = os.fstat(f.fileno()).st_size
+                if size == 0:
                     return
                 mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-                yield from self.scanner.scan(mm)
+                b = np.frombuffer(mm, np.uint8)
+                lo = 0
+                while lo < size:
+                    cut = mm.find(b"\n", min(lo + SEGMENT, size) - 1)
+                    hi = size if cut < 0 else cut + 1
+                    yield b, lo, hi
+                    lo = hi
                 return
             tail = b""
             while True:
@@ -327,44 +511,12 @@ class EventFile:
                     data, tail = tail, b""
                     if not data:
                         return
-                yield from self.scanner.scan(data)
-
-    def first_site(self) -> str | None:
-        """The site named by the file's first event that names one (for a run without
-        --site); the blocks read to find it are kept for `blocks`, up to KEEP blocks:
-        beyond, the search goes on without keeping them and `blocks` reads the file again
-        from the start (memory stays bounded for a long file that names no site)."""
-        keeping = True
-        site = None
-        for block in self._it:
-            if keeping:
-                self._kept.append(block)
-                if len(self._kept) > KEEP:
-                    keeping = False
-                    self._kept.clear()
-            site = self._site_in(block)
-            if site is not None:
-                break
-        if not keeping:  # start again: a fresh symbol table, line 1
-            self._it.close()
-            self.scanner = LineScanner(self.scanner.scanning)
-            self.sym = self.scanner.sym
-            self._it = self._read()
-        return site
-
-    def _site_in(self, block: Block) -> str | None:
-        RI = block.RI
-        named = np.flatnonzero((RI[:, J.R_OK] == 1) & (RI[:, J.R_SITE] >= 0))
-        first = int(named[0]) if len(named) else len(block)
-        for k in sorted(block.strict):
-            if k > first:
-                break
-            e = block.strict[k]
-            if isinstance(e, schema.Event) and e.site:
-                return e.site
-        return self.sym.names[RI[first, J.R_SITE]] if len(named) else None
+                yield np.frombuffer(data, np.uint8), 0, len(data)
 
     def blocks(self) -> Iterator[Block]:
-        while self._kept:
-            yield self._kept.pop(0)
         yield from self._it
+
+    def close(self) -> None:
+        """Stop reading (the threads end at their next block); the blocks already handed
+        out stay valid."""
+        self._it.close()

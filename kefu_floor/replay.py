@@ -65,16 +65,19 @@ def read_events(path: Path) -> Iterator[tuple[int, Event | Rejected]]:
 
 def replay(engine: Engine, path: Path | EventFile,
            on_reject: Callable[[LineRejection], None] | None = None,
-           progress: Callable[[int], None] | None = None, strict: bool = False
-           ) -> ReplayResult:
+           progress: Callable[[int], None] | None = None, strict: bool = False,
+           site_from_file: bool = False) -> ReplayResult:
     """Feed the file's events in chunks; each rejected line is counted, kept in the result
     and handed to `on_reject`; `progress` gets the last line number fed. `path` may be an
-    EventFile already opened (and read ahead by its `first_site`)."""
+    EventFile already opened. `site_from_file`: the engine's site is the one named by the
+    file's first event that names one (`first_site`), its own if none does."""
     if strict:
-        return _replay_strict(engine, path.path if isinstance(path, EventFile) else path,
-                              on_reject, progress)
+        path = path.path if isinstance(path, EventFile) else path
+        if site_from_file:
+            engine.site = first_site(path) or engine.site
+        return _replay_strict(engine, path, on_reject, progress)
     src = path if isinstance(path, EventFile) else EventFile(path)
-    run = _Scanned(engine, src, on_reject, progress)
+    run = _Scanned(engine, src, on_reject, progress, site_from_file)
     for block in src.blocks():
         run.add(block)
     run.flush(run.res.lines)
@@ -111,8 +114,10 @@ class _Run:
 class _Scanned(_Run):
     """Blocks of scanned rows -> chunks of CHUNK decoded events -> the engine."""
 
-    def __init__(self, engine: Engine, src: EventFile, on_reject, progress):
+    def __init__(self, engine: Engine, src: EventFile, on_reject, progress,
+                 site_from_file: bool = False):
         super().__init__(engine, on_reject, progress)
+        self.site_from_file = site_from_file
         self.sym = src.sym
         self.ids = EngineIds(engine, src.sym)
         self.pending: list[tuple[Block, np.ndarray]] = []  # (block, its rows) of the chunk
@@ -149,6 +154,23 @@ class _Scanned(_Run):
         if len(RI):
             self.res.lines = int(RI[-1, J.R_LINE])
 
+    def take_site(self, RI, ok, fpos, fev) -> None:
+        """The site of the chunk's first event that names one becomes the engine's. Every
+        event before it names none, so it was fed to the engine whatever its site: the file
+        is read once, and the engine is made while the first blocks are read."""
+        named = np.flatnonzero(ok & (RI[:, J.R_SITE] >= 0))
+        first = int(named[0]) if len(named) else len(RI)
+        site = self.sym.names[int(RI[first, J.R_SITE])] if len(named) else None
+        for p, e in zip(fpos.tolist(), fev):  # the strictly decoded events, in row order
+            if p > first:
+                break
+            if e.site:
+                site = e.site
+                break
+        if site is not None:
+            self.engine.site = site
+            self.site_from_file = False
+
     def flush(self, upto: int) -> None:
         parts, self.pending, self.n = self.pending, [], 0
         eng = self.engine
@@ -171,6 +193,8 @@ class _Scanned(_Run):
 
         lines = RI[:, J.R_LINE]
         ok = RI[:, J.R_OK] == 1
+        if self.site_from_file:
+            self.take_site(RI, ok, fpos, fev)
         # events for another site are not ours (engine.check_site says so, by name)
         wrong = np.zeros(n, np.bool_)
         site = np.where(ok, RI[:, J.R_SITE], -1)

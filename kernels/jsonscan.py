@@ -494,7 +494,7 @@ def _room(RI, r, tab, SH, pool, S):
     return DONE
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # a replay reads ahead in a thread (kefu_floor.linescan)
 def scan_lines(b, pos, line, bom, RI, RN, r, TYPES, TOFF, TIDX, TSHAPE, TREQ, ENUMS, EOFF, EGRP,
                LIM, tab, SH, SC, SO, SL, pool, S):
     """Scan the lines of b from byte pos (line number `line`) into rows r.. of RI/RN.

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from kefu_floor.errors import ConfigError, KefuError
 from kefu_floor.i18n import default_lang, t
@@ -95,18 +96,25 @@ def _month(s: str | None) -> int | None:
 
 
 def cmd_replay(args) -> int:
-    from kefu_floor.engine import Engine
     from kefu_floor.linescan import EventFile
-    from kefu_floor.replay import first_site, replay, stderr_reject
-    from kefu_floor.views.report import build_report
 
     path = events_path(args.events)
     month = _month(args.month)
     strict = args.decoder == "strict"
+    # reading starts now, in threads of its own, while the engine is made
     events = path if strict else EventFile(path)
-    if not args.site:
-        # the scanner keeps the blocks it reads to find the site: one decode pass
-        args.site = first_site(path) if strict else events.first_site()
+    try:
+        return _replay(args, path, events, month, strict)
+    finally:
+        if not strict:
+            events.close()  # read to the end already, unless the set-up failed
+
+
+def _replay(args, path, events, month, strict) -> int:
+    from kefu_floor.engine import Engine
+    from kefu_floor.replay import replay, stderr_reject
+    from kefu_floor.views.report import build_report
+
     engine = Engine(_setup(args))
     lang = args.lang
     if not args.roster:
@@ -124,8 +132,9 @@ def cmd_replay(args) -> int:
         task = bar.add_task("replay", total=total)
         progress = lambda n: bar.update(task, completed=n)  # noqa: E731
     try:
+        # without --site, the site the file names first (one pass over the file)
         res = replay(engine, events, on_reject=lambda lr: stderr_reject(lr, path),
-                     progress=progress, strict=strict)
+                     progress=progress, strict=strict, site_from_file=not args.site)
     finally:
         if bar:
             bar.stop()
@@ -235,5 +244,22 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
 
+def run() -> NoReturn:
+    """The `kefu-floor` command: `main`, then exit. A replay has written all it writes
+    when `main` returns; what is left is freeing its engine, its blocks and numba's
+    compiled code object by object, about a tenth of a big day's replay, so it leaves
+    without the interpreter's teardown (its output flushed first)."""
+    argv = sys.argv[1:]
+    rc = main(argv)
+    if argv[:1] == ["replay"]:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BrokenPipeError:
+            pass  # a reader that stopped early (`| head`): as main, not an error
+        os._exit(rc)
+    sys.exit(rc)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

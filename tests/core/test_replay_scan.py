@@ -210,35 +210,132 @@ def test_caps_reached_in_a_chunk_give_the_same_rejections(tmp_path):
     assert any(r == "over_cap" for _, r, _ in scan[2])
 
 
+def _site_runs(p: Path):
+    """(site, report, told rejections, accepted) of a replay that takes the site from the
+    file: the scanner's (the site found as the chunks are fed) and the strict decoder's
+    (first_site, read before)."""
+    out = []
+    for strict in (False, True):
+        eng = Engine(_setup())
+        told = []
+        res = replay(eng, p, on_reject=lambda lr: told.append((lr.line, lr.rejection.reason)),
+                     strict=strict, site_from_file=True)
+        out.append((eng.site, json.dumps(build_report(eng.finish())), told, res.accepted))
+    return out
+
+
 def test_a_site_from_the_file(tmp_path):
     lines = [json.dumps({**json.loads(x), "site": "cd9"}).encode() if k > 50 else x
              for k, x in enumerate(LINES[:3000])]
     lines[2000] = lines[2000].replace(b'"cd9"', b'"cd8"')
     p = tmp_path / "site.jsonl"
     p.write_bytes(b"\n".join(lines) + b"\n")
-    f = EventFile(p)
-    assert f.first_site() == "cd9"
+    scan, strict = _site_runs(p)
+    assert scan == strict and scan[0] == "cd9"
+    assert (2001, "wrong_site") in scan[2]
     assert_same(p, site="cd9")
 
 
-def test_a_site_found_past_the_read_ahead_reads_the_file_again(tmp_path, monkeypatch):
-    from kefu_floor import linescan
+def test_a_site_named_late_is_taken_and_the_lines_before_it_count(tmp_path, monkeypatch):
+    from kefu_floor import linescan, replay as rp
 
     lines = list(LINES[:3000])
     lines[2500] = json.dumps({**json.loads(lines[2500]), "site": "cd9"}).encode()
+    lines[2700] = json.dumps({**json.loads(lines[2700]), "site": "cd8"}).encode()
     p = tmp_path / "late.jsonl"
     p.write_bytes(b"\n".join(lines) + b"\n")
     monkeypatch.setattr(linescan, "ROWS", 256)
-    monkeypatch.setattr(linescan, "KEEP", 2)
-    f = EventFile(p)
-    assert f.first_site() == "cd9" and not f._kept
-    eng = Engine(_setup("cd9"))
-    told = []
-    res = replay(eng, f, on_reject=lambda lr: told.append(lr.line))
-    ref = Engine(_setup("cd9"))
-    want = replay(ref, p, strict=True)
-    assert res.accepted == want.accepted and told == [lr.line for lr in want.rejected]
-    assert json.dumps(build_report(eng.finish())) == json.dumps(build_report(ref.finish()))
+    monkeypatch.setattr(linescan, "SEGMENT", 5000)
+    monkeypatch.setattr(rp, "CHUNK", 700)  # the site is named in the fourth chunk
+    scan, strict = _site_runs(p)
+    assert scan == strict and scan[0] == "cd9"
+    assert [t for t in scan[2] if t[1] == "wrong_site"] == [(2701, "wrong_site")]
+
+
+def test_a_file_without_a_site_is_the_engines(tmp_path):
+    p = tmp_path / "nosite.jsonl"
+    p.write_bytes(b"\n".join(LINES[:500]) + b"\n")
+    scan, strict = _site_runs(p)
+    assert scan == strict and scan[0] == "default"
+
+
+@pytest.mark.parametrize("segment", [1, 777, 1 << 20])
+def test_reading_threads_and_segments_change_nothing(tmp_path, monkeypatch, segment):
+    """Every line its own segment (1 byte: a segment ends at the first newline), segments
+    cutting blocks anywhere, one big segment; two threads or none: the same rows, line
+    numbers, report and rejections. A byte-order mark counts on line 1 only, wherever the
+    segments start."""
+    from kefu_floor import linescan
+
+    p = _hostile_file(tmp_path, 2500, 8)
+    data = p.read_bytes().split(b"\n")
+    data[1200] = b"\xef\xbb\xbf" + data[1200]  # not line 1: bad JSON for both decoders
+    p.write_bytes(b"\n".join(data))
+    monkeypatch.setattr(linescan, "SEGMENT", segment)
+    monkeypatch.setattr(linescan, "ROWS", 300)
+
+    def rows(workers):
+        f = EventFile(p, workers=workers)
+        got = [(b.RI.copy(), b.RN.copy(), sorted(b.strict)) for b in f.blocks()]
+        RI = np.concatenate([g[0] for g in got])
+        # symbols as names: the ids are each reader's own numbering
+        for col in linescan.SYMBOL_COLUMNS:
+            RI[:, col] = [hash(f.sym.names[s]) if s >= 0 else -1 for s in RI[:, col].tolist()]
+        return RI, np.concatenate([g[1] for g in got])
+
+    (a, an), (b, bn) = rows(2), rows(0)
+    ok = a[:, J.R_OK] == 1  # RN is the scanner's only where it filled the row
+    assert np.array_equal(a, b) and np.array_equal(an[ok].view(np.int64), bn[ok].view(np.int64))
+    assert a[:, J.R_LINE].tolist() == [k + 1 for k, x in enumerate(data)
+                                       if x.strip() and not x.strip().startswith(b"#")]
+    scan = assert_same(p)
+    assert (1201, "bad_json") in [(ln, r) for ln, r, _ in scan[2]]
+
+
+def test_reading_threads_stop_when_the_reader_stops(tmp_path, monkeypatch):
+    import threading
+
+    from kefu_floor import linescan
+
+    p = tmp_path / "day.jsonl"
+    p.write_bytes(b"\n".join(LINES) + b"\n")
+    monkeypatch.setattr(linescan, "SEGMENT", 2000)
+    monkeypatch.setattr(linescan, "ROWS", 50)
+    f = EventFile(p, workers=2)
+    it = f.blocks()
+    next(it)
+    it.close()  # the threads were blocked on full queues
+    assert not [t for t in threading.enumerate() if t.name.startswith("kefu-scan")]
+    f = EventFile(p, workers=2)  # never read: dropped
+    del f
+    import gc
+
+    gc.collect()
+    for _ in range(100):
+        if not [t for t in threading.enumerate() if t.name.startswith("kefu-scan")]:
+            break
+        threading.Event().wait(0.05)
+    assert not [t for t in threading.enumerate() if t.name.startswith("kefu-scan")]
+
+
+def test_a_broken_gzip_file_is_one_line_at_the_segment_it_breaks(tmp_path, monkeypatch):
+    import gzip
+
+    from kefu_floor import linescan
+    from kefu_floor.errors import ConfigError
+
+    monkeypatch.setattr(linescan, "BLOCK", 100_000)  # decompressed a segment at a time
+
+    raw = b"\n".join(LINES) + b"\n"
+    gz = gzip.compress(raw)
+    p = tmp_path / "cut.jsonl.gz"
+    p.write_bytes(gz[: len(gz) * 3 // 4])
+    f = EventFile(p, workers=2)
+    n = 0
+    with pytest.raises(ConfigError, match="not a complete gzip file"):
+        for block in f.blocks():
+            n += len(block)
+    assert 0 < n < len(LINES)
 
 
 @pytest.mark.slow
