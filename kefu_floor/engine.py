@@ -492,11 +492,11 @@ class Engine:
         return self
 
     def _apply(self, b: Batch, received_ms: int | None = None) -> None:
-        # dedup was done by the admission kernel: the floor kernel's own is bypassed
-        self._count_inputs(b)
+        # dedup was done by the admission kernel: the floor kernel's own is bypassed (no
+        # source); the seq stays, for the month's inputs digest
+        self._agent_hashes()
         cols = list(b.columns())
         cols[8] = np.full(len(b), -1, np.int32)
-        cols[9] = np.full(len(b), -1, np.int64)
         b = Batch(*cols)
         self._ensure_capacity()
         stats.before_batch(self, b, received_ms)
@@ -510,12 +510,12 @@ class Engine:
         if self.G[K.G_NOW] >= self._ledger_roll_at:  # once a day, not per event
             self._roll_ledger()
 
-    def _count_inputs(self, b: Batch) -> None:
+    def _agent_hashes(self) -> None:
+        """agent_h (the inputs digest's hash of each agent id) for every interned id."""
         names = self.sym.agents.names
         if self.agent_h.shape[0] < len(names):  # once per new agent id, not per event
             self.agent_h = np.concatenate(
                 [self.agent_h, hash_ids(names[self.agent_h.shape[0]:])])
-        call_kernel(self, ki.count_inputs, {}, b)
 
     def month_inputs(self, month: int) -> tuple[int, str] | None:
         """(accepted events, digest) of `month`, or None if the month's ring slot holds a

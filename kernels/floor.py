@@ -26,6 +26,7 @@ import numpy as np
 from numba import njit
 
 from kernels.clock import local_day, month_of_day, next_local_midnight
+from kernels.inputs import NO_MONTH as NO_MONTH_DAY, count_input
 from kernels.prefetch import prefetch
 from kernels.layout import (
     AR_ANSWERED, AR_K, AR_MINUTE, AR_TALKS, AR_TALK_MS, A_ANSWER_DAY, A_ANSWER_TS,
@@ -647,11 +648,14 @@ def apply_batch(
     etype, ts, agent, call, queue, code, aux, num, src, seq,
     A, S, BK, DACC, slot_day, MACC, slot_month, QROLL, QDAY, AROLL, roll_min,
     CKEY, CVAL, CKEY2, CVAL2, qwait, L, X, src_seq, G, P, excused_reason, tz_utc, tz_off,
-    INC, start, QTR, tr_slot, ledger_keep_days,
+    INC, start, QTR, tr_slot, ledger_keep_days, agent_h, MIN,
 ):
-    """Apply events start.. in order. Returns (j, NEED_*): NEED_NOTHING with j = n when
+    """Apply events start.. in order, each counted in its month's inputs as it is
+    (kernels.inputs: agent_h, MIN). Returns (j, NEED_*): NEED_NOTHING with j = n when
     done, else the array to grow before calling again with start = j."""
     n = etype.shape[0]
+    day_lo = day_hi = NO_MONTH_DAY
+    day_m = 0
     for j in range(start, n):
         _prefetch_rows(j, n, ts, agent, A, S, DACC, AROLL)
         et = etype[j]
@@ -690,6 +694,9 @@ def apply_batch(
             src_seq[src[j]] = seq[j]
         G[G_NOW] = t
         G[G_ACCEPTED] += 1
+        day_lo, day_hi, day_m = count_input(j, etype, ts, agent, call, code, aux, num, seq,
+                                            agent_h, tz_utc, tz_off, MIN, day_lo, day_hi,
+                                            day_m)
         r = roll_slot(roll_min, QROLL, t)
         tr = -1
         if et == EV_ANSWER or et == EV_ENQUEUE or et == EV_ABANDON:
