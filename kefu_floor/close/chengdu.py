@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
@@ -90,7 +91,7 @@ def leader_items(cv, leader: str, agents: list[str]) -> dict[str, float | None]:
     aht = (float(upper_bands(np.array([talk]), np.array([talks * 1000.0]), b.max, b.score,
                              b.above)[0]) if talks > 0 else None)
     answered = sum(d[2] for d in D)
-    sales = sum(Fraction(repr(d[3])) for d in D)
+    sales = sum(Fraction(Decimal(repr(d[3]))) for d in D)  # exact, as Fraction(repr(x))
     from kefu_floor.localtime import month_str
     target = lead.sales_target.get(month_str(cv.month), lead.sales_target_default)
     spc = (None if target is None or answered == 0

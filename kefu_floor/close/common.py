@@ -39,8 +39,20 @@ def pay_dict(parts: dict[str, float], decimals: int) -> dict[str, float]:
     """Components rounded at the end; `total` is the sum of the rounded components, so a
     pay sheet always adds up."""
     out = {k: money(v, decimals) for k, v in parts.items()}
-    out["total"] = money(sum(Decimal(repr(v)) for v in out.values()), decimals) if out else 0.0
+    out["total"] = money(_sum_rounded(list(out.values()), decimals), decimals) if out else 0.0
     return out
+
+
+def _sum_rounded(values: list[float], decimals: int):
+    """The exact decimal sum of values that each have at most `decimals` places. Each is a
+    whole number of 10**-decimals units, so summed in units it is exact and
+    units / 10**decimals is the double nearest that sum (a tenth of summing Decimals).
+    Below 2**50 units, v * 10**decimals is within a quarter unit of the whole number it
+    stands for; beyond, or for nan and inf, the Decimals themselves are summed."""
+    unit = 10 ** decimals
+    if all(abs(v) * unit < 2**50 for v in values):  # False for nan and inf too
+        return sum(round(v * unit) for v in values) / unit
+    return sum(Decimal(repr(v)) for v in values)
 
 
 # one JSON-number rule for the report and the close

@@ -54,6 +54,7 @@ class MonthView:
         self.slots = [s for s in range(K.N_DAY_SLOTS) if lo <= eng.slot_day[s] < hi]
         self.days = sorted(self.slots, key=lambda s: eng.slot_day[s])  # in date order
         self.day_strs = [day_str(int(eng.slot_day[s])) for s in self.days]
+        self._busy: list[list[float]] | None = None  # busy_ms, read once
         self.D = (eng.DACC[self.slots, :n, :].sum(axis=0) if self.slots
                   else np.zeros((n, K.D_K)))
         ms = [s for s in range(K.N_MONTH_SLOTS) if eng.slot_month[s] == month]
@@ -85,6 +86,14 @@ class MonthView:
         out = np.zeros(self.n, bool)
         out[L[L[:, K.L_RULE] == K.R_FLOOR, K.L_AGENT].astype(np.int64)] = True
         return out
+
+    def busy_ms(self, i: int) -> list[float]:
+        """Agent i's counted busy ms on each of the month's days (`days` order); the month's
+        table is read at the first call, for every agent at once."""
+        if self._busy is None:
+            self._busy = (self.eng.DACC[self.days, : self.n, K.D_BUSY_MS].T.tolist()
+                          if self.days else [[] for _ in range(self.n)])
+        return self._busy[i]
 
     def has_data(self, i: int) -> bool:
         return bool(self.present[i] or self.site_data[i] or self.D[i].any() or self.M[i].any())
@@ -224,8 +233,7 @@ def _agent_entry(eng: Engine, mv: MonthView, i: int, rows: list[int],
 
 def _busy_by_day(eng: Engine, mv: MonthView, i: int) -> dict[str, float]:
     """Agent i's counted busy seconds on each day of the month that has some."""
-    got = eng.DACC[mv.days, i, K.D_BUSY_MS].tolist() if mv.days else []
-    return {d: _num(ms / 1000.0, 3) for d, ms in zip(mv.day_strs, got) if ms > 0}
+    return {d: _num(ms / 1000.0, 3) for d, ms in zip(mv.day_strs, mv.busy_ms(i)) if ms > 0}
 
 
 def _facts(eng: Engine, row: np.ndarray, busy_by_day: dict) -> dict:

@@ -151,3 +151,21 @@ def test_overtime_pay_on_holiday_weekend_and_adjusted_working_day():
     pre.clock("23:00")
     doc = f.close(pre.events + evs + d.events, month="2026-10")
     assert row(doc, "P1")["pay"]["overtime"] == 104.6
+
+
+def test_a_pay_total_is_the_decimal_sum_of_its_rounded_parts():
+    """pay_dict sums the rounded components in whole units; the Decimal sum of their
+    shortest reprs is the definition it must equal, for any size, sign and place count."""
+    import random
+    from decimal import Decimal
+
+    from kefu_floor.close.common import money, pay_dict
+
+    rng = random.Random(11)
+    for _ in range(20_000):
+        decimals = rng.choice((0, 1, 2, 2, 2, 3, 4))
+        scale = 10 ** rng.randrange(0, 16)
+        parts = {f"c{k}": rng.uniform(-1, 1) * scale for k in range(rng.randrange(1, 9))}
+        got = pay_dict(parts, decimals)
+        want = money(sum(Decimal(repr(money(v, decimals))) for v in parts.values()), decimals)
+        assert repr(got["total"]) == repr(want), (parts, decimals)
