@@ -356,17 +356,23 @@ def read_segments(segments: Iterator[tuple[np.ndarray, int, int]], scanning: boo
         return False
 
     def run() -> None:
-        scanner = LineScanner(scanning)
+        try:
+            scanner = LineScanner(scanning)
+        except BaseException as e:  # told at this thread's first segment, as any error
+            scanner = e
         while not stop.is_set():
             q: queue.Queue = queue.Queue(AHEAD)
             with lock:
                 if state["last"] is not None:
                     return
                 k = state["next"]
-                try:
-                    seg = next(segments, None)
-                except BaseException as e:  # handed to the caller at segment k
-                    seg = e
+                if isinstance(scanner, BaseException):
+                    seg = scanner
+                else:
+                    try:
+                        seg = next(segments, None)
+                    except BaseException as e:  # handed to the caller at segment k
+                        seg = e
                 if seg is None or isinstance(seg, BaseException):
                     state["last"] = k
                 state["next"] = k + 1

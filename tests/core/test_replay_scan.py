@@ -377,3 +377,29 @@ def test_decimals_and_call_hashes_are_the_strict_decoders():
     want = np.array([msgspec.json.decode(v.encode(), type=float) for v in vals])
     assert np.array_equal(block.RN[ok].view(np.int64), want[ok].view(np.int64))
     assert np.array_equal(block.RI[ok, J.R_CALL], hash_ids(calls)[ok])
+
+
+def test_a_reading_thread_that_cannot_start_is_an_error_not_a_wait(tmp_path, monkeypatch):
+    import threading
+
+    from kefu_floor import linescan
+
+    p = tmp_path / "day.jsonl"
+    p.write_bytes(b"\n".join(LINES[:100]) + b"\n")
+
+    def broken(scan):
+        raise MemoryError("no room for the scanner's tables")
+
+    monkeypatch.setattr(linescan, "_tables", broken)
+    got = []
+
+    def read():
+        try:
+            list(EventFile(p, workers=2).blocks())
+        except MemoryError as e:
+            got.append(e)
+
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    t.join(10)
+    assert not t.is_alive() and got
