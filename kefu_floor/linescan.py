@@ -290,6 +290,12 @@ class LineScanner:
                     block.strict[k] = rej
             yield block
 
+    def segment(self, buf: np.ndarray, lo: int, hi: int, first: bool) -> Iterator[Block]:
+        """The blocks of segment buf[lo:hi] (whole lines), its lines numbered from 1 (the
+        caller adds the lines before it); a byte-order mark only in the file's first."""
+        self.line = 1
+        return self.scan(buf[:hi], start=lo, bom=first)
+
 
 class Names:
     """The symbols of several scanners' tables as one: (category, name) -> one id, in the
@@ -300,9 +306,10 @@ class Names:
         self._ids: dict[tuple[int, str], int] = {}
         self._maps: dict[int, np.ndarray] = {}  # id(scanner's Symbols) -> its ids here
 
-    def adopt(self, block: Block, sym: Symbols, n_sym: int) -> None:
+    def adopt(self, block: Block, sym: Symbols, n_sym: int, lines_before: int) -> None:
         """Renumber the block's symbol columns from `sym`'s ids (its first n_sym symbols
-        are complete) to these."""
+        are complete) to these, and its line numbers from its segment's to the file's."""
+        block.RI[:, J.R_LINE] += lines_before
         m = self._maps.get(id(sym), np.zeros(0, np.int64))
         if len(m) < n_sym:
             new = []
@@ -381,10 +388,8 @@ def read_segments(segments: Iterator[tuple[np.ndarray, int, int]], scanning: boo
             if seg is None or isinstance(seg, BaseException):
                 put(q, (None, 0, seg))  # no more segments, or why not
                 return
-            buf, lo, hi = seg
-            scanner.line = 1
             try:
-                for block in scanner.scan(buf[:hi], start=lo, bom=k == 0):
+                for block in scanner.segment(*seg, first=k == 0):
                     if not put(q, (block, len(scanner.sym.names), scanner.sym)):
                         return
             except BaseException as e:
@@ -405,8 +410,7 @@ def read_segments(segments: Iterator[tuple[np.ndarray, int, int]], scanning: boo
                     block, n, extra = q.get()
                     if block is None:
                         break
-                    names.adopt(block, extra, n)
-                    block.RI[:, J.R_LINE] += base
+                    names.adopt(block, extra, n, base)
                     yield block
                 if isinstance(extra, BaseException):
                     raise extra
@@ -454,11 +458,9 @@ def _read_here(segments, scanning: bool, names: Names) -> Iterator[Block]:
     """read_segments without threads."""
     scanner = LineScanner(scanning)
     base = 0
-    for k, (buf, lo, hi) in enumerate(segments):
-        scanner.line = 1
-        for block in scanner.scan(buf[:hi], start=lo, bom=k == 0):
-            names.adopt(block, scanner.sym, len(scanner.sym.names))
-            block.RI[:, J.R_LINE] += base
+    for k, seg in enumerate(segments):
+        for block in scanner.segment(*seg, first=k == 0):
+            names.adopt(block, scanner.sym, len(scanner.sym.names), base)
             yield block
         base += scanner.line - 1
 
