@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import struct
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -86,8 +87,8 @@ def offset_table(tz_name: str) -> tuple[np.ndarray, np.ndarray]:
     """
     try:
         got = tzif_offset_table(tz_name)
-    except (OSError, ValueError):
-        got = None
+    except (OSError, ValueError, ImportError, IndexError, struct.error):
+        got = None  # no file where zoneinfo looks, or one this reader cannot read
     return got if got is not None else sampled_offset_table(tz_name)
 
 
@@ -111,8 +112,6 @@ def tzif_offset_table(tz_name: str) -> tuple[np.ndarray, np.ndarray] | None:
     """offset_table from the zone's TZif file (RFC 8536, version 2 or later), or None
     when its footer rule still changes the offset (daylight saving after the last
     listed transition)."""
-    import struct
-
     data = _tzif_bytes(tz_name)
     if data[:4] != b"TZif" or data[4:5] < b"2":
         return None

@@ -35,3 +35,27 @@ def test_a_transition_off_the_minute_is_exact_in_the_tzif_table():
     t, o = tzif_offset_table("Africa/Monrovia")
     assert list(o) == [-2_670_000, 0] and t[1] == 63_593_070_000
     assert sampled_offset_table("Africa/Monrovia")[0][1] == t[1] + 30_000
+
+
+@pytest.mark.parametrize("cut", [10, 60, 300, -40])
+def test_a_tzif_file_this_reader_cannot_read_falls_back_to_sampling(monkeypatch, cut):
+    from kefu_floor import localtime
+
+    good = localtime._tzif_bytes("Asia/Shanghai")
+    monkeypatch.setattr(localtime, "_tzif_bytes", lambda key: good[:cut])
+    got = localtime.offset_table.__wrapped__("Asia/Shanghai")
+    slow = sampled_offset_table("Asia/Shanghai")
+    assert np.array_equal(got[0], slow[0]) and np.array_equal(got[1], slow[1])
+
+
+def test_no_tzif_file_and_no_tzdata_package_falls_back_to_sampling(monkeypatch):
+    import sys
+    import zoneinfo
+
+    from kefu_floor import localtime
+
+    monkeypatch.setattr(zoneinfo, "TZPATH", ())
+    monkeypatch.setitem(sys.modules, "tzdata", None)  # import tzdata fails
+    got = localtime.offset_table.__wrapped__("Asia/Shanghai")
+    slow = sampled_offset_table("Asia/Shanghai")
+    assert np.array_equal(got[0], slow[0]) and np.array_equal(got[1], slow[1])
