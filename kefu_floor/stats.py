@@ -76,13 +76,19 @@ def queue_totals(eng) -> np.ndarray:
     return eng.qtot_retired + eng.QDAY[live].sum(axis=0)
 
 
-def before_batch(eng, b, received_ms: int | None) -> None:
-    """Count the batch (call after capacities grew, before the floor kernel applies it)."""
-    retire_days(eng)
+def count_batch(eng, b, received_ms: int | None) -> None:
+    """Count the batch (call after capacities grew and `retire_days`, before the floor
+    kernel applies it, or beside it when `reads_call_table` is false)."""
     call_kernel(eng, ks.batch_stats, {
         "now": eng.G[K.G_NOW],
         "received_ms": K.NO_TIME if received_ms is None else int(received_ms),
         "skew_ms": round(eng.policy.quality.clock_skew_s * 1000)}, b)
+
+
+def reads_call_table(b) -> bool:
+    """Does counting batch `b` read the waiting-call table (which the floor kernel changes)?
+    Only to time an answer that came without its wait."""
+    return ks.needs_calls(b.etype, b.aux)
 
 
 def timed(eng, seconds: float) -> None:

@@ -26,7 +26,6 @@ import numpy as np
 from numba import njit
 
 from kernels.clock import local_day, month_of_day, next_local_midnight
-from kernels.inputs import NO_MONTH as NO_MONTH_DAY, count_input
 from kernels.prefetch import prefetch
 from kernels.layout import (
     AR_ANSWERED, AR_K, AR_MINUTE, AR_TALKS, AR_TALK_MS, A_ANSWER_DAY, A_ANSWER_TS,
@@ -59,7 +58,9 @@ from kernels.layout import (
 # free ledger rows kept for one event; an advance piece (<= one day) books at most
 # 24 * 60 / step_min busy steps plus a shift's few timers
 LEDGER_RESERVE = 1024
-FAST = dict(cache=True, _nrt=False, error_model="numpy")
+# nogil: the engine runs a big batch's side passes (kernels.stats, kernels.inputs) on a
+# second core meanwhile; no other thread touches the engine's arrays
+FAST = dict(cache=True, _nrt=False, error_model="numpy", nogil=True)
 NEED_NOTHING = 0
 NEED_LEDGER = 1  # grow L
 NEED_CALLS = 2  # grow the call table (CKEY, CVAL and the scratch pair)
@@ -155,9 +156,8 @@ def trend_slot(tr_slot, QTR, t):
 
 
 @njit(**INLINE)
-def agent_roll(AROLL, i, t):
-    """Agent i's minute bucket of t, cleared lazily when it still holds an older minute."""
-    minute = t // MINUTE_MS
+def agent_roll(AROLL, i, minute):
+    """Agent i's bucket of that minute, cleared lazily when it still holds an older one."""
     s = minute % N_ROLL
     if AROLL[s, i, AR_MINUTE] != minute:
         AROLL[s, i, AR_ANSWERED] = 0.0
@@ -622,8 +622,10 @@ def _queue_abandon(arr, slot, q, short):
 
 
 @njit(**INLINE)
-def _prefetch_rows(j, n, ts, agent, A, S, DACC, AROLL):
-    """Prefetch for event j the rows its agent's events touch (see the module doc)."""
+def _prefetch_rows(j, n, agent, A, S, DACC, AROLL, rs):
+    """Prefetch for event j the rows its agent's events touch (see the module doc); rs:
+    the minute bucket of the current event (an event PF_NEAR ahead is almost always in
+    the same minute, and a prefetch is only a hint)."""
     jf = j + PF_FAR
     if jf < n:
         i = agent[jf]
@@ -639,8 +641,7 @@ def _prefetch_rows(j, n, ts, agent, A, S, DACC, AROLL):
             k = A[i, A_CURSOR]
             if k < S.shape[0]:
                 prefetch(S, k * S_K + S_WORKED_MS)
-            r = (ts[jn] // MINUTE_MS) % N_ROLL
-            prefetch(AROLL, (r * AROLL.shape[1] + i) * AR_K)
+            prefetch(AROLL, (rs * AROLL.shape[1] + i) * AR_K)
 
 
 @njit(**FAST)
@@ -648,16 +649,19 @@ def apply_batch(
     etype, ts, agent, call, queue, code, aux, num, src, seq,
     A, S, BK, DACC, slot_day, MACC, slot_month, QROLL, QDAY, AROLL, roll_min,
     CKEY, CVAL, CKEY2, CVAL2, qwait, L, X, src_seq, G, P, excused_reason, tz_utc, tz_off,
-    INC, start, QTR, tr_slot, ledger_keep_days, agent_h, MIN,
+    INC, start, QTR, tr_slot, ledger_keep_days,
 ):
-    """Apply events start.. in order, each counted in its month's inputs as it is
-    (kernels.inputs: agent_h, MIN). Returns (j, NEED_*): NEED_NOTHING with j = n when
+    """Apply events start.. in order. Returns (j, NEED_*): NEED_NOTHING with j = n when
     done, else the array to grow before calling again with start = j."""
     n = etype.shape[0]
-    day_lo = day_hi = NO_MONTH_DAY
-    day_m = 0
+    # the minute [m_lo, m_lo + MINUTE_MS) of the last event, and the quarter-hour
+    # [q_lo, q_lo + TR_MS) of the last queue event, with their buckets: engine time only
+    # moves forward, so they are worked out when it enters a new one, not per event
+    m_lo = q_lo = NO_TIME
+    minute = 0
+    r = rs = tq = -1
     for j in range(start, n):
-        _prefetch_rows(j, n, ts, agent, A, S, DACC, AROLL)
+        _prefetch_rows(j, n, agent, A, S, DACC, AROLL, rs)
         et = etype[j]
         i = agent[j]
         # room first, before event j changes anything, so resuming at j is exact
@@ -694,13 +698,17 @@ def apply_batch(
             src_seq[src[j]] = seq[j]
         G[G_NOW] = t
         G[G_ACCEPTED] += 1
-        day_lo, day_hi, day_m = count_input(j, etype, ts, agent, call, code, aux, num, seq,
-                                            agent_h, tz_utc, tz_off, MIN, day_lo, day_hi,
-                                            day_m)
-        r = roll_slot(roll_min, QROLL, t)
+        if t - m_lo >= MINUTE_MS or t < m_lo:
+            minute = t // MINUTE_MS
+            m_lo = minute * MINUTE_MS
+            rs = minute % N_ROLL
+            r = roll_slot(roll_min, QROLL, t)
         tr = -1
         if et == EV_ANSWER or et == EV_ENQUEUE or et == EV_ABANDON:
-            tr = trend_slot(tr_slot, QTR, t)
+            if t - q_lo >= TR_MS or t < q_lo:
+                q_lo = t // TR_MS * TR_MS
+                tq = trend_slot(tr_slot, QTR, t)
+            tr = tq
 
         if et == EV_SIGN_IN:
             _sign_in(i, t, A, S, DACC, slot_day, QDAY, L, X, G, P)
@@ -762,7 +770,7 @@ def apply_batch(
             wait = aux[j]
             if wait < 0 and enq != NO_TIME:
                 wait = t - enq
-            AROLL[agent_roll(AROLL, i, t), i, AR_ANSWERED] += 1
+            AROLL[agent_roll(AROLL, i, minute), i, AR_ANSWERED] += 1
             if q >= 0:
                 ds = day_slot(slot_day, DACC, QDAY, calendar_day(G, t, tz_utc, tz_off))
                 _queue_answer(QROLL, r, q, wait, P)
@@ -782,7 +790,7 @@ def apply_batch(
                 if s >= 0:
                     DACC[s, i, D_TALK_MS] += dur
                     DACC[s, i, D_TALKS] += 1
-                ar = agent_roll(AROLL, i, t)
+                ar = agent_roll(AROLL, i, minute)
                 AROLL[ar, i, AR_TALK_MS] += dur
                 AROLL[ar, i, AR_TALKS] += 1
                 A[i, A_CALL] = 0

@@ -33,7 +33,8 @@ MI_K = 3
 NO_MONTH = -(2**62)
 # without numba's refcounting (nothing here allocates; see kernels.floor): with it, every
 # per-event call handing over the time zone arrays cost an atomic increment and decrement
-FAST = dict(cache=True, _nrt=False, error_model="numpy")
+# nogil: counted beside the floor kernel on a big batch (kefu_floor.engine)
+FAST = dict(cache=True, _nrt=False, error_model="numpy", nogil=True)
 
 
 @njit(**FAST)

@@ -41,18 +41,24 @@ def _bucket(edges_ms, w):
     return lo
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
+def needs_calls(etype, aux):
+    """Only a batch with an answer lacking wait_ms needs the enqueue times of its calls."""
+    found = False
+    for j in range(etype.shape[0]):  # no early exit: without it, the loop is vectorized
+        found |= (etype[j] == EV_ANSWER) & (aux[j] < 0)
+    return found
+
+
+# nogil: the engine counts a big batch on a second core while the floor kernel applies it
+# (this reads only the batch then, and writes only its own arrays)
+@njit(cache=True, nogil=True)
 def batch_stats(etype, ts, agent, call, queue, aux, src, seq, src_seq, CKEY, CVAL, now,
                 wait_edges_ms, qhist, qhist_sum, last_seen, health, received_ms, skew_ms):
     """Count one batch (see the module doc). `now` is engine time before the batch;
     `received_ms` NO_TIME for a replay (no wall clock to compare with)."""
     n = etype.shape[0]
-    # only a batch with an answer lacking wait_ms needs the enqueue times of its own calls
-    need_calls = False
-    for j in range(n):
-        if etype[j] == EV_ANSWER and aux[j] < 0:
-            need_calls = True
-            break
+    need_calls = needs_calls(etype, aux)
     pending = Dict.empty(key_type=types.int64, value_type=types.int64)  # enqueued in batch
     gone = Dict.empty(key_type=types.int64, value_type=types.int64)  # left the table
     last = src_seq.copy()

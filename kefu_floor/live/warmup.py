@@ -28,6 +28,7 @@ _done = False
 ENTRY_POINTS = (("kernels.floor", "apply_batch"), ("kernels.floor", "advance_all"),
                 ("kernels.floor", "start_agents"), ("kernels.floor", "call_table_insert_all"),
                 ("kernels.floor", "fnv1a_rows"), ("kernels.stats", "batch_stats"),
+                ("kernels.stats", "needs_calls"), ("kernels.inputs", "count_inputs"),
                 ("kernels.jsonscan", "scan_payloads"))
 
 

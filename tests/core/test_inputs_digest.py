@@ -1,6 +1,7 @@
-"""The month's inputs (count and digest, close.json `inputs`), counted by the floor kernel as
-it applies each event: the same figures as a separate pass over the applied events, and the
-same digest as every earlier version wrote (a re-close compares against it)."""
+"""The month's inputs (count and digest, close.json `inputs`), counted over each batch the
+floor kernel applies (beside it, on a big batch): the same figures as one pass over the
+applied events, and the same digest as every earlier version wrote (a re-close compares
+against it)."""
 import json
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def test_the_example_days_digest_is_the_one_closes_already_hold():
     assert eng.month_inputs(month_of(eng.now, eng.policy.tz)) == (17618, "2f868ec7df4e7e8d")
 
 
-def test_counted_in_the_floor_kernel_as_a_separate_pass_counts():
+def test_counted_over_applied_batches_as_one_pass_over_the_applied_events():
     lines = [x for x in (DAY / "events.jsonl").read_bytes().splitlines()
              if x.strip() and not x.startswith(b"#")]
     # with sources and sequence numbers (hashed into the digest), a few sent twice
