@@ -8,8 +8,12 @@ in non-decreasing time order from one gateway (src/seq). Every agent has a shift
 break in the engine's schedule, so the shift timers (start, missing, break return, shift
 end) and the busy budget run too; some agents are late, come back late or leave early.
 
-It times `kernels.floor.apply_batch` (through `Engine.feed_batch`) on fresh engine state,
-after a warm-up that compiles or loads the cached machine code, best of --repeat runs.
+It times `Engine.feed_batch` on fresh engine state, after a warm-up that compiles or loads
+the cached machine code, best of --repeat runs: admission (kernels.guard), the floor kernel
+(kernels.floor.apply_batch) and the batch's side passes (kernels.stats, kernels.inputs).
+On a batch this big the engine admits a chunk ahead and runs the side passes on a second
+core while the floor kernel applies (Engine.admit_chunk, Engine.side_min); the same
+batch on one core (both off) is timed as its peer.
 Then it runs the same kernel functions as plain Python, in a subprocess with
 NUMBA_DISABLE_JIT=1 (so apply_batch and every njit function it calls are their `.py_func`),
 on a smaller stream with the same mix and density, and prints the ratio from this run.
@@ -220,12 +224,15 @@ def synthetic_batch(setup, n_events: int, seed: int = 1):
                  full["aux"][order], full["num"][order], src, seq)
 
 
-def time_kernel(setup, batch, repeat: int) -> tuple[float, dict]:
-    """Best wall time of `repeat` runs of the whole batch on fresh engines."""
+def time_kernel(setup, batch, repeat: int, one_core: bool = False) -> tuple[float, dict]:
+    """Best wall time of `repeat` runs of the whole batch on fresh engines; `one_core`:
+    with nothing run beside the floor kernel."""
     best = float("inf")
     info = {}
     for _ in range(repeat):
         eng = new_engine(setup)
+        if one_core:
+            eng.side_min = eng.admit_chunk = 2**62
         t0 = time.perf_counter()
         eng.feed_batch(batch)
         dt_ = time.perf_counter() - t0
@@ -300,16 +307,18 @@ def main(argv: list[str] | None = None) -> int:
     t_warm = time.perf_counter() - t_warm
 
     secs, info = time_kernel(setup, batch, args.repeat)
+    one_secs, _ = time_kernel(setup, batch, args.repeat, one_core=True)
     s_secs, _ = time_kernel(small_setup, small, args.repeat)
     plain = plain_python(p_agents, p_events, args.seed)
 
     rate = len(batch) / secs
+    one_rate = len(batch) / one_secs
     s_rate = len(small) / s_secs
     p_rate = plain["events"] / plain["seconds"]
     from kefu_floor.schema import EVENT_TYPES
 
-    print("kefu-floor kernel benchmark: kernels.floor.apply_batch, policy chengdu-2014, "
-          "shift timers on")
+    print("kefu-floor kernel benchmark: Engine.feed_batch (admission, kernels.floor.apply_batch, "
+          "side passes), policy chengdu-2014, shift timers on")
     print(f"batch built in {t_build:.1f} s; warm-up (compile or cache load) {t_warm:.1f} s; "
           f"best of {args.repeat}")
     print("mix: " + ", ".join(f"{EVENT_TYPES[i]} {c:,}" for i, c in enumerate(mix) if c))
@@ -320,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ("numba, full batch", f"{args.agents:,}", f"{len(batch):,}", f"{secs:.4f}",
          f"{rate:,.0f}", f"{rate / p_rate:,.0f}x"),
+        ("numba, full batch, one core", f"{args.agents:,}", f"{len(batch):,}",
+         f"{one_secs:.4f}", f"{one_rate:,.0f}", f"{one_rate / p_rate:,.0f}x"),
         ("numba, small stream", f"{p_agents:,}", f"{len(small):,}", f"{s_secs:.4f}",
          f"{s_rate:,.0f}", f"{s_rate / p_rate:,.0f}x"),
         ("plain Python (NUMBA_DISABLE_JIT=1), small stream", f"{p_agents:,}",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -57,44 +57,35 @@ def _grow_axis(arr: np.ndarray, axis: int, n: int, fill) -> np.ndarray:
     return out
 
 
-# A batch of at least SIDE_MIN events has its side passes (the exporter's figures,
-# kernels.stats, and the month's inputs digest, kernels.inputs) run on a second core while
-# the floor kernel applies it: they read only the batch and write only their own arrays,
-# so the result is the same as one after the other (a replay's big batches gain about a
-# fifth; a live service's small ones would lose more to the hand-over than they gain).
+# Two cores for a big batch. The side passes of a batch of at least SIDE_MIN events (the
+# exporter's figures and the month's inputs digest: kernels.stats.side_passes) run on a
+# second core while the floor kernel applies it; they read only the batch and write only
+# their own arrays, so the result is the one of running them first. A pool of more than
+# ADMIT_CHUNK new rows is also admitted there, a chunk ahead of the kernel
+# (Engine._admit_and_apply). A replay's big batches go about 1.45 times as fast; a live
+# service's small ones would lose more to the hand-over than they gain, and take neither.
+# Both limits are per engine too (Engine.side_min, Engine.admit_chunk).
 SIDE_MIN = 32_768
+ADMIT_CHUNK = 131_072
 _side_pool: ThreadPoolExecutor | None = None
 
 
-class _SidePasses:
-    """The side passes of one batch: started at once, on the pool's thread if the batch is
-    big and they need nothing the floor kernel changes; `join` waits for them."""
-
-    def __init__(self, eng: Engine, b: Batch, received_ms: int | None):
-        global _side_pool
-        self.fut = None
-        run = (eng, b, received_ms)
-        if len(b) >= SIDE_MIN and not stats.reads_call_table(b):
-            if _side_pool is None:
-                _side_pool = ThreadPoolExecutor(1, thread_name_prefix="kefu-side")
-            self.fut = _side_pool.submit(_side_passes, *run)
-        else:
-            _side_passes(*run)
-
-    def join(self) -> None:
-        if self.fut is not None:
-            self.fut.result()  # and raises here what they raised there
-
-
-def _side_passes(eng: Engine, b: Batch, received_ms: int | None) -> None:
-    stats.count_batch(eng, b, received_ms)
-    call_kernel(eng, ki.count_inputs, {}, b)
+def _side_thread() -> ThreadPoolExecutor:
+    """The one side thread (its tasks run in the order given)."""
+    global _side_pool
+    if _side_pool is None:
+        _side_pool = ThreadPoolExecutor(1, thread_name_prefix="kefu-side")
+    return _side_pool
 
 
 class Engine:
     # the day of a ledger row dropped where it stands (a row of a month no longer kept,
     # booked after a newer month's rows): in no month, so nothing reads it
     DROPPED_DAY = float(K.NO_TIME)
+    # what runs beside the floor kernel (see SIDE_MIN): per engine, so a warm-up takes the
+    # big batch's paths on a small batch, and the benchmark times one core as the peer
+    side_min = SIDE_MIN
+    admit_chunk = ADMIT_CHUNK
 
     def __init__(self, setup: Setup, live: bool = False):
         # live: a service's engine, whose input never ends (held events wait for evidence);
@@ -457,12 +448,13 @@ class Engine:
         else:
             pool, ptags, pevents = b, tags, events
         n = len(pool)
-        emit = np.empty(n, np.int64)
-        status = np.empty(n, np.int8)
-        held = np.empty(n, np.int64)
-        ne, nh = call_kernel(self, kg.admit, {
-            "epoch": pool.epochs(), "h": h, "ref": self.G[K.G_NOW] if ref is None else ref,
-            "final": final, "emit": emit, "status": status, "held": held}, pool)
+        now = self.now  # rejections name their distance from engine time before the batch
+        adm = {"epoch": pool.epochs(), "h": h, "final": final,
+               "ref": self.G[K.G_NOW] if ref is None else ref,
+               "emit": np.empty(n, np.int64), "status": np.empty(n, np.int8),
+               "held": np.empty(n, np.int64), "C": np.empty(kg.C_K, np.int64)}
+        self._admit_and_apply(pool, adm, received_ms)
+        status, held, nh = adm["status"], adm["held"], int(adm["C"][kg.C_NH])
         # duplicates and gaps go where every reader of the engine looks for them
         self.G[K.G_DUPLICATES] += self.GS[kg.GS_DUPS]
         self.G[K.G_GAPS] = max(0, int(self.G[K.G_GAPS] + self.GS[kg.GS_GAPS]))
@@ -470,7 +462,8 @@ class Engine:
         out = []
         bad = np.flatnonzero(status >= kg.ST_AHEAD)
         for k in bad.tolist():
-            r = Rejected(_GUARD_REASON[int(status[k])], self._guard_detail(pool, k, int(status[k])))
+            r = Rejected(_GUARD_REASON[int(status[k])],
+                         self._guard_detail(pool, k, int(status[k]), now))
             self.rejected[r.reason] += 1
             out.append((r, k if ptags is None else int(ptags[k]),
                         pevents[k] if pevents is not None else None))
@@ -482,15 +475,57 @@ class Engine:
                                 else [None] * nh)
         else:
             self.held, self.held_tags, self.held_events = None, np.zeros(0, np.int64), []
-        if ne:
-            run = pool if (ne == n and h == 0) else pool.take(emit[:ne])
-            self._apply(run, received_ms)
         return out
 
-    def _guard_detail(self, pool: Batch, k: int, st: int) -> str:
+    def _admit_and_apply(self, pool: Batch, adm: dict, received_ms: int | None) -> None:
+        """Admit the pool's new rows (kernels.guard) and apply what is emitted, in the
+        order emitted. A big pool is admitted in chunks of `admit_chunk` on the side thread
+        while the floor kernel applies the rows emitted before: admission reads only the
+        pool and its own state, and a row once emitted stays in its place, so this gives
+        what admitting all, then applying, gives."""
+        n, h, C = len(pool), adm["h"], adm["C"]
+
+        def admit(lo: int, hi: int) -> int:
+            call_kernel(self, kg.admit_rows, {**adm, "lo": lo, "hi": hi}, pool)
+            if hi == n:
+                call_kernel(self, kg.admit_end, adm, pool)
+            return int(C[kg.C_NE])
+
+        if n - h <= self.admit_chunk:  # in one call
+            ne, _, ordered = call_kernel(self, kg.admit, adm, pool)
+            self._apply_emitted(pool, adm["emit"], 0, ne, received_ms, ordered)
+            return
+        call_kernel(self, kg.admit_start, adm, pool)
+        cuts = [*range(h, n, self.admit_chunk), n]
+        side = _side_thread()
+        fut = side.submit(admit, cuts[0], cuts[1])
+        done = 0
+        try:
+            for c in range(1, len(cuts)):
+                ne = fut.result()
+                if c + 1 < len(cuts):
+                    fut = side.submit(admit, cuts[c], cuts[c + 1])
+                done = self._apply_emitted(pool, adm["emit"], done, ne, received_ms)
+        finally:
+            wait([fut])  # never leave admission running on the pool after an error
+
+    def _apply_emitted(self, pool: Batch, emit: np.ndarray, a: int, b: int,
+                       received_ms: int | None, ordered: bool | None = None) -> int:
+        """Apply pool rows emit[a:b] (a view of the pool when they are consecutive rows
+        in order, as they nearly always are: `ordered`, if known); returns b."""
+        if b > a:
+            lo = int(emit[a])
+            if not (kg.in_order(emit, a, b) if ordered is None else ordered):
+                self._apply(pool.take(emit[a:b]), received_ms)
+            elif lo == 0 and b - a == len(pool):
+                self._apply(pool, received_ms)
+            else:
+                self._apply(pool.slice(lo, lo + b - a), received_ms)
+        return b
+
+    def _guard_detail(self, pool: Batch, k: int, st: int, now: int | None) -> str:
         from kefu_floor.localtime import local_dt
         ts = int(pool.ts[k])
-        now = self.now
         when = local_dt(ts, self.policy.tz).strftime("%Y-%m-%d %H:%M:%S")
         lim = self.policy.limits
         if st == kg.ST_MONTH:
@@ -537,7 +572,11 @@ class Engine:
         b = Batch(*cols)
         self._ensure_capacity()
         stats.retire_days(self)
-        side = _SidePasses(self, b, received_ms)
+        side = None  # the side passes (see SIDE_MIN): beside the kernel, or first
+        if len(b) >= self.side_min and not stats.reads_call_table(b):
+            side = _side_thread().submit(stats.count_batch, self, b, received_ms)
+        else:
+            stats.count_batch(self, b, received_ms)
         try:
             given = {"start": 0, "ledger_keep_days": self.ledger_keep_days}
             while True:
@@ -546,7 +585,8 @@ class Engine:
                     break
                 self._grow(need)  # then resume at event j, which was not touched yet
         finally:
-            side.join()
+            if side is not None:
+                side.result()  # and raises here what they raised there
         self._record_dirty(lambda: np.unique(b.agent[b.agent >= 0]).tolist())
         if self.G[K.G_NOW] >= self._ledger_roll_at:  # once a day, not per event
             self._roll_ledger()

@@ -77,9 +77,10 @@ def queue_totals(eng) -> np.ndarray:
 
 
 def count_batch(eng, b, received_ms: int | None) -> None:
-    """Count the batch (call after capacities grew and `retire_days`, before the floor
-    kernel applies it, or beside it when `reads_call_table` is false)."""
-    call_kernel(eng, ks.batch_stats, {
+    """Count the batch, and its month's inputs (kernels.stats.side_passes; call after
+    capacities grew and `retire_days`, before the floor kernel applies it, or beside it
+    when `reads_call_table` is false)."""
+    call_kernel(eng, ks.side_passes, {
         "now": eng.G[K.G_NOW],
         "received_ms": K.NO_TIME if received_ms is None else int(received_ms),
         "skew_ms": round(eng.policy.quality.clock_skew_s * 1000)}, b)

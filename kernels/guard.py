@@ -36,8 +36,9 @@ from kernels.clock import local_day, month_of_day
 from kernels.layout import EV_ADJUST, EV_QA, NO_TIME
 
 # without numba's reference counting, as kernels.floor: nothing here allocates, and
-# refcounting the arrays handed to each helper, per event, cost more than the admission
-FAST = dict(cache=True, _nrt=False, error_model="numpy")
+# refcounting the arrays handed to each helper, per event, cost more than the admission;
+# nogil: a big pool is admitted on a second core, a chunk ahead of the floor kernel
+FAST = dict(cache=True, _nrt=False, error_model="numpy", nogil=True)
 
 # status per pool row
 ST_EMIT = 0
@@ -151,20 +152,29 @@ def _dedup(s, q, ep, ORIG, GS, max_seq_gap):
 
 
 @njit(**FAST)
-def admit(etype, ts, src, seq, epoch, aux, h, ref, ORIG, GS, LP, exempt, tz_utc, tz_off,
-          final, emit, status, held):
-    """Decide every pool row. `ref` is engine time (NO_TIME before the first event).
-    Returns (rows written to emit, rows left held in `held`)."""
+def in_order(emit, a, b):
+    """Are emit[a:b] consecutive pool rows in order (emit[a], emit[a] + 1, ...)?"""
+    ok = True
+    for x in range(a, b):  # no early exit: vectorized
+        ok &= emit[x] == emit[a] + (x - a)
+    return ok
+
+
+# the admission's running figures between calls (C): rows emitted, rows held, engine time
+C_NE = 0
+C_NH = 1
+C_REF = 2
+C_K = 3
+
+
+@njit(**FAST)
+def admit_start(ts, src, h, ref, ORIG, GS, LP, emit, status, held, C):
+    """Begin a pool whose first h rows are the ones still held. `ref` is engine time
+    (NO_TIME before the first event). Then `admit_rows` over the new rows, in order and in
+    as many calls as the caller likes, then `admit_end`; emit[:C[C_NE]] grows as rows are
+    decided, in the order to apply them, and never changes behind (so the caller may apply
+    what is emitted while the rest is still being admitted)."""
     max_jump = np.int64(LP[LP_MAX_JUMP])
-    max_behind = np.int64(LP[LP_MAX_BEHIND])
-    confirm_events = np.int64(LP[LP_CONFIRM_EVENTS])
-    confirm_sources = np.int64(LP[LP_CONFIRM_SOURCES])
-    hold_max = np.int64(LP[LP_HOLD_MAX])
-    month_apart = np.int64(LP[LP_MONTH_APART])
-    max_seq_gap = np.int64(LP[LP_MAX_SEQ_GAP])
-    max_jump_alone = np.int64(LP[LP_MAX_JUMP_ALONE])
-    max_jump_manual = np.int64(LP[LP_MAX_JUMP_MANUAL])
-    n = etype.shape[0]
     ne = 0
     nh = 0
     for k in range(h):
@@ -181,7 +191,28 @@ def admit(etype, ts, src, seq, epoch, aux, h, ref, ORIG, GS, LP, exempt, tz_utc,
             status[k] = ST_EMIT
             ref = max(ref, ts[k])
         nh = 0
-    for k in range(h, n):
+    C[C_NE] = ne
+    C[C_NH] = nh
+    C[C_REF] = ref
+
+
+@njit(**FAST)
+def admit_rows(etype, ts, src, seq, epoch, aux, lo, hi, ORIG, GS, LP, exempt, tz_utc, tz_off,
+               emit, status, held, C):
+    """Decide pool rows lo..hi-1 (after `admit_start` and the rows before lo)."""
+    max_jump = np.int64(LP[LP_MAX_JUMP])
+    max_behind = np.int64(LP[LP_MAX_BEHIND])
+    confirm_events = np.int64(LP[LP_CONFIRM_EVENTS])
+    confirm_sources = np.int64(LP[LP_CONFIRM_SOURCES])
+    hold_max = np.int64(LP[LP_HOLD_MAX])
+    month_apart = np.int64(LP[LP_MONTH_APART])
+    max_seq_gap = np.int64(LP[LP_MAX_SEQ_GAP])
+    max_jump_alone = np.int64(LP[LP_MAX_JUMP_ALONE])
+    max_jump_manual = np.int64(LP[LP_MAX_JUMP_MANUAL])
+    ne = C[C_NE]
+    nh = C[C_NH]
+    ref = C[C_REF]
+    for k in range(lo, hi):
         et = etype[k]
         t = ts[k]
         if (et == EV_QA or et == EV_ADJUST) and aux[k] >= 0:
@@ -295,6 +326,19 @@ def admit(etype, ts, src, seq, epoch, aux, h, ref, ORIG, GS, LP, exempt, tz_utc,
         ne += 1
         status[k] = ST_EMIT
         ref = max(ref, t)
+    C[C_NE] = ne
+    C[C_NH] = nh
+    C[C_REF] = ref
+
+
+@njit(**FAST)
+def admit_end(etype, ts, src, ORIG, GS, LP, exempt, final, emit, status, held, C):
+    """End the pool: at the end of input (`final`), decide what is still held. Returns
+    (rows written to emit, rows left held in `held`)."""
+    max_jump_manual = np.int64(LP[LP_MAX_JUMP_MANUAL])
+    ne = C[C_NE]
+    nh = C[C_NH]
+    ref = C[C_REF]
     if final and nh > 0:
         _unhold(held, nh, src, ORIG, GS)
         end_max = np.int64(LP[LP_END_MAX_JUMP])
@@ -310,4 +354,19 @@ def admit(etype, ts, src, seq, epoch, aux, h, ref, ORIG, GS, LP, exempt, tz_utc,
                 status[k2] = ST_AHEAD
                 GS[GS_HELD_REJECTED] += 1
         nh = 0
+    C[C_NE] = ne
+    C[C_NH] = nh
     return ne, nh
+
+
+@njit(**FAST)
+def admit(etype, ts, src, seq, epoch, aux, h, ref, ORIG, GS, LP, exempt, tz_utc, tz_off,
+          final, emit, status, held, C):
+    """Decide every pool row in one call (`admit_start`, `admit_rows` over the new rows,
+    `admit_end`). Returns (rows written to emit, rows left held in `held`, whether emit
+    lists consecutive rows in order: `in_order`)."""
+    admit_start(ts, src, h, ref, ORIG, GS, LP, emit, status, held, C)
+    admit_rows(etype, ts, src, seq, epoch, aux, h, etype.shape[0], ORIG, GS, LP, exempt,
+               tz_utc, tz_off, emit, status, held, C)
+    ne, nh = admit_end(etype, ts, src, ORIG, GS, LP, exempt, final, emit, status, held, C)
+    return ne, nh, in_order(emit, 0, ne)

@@ -14,6 +14,7 @@ from numba import njit, types
 from numba.typed import Dict
 
 from kernels.floor import _call_find
+from kernels.inputs import count_inputs
 from kernels.layout import CV_TS, EV_ABANDON, EV_ANSWER, EV_ENQUEUE, NO_TIME
 
 # vector H of batch figures: int64 (H_K,)
@@ -118,3 +119,15 @@ def batch_stats(etype, ts, agent, call, queue, aux, src, seq, src_seq, CKEY, CVA
     if received_ms != NO_TIME and newest != NO_TIME:
         health[H_OFFSET_MS] = received_ms - newest
         health[H_RECEIVED_MS] = received_ms
+
+
+@njit(cache=True, nogil=True)
+def side_passes(etype, ts, agent, call, queue, code, aux, num, src, seq, src_seq, CKEY, CVAL,
+                now, wait_edges_ms, qhist, qhist_sum, last_seen, health, received_ms, skew_ms,
+                agent_h, tz_utc, tz_off, MIN):
+    """A batch's side passes in one call (one dispatch from Python, on a small batch the
+    larger part of their cost): its figures (`batch_stats`) and its month's inputs
+    (kernels.inputs.count_inputs)."""
+    batch_stats(etype, ts, agent, call, queue, aux, src, seq, src_seq, CKEY, CVAL, now,
+                wait_edges_ms, qhist, qhist_sum, last_seen, health, received_ms, skew_ms)
+    count_inputs(etype, ts, agent, call, code, aux, num, seq, agent_h, tz_utc, tz_off, MIN)

@@ -27,8 +27,11 @@ _done = False
 # the kernels Python calls directly: each must have a compiled signature after the warm-up
 ENTRY_POINTS = (("kernels.floor", "apply_batch"), ("kernels.floor", "advance_all"),
                 ("kernels.floor", "start_agents"), ("kernels.floor", "call_table_insert_all"),
-                ("kernels.floor", "fnv1a_rows"), ("kernels.stats", "batch_stats"),
-                ("kernels.stats", "needs_calls"), ("kernels.inputs", "count_inputs"),
+                ("kernels.floor", "fnv1a_rows"), ("kernels.stats", "side_passes"),
+                ("kernels.stats", "needs_calls"),
+                ("kernels.guard", "admit"), ("kernels.guard", "admit_start"),
+                ("kernels.guard", "admit_rows"), ("kernels.guard", "admit_end"),
+                ("kernels.guard", "in_order"),
                 ("kernels.jsonscan", "scan_payloads"))
 
 
@@ -103,7 +106,9 @@ def warm_kernels(say=None) -> float:
     # in two batches: an id first seen after the engine started takes its own kernel
     stranger = next(k for k, e in enumerate(events) if e.get("agent") == "W999")
     ingest = Ingest({"warmup": eng})
-    for part in (events[:stranger], events[stranger:]):
+    for k, part in enumerate((events[:stranger], events[stranger:])):
+        if k:  # the second the way a big batch goes: admitted in chunks, counted beside
+            eng.side_min, eng.admit_chunk = 1, 256
         ingest.handle_many([(topics("warmup")[0], json.dumps(part).encode())])
     eng.tick(day_ms + 20 * 3_600_000)
     view.snapshot(incremental=True)

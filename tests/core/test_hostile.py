@@ -3,6 +3,7 @@ rejection is counted. Each test reproduces one probe of the issue."""
 import json
 import tracemalloc
 
+import numpy as np
 import pytest
 from harness.scenario_builder import DAY, HOUR, Day, Floor, agent, decode
 
@@ -11,6 +12,8 @@ from kefu_floor.engine import Engine
 from kefu_floor.live.ingest import Ingest
 from kefu_floor.views.report import build_report
 from kefu_floor.schema import decode_event, decode_payload
+from kernels import layout as K
+from kernels.clock import local_day
 
 DATE = "2026-11-03"
 YEAR = 365 * DAY
@@ -215,6 +218,42 @@ def test_overnight_gap_of_every_source_is_accepted():
     c = eng.counters()
     assert c["accepted"] == 7 and c["held"] == 0 and c["clock_jumps"] >= 1
     assert "rejected_clock_skew" not in c
+
+
+def test_a_survey_let_through_while_a_jump_is_held_is_applied_before_the_jump():
+    """Rows are applied in the order admission lets them through: a survey sent while a
+    jump over midnight is being confirmed goes before the jump, whether the stream comes in
+    one batch or event by event (in one batch it went after it, onto the next day)."""
+    d = Day(DATE, site="cd1")
+    n2 = d.next()
+    seq = {"gw1": 0, "gw2": 0}
+
+    def ev(fn, *a, src, **kw):
+        seq[src] += 1
+        return fn(*a, src=src, seq=seq[src], **kw)
+    ev(d.sign_in, "A1", "08:00", src="gw1")
+    ev(d.answer, "A1", "09:00", "c1", src="gw1", wait_ms=1000)
+    ev(d.hangup, "A1", "09:05", "c1", src="gw1")
+    ev(d.sign_out, "A1", "16:31", src="gw1")
+    ev(d.enqueue, "23:20", "c2", src="gw2")
+    ev(d.abandon, "23:21", "c2", src="gw1", wait_ms=60_000)
+    ev(n2.enqueue, "02:20", "c3", src="gw1")  # three hours ahead: held
+    ev(d.survey, "A1", "23:22", "c1", src="gw1")  # meanwhile
+    ev(n2.enqueue, "02:21", "c4", src="gw2")  # both gateways ahead: the jump is confirmed
+    ev(n2.abandon, "02:22", "c3", src="gw1", wait_ms=120_000)
+    evs = decode(d.stream.raw)
+    states = []
+    for cut in (len(evs), 1):
+        eng = floor().engine()
+        for k in range(0, len(evs), cut):
+            assert not eng.feed(evs[k:k + cut])
+        c = eng.counters()
+        assert c["accepted"] == len(evs) and c["clock_jumps"] >= 1
+        states.append(eng)
+    one, each = states
+    day = one.slot_day.tolist().index(local_day(one.tz_utc, one.tz_off, d.t("12:00")))
+    assert one.DACC[day, one.sym.agents.ids["A1"], K.D_SURVEYS] == 1
+    assert np.array_equal(one.DACC, each.DACC)
 
 
 def test_far_future_ts_in_replay(tmp_path, capsys):

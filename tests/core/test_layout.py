@@ -161,8 +161,13 @@ ENTRY_POINTS = [(kf.apply_batch, {*BATCH_COLUMNS, "start", "ledger_keep_days"}),
                 (kf.start_agents, {"t", "lo", "hi"}),
                 (kf.call_table_insert_all, {"keys", "vals"}),
                 (kg.admit, {*BATCH_COLUMNS, "epoch", "h", "ref", "final", "emit", "status",
-                            "held"}),
+                            "held", "C"}),
+                (kg.admit_start, {*BATCH_COLUMNS, "h", "ref", "emit", "status", "held", "C"}),
+                (kg.admit_rows, {*BATCH_COLUMNS, "epoch", "lo", "hi", "emit", "status", "held",
+                                 "C"}),
+                (kg.admit_end, {*BATCH_COLUMNS, "final", "emit", "status", "held", "C"}),
                 (ks.batch_stats, {*BATCH_COLUMNS, "now", "received_ms", "skew_ms"}),
+                (ks.side_passes, {*BATCH_COLUMNS, "now", "received_ms", "skew_ms"}),
                 (ki.count_inputs, set(BATCH_COLUMNS))]
 
 

@@ -1,5 +1,5 @@
 """A big batch's side passes (the exporter's figures and the month's inputs digest) run on a
-second core while the floor kernel applies it (kefu_floor.engine.SIDE_MIN): the engine ends
+second core while the floor kernel applies it (Engine.side_min): the engine ends
 in exactly the state it reaches running them one after the other, and a batch whose
 figures read the waiting-call table (answers without wait_ms) never runs them beside it."""
 import threading
@@ -7,7 +7,6 @@ import threading
 import numpy as np
 import pytest
 
-import kefu_floor.engine as engine_mod
 from benchmarks.kernels import make_setup, new_engine, synthetic_batch
 from kefu_floor import stats
 from kefu_floor.batch import Batch
@@ -27,16 +26,16 @@ def _state(eng) -> dict[str, np.ndarray]:
 
 
 def _run(setup, batch, side_min, monkeypatch, cuts=(0.5,)):
-    monkeypatch.setattr(engine_mod, "SIDE_MIN", side_min)
     seen = set()
-    real = engine_mod._side_passes
+    real = stats.count_batch
 
     def spy(*a):
         seen.add(threading.current_thread().name.startswith("kefu-side"))
         return real(*a)
 
-    monkeypatch.setattr(engine_mod, "_side_passes", spy)
+    monkeypatch.setattr(stats, "count_batch", spy)
     eng = new_engine(setup)
+    eng.side_min = side_min
     lo = 0
     for c in (*cuts, 1.0):
         hi = int(len(batch) * c)
@@ -75,13 +74,12 @@ def test_beside_the_kernel_or_after_it_the_engine_ends_the_same(stream, waits, m
 
 def test_a_failing_side_pass_is_raised_after_the_kernel_finished(stream, monkeypatch):
     setup, batch = stream
-    monkeypatch.setattr(engine_mod, "SIDE_MIN", 1_000)
-
     def boom(*a):
         raise RuntimeError("side pass failed")
 
-    monkeypatch.setattr(engine_mod, "_side_passes", boom)
+    monkeypatch.setattr(stats, "count_batch", boom)
     eng = new_engine(setup)
+    eng.side_min = 1_000
     with pytest.raises(RuntimeError, match="side pass failed"):
         eng.feed_batch(batch.slice(0, 20_000))
     assert int(eng.G[K.G_ACCEPTED]) == 20_000  # the kernel was not cut short
