@@ -1,6 +1,8 @@
 """Per-batch figures for the exporter and the telemetry-health read-out, in one pass.
 
-Runs over a batch's columns just before `floor.apply_batch` applies it, and counts what
+Runs over a batch's columns before `floor.apply_batch` applies it (or beside it, on a
+second core, when the batch is big and its figures need nothing the kernel changes: see
+`needs_calls`), with the month's inputs digest (`side_passes`), and counts what
 the floor kernel does not keep: each answered and abandoned call's queue wait in histogram
 buckets, the newest event per agent (to spot seats that went silent), the newest event
 overall, and events whose timestamps are far from when they were received.
