@@ -36,7 +36,7 @@ import time
 
 # (name, module, arguments, timeout s): in the order they run
 PLAN = [
-    ("kernels", "benchmarks.kernels", ["--repeat", "2", "--plain-events", "20000"], 300),
+    ("kernels", "benchmarks.kernels", ["--repeat", "5", "--plain-events", "20000"], 300),
     ("replay", "benchmarks.replay", ["--repeat", "3", "--no-strict"], 480),
     ("capacity", "benchmarks.capacity", ["--events", "300000", "--single", "30000"], 300),
     ("live", "benchmarks.live", ["--events", "400000", "--single", "30000"], 420),
