@@ -62,8 +62,9 @@ def _grow_axis(arr: np.ndarray, axis: int, n: int, fill) -> np.ndarray:
 # second core while the floor kernel applies it; they read only the batch and write only
 # their own arrays, so the result is the one of running them first. A pool of more than
 # ADMIT_CHUNK new rows is also admitted there, a chunk ahead of the kernel
-# (Engine._admit_and_apply). A replay's big batches go about 1.45 times as fast; a live
-# service's small ones would lose more to the hand-over than they gain, and take neither.
+# (Engine._admit_and_apply). A million events in one batch go about 1.5 times as fast
+# (the kernel benchmark's "one core" row is the peer); a live service's small batches
+# would lose more to the hand-over than they gain, and take neither.
 # Both limits are per engine too (Engine.side_min, Engine.admit_chunk).
 SIDE_MIN = 32_768
 ADMIT_CHUNK = 131_072
