@@ -515,12 +515,10 @@ class Engine:
         """Apply pool rows emit[a:b] (a view of the pool when they are consecutive rows
         in order, as they nearly always are: `ordered`, if known); returns b."""
         if b > a:
-            lo = int(emit[a])
             if not (kg.in_order(emit, a, b) if ordered is None else ordered):
                 self._apply(pool.take(emit[a:b]), received_ms)
-            elif lo == 0 and b - a == len(pool):
-                self._apply(pool, received_ms)
             else:
+                lo = int(emit[a])
                 self._apply(pool.slice(lo, lo + b - a), received_ms)
         return b
 
