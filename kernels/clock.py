@@ -4,7 +4,7 @@ The service builds the table once from zoneinfo (`kefu_floor.timezone`), so kern
 tz database and DST zones work as well as Asia/Shanghai.
 """
 import numpy as np
-from numba import njit
+from kernels.compiled import njit
 
 from kernels.layout import DAY_MS
 

@@ -23,7 +23,7 @@ bucket. A prefetch is a hint and changes no result; the distances were measured 
 `make bench` (simulators/bench.py).
 """
 import numpy as np
-from numba import njit
+from kernels.compiled import njit
 
 from kernels.clock import local_day, month_of_day, next_local_midnight
 from kernels.prefetch import prefetch

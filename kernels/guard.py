@@ -30,7 +30,7 @@ beyond `max_jump_manual` (people enter them days or weeks apart). At the end of 
 within `end_max_jump` of the last applied are applied, the rest rejected.
 """
 import numpy as np
-from numba import njit
+from kernels.compiled import njit
 
 from kernels.clock import local_day, month_of_day
 from kernels.layout import EV_ADJUST, EV_QA, NO_TIME

@@ -18,7 +18,7 @@ An event's month is its `month` field for qa/adjust/incident events that have on
 local month of its ts (as the close assigns events to months).
 """
 import numpy as np
-from numba import njit
+from kernels.compiled import njit
 
 from kernels.clock import local_day, month_of_day, next_local_midnight
 from kernels.layout import (EV_ABANDON, EV_ADJUST, EV_ANSWER, EV_ENQUEUE, EV_EXCUSE,

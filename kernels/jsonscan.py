@@ -21,7 +21,7 @@ blocks (ids local to the scan, in order of first sight; the caller maps them to 
 engine's interners); call ids are hashed as `kernels.floor.fnv1a_rows` hashes them.
 """
 import numpy as np
-from numba import njit
+from kernels.compiled import njit
 
 # fields, in the order of FIELD_NAMES (bits of a line's `seen` mask)
 F_TYPE, F_TS, F_AGENT, F_SITE, F_SRC, F_SEQ, F_SEAT, F_REASON, F_CALL, F_QUEUE, F_WAIT, \

@@ -6,7 +6,7 @@ pass over its bytes and no stack: msgspec's decoder recurses once per level and 
 RecursionError on deep input, which must never escape the ingest path.
 """
 import numpy as np
-from numba import njit
+from kernels.compiled import njit
 
 
 @njit(cache=True)

@@ -12,8 +12,12 @@ It mirrors the floor kernel's view of the batch exactly where that matters: dupl
 max(ts, engine time), and an answer without `wait_ms` waited since its call's enqueue —
 from the waiting-call table, or from an enqueue earlier in the same batch.
 """
-from numba import njit, types
-from numba.typed import Dict
+from kernels import compiled
+from kernels.compiled import njit
+
+if compiled.jit():  # in the compiled extension, batch_stats has its dictionaries built in
+    from numba import types
+    from numba.typed import Dict
 
 from kernels.floor import _call_find
 from kernels.inputs import count_inputs

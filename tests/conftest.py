@@ -1,7 +1,12 @@
 
 import pytest
 
+from kernels import compiled
 from simulators.services import MosquittoServer, RedisCluster, RedisServer
+
+# this process runs the kernels under numba (its tests read py_func, signatures, numba's
+# errors); the commands the tests start run as a user's would: a replay from the extension
+compiled.jit()
 
 # Real services.  These fixtures never skip: if mosquitto / redis-server cannot
 # start, services.ServiceError is raised and the tests using them error out.

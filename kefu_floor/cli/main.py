@@ -96,6 +96,9 @@ def _month(s: str | None) -> int | None:
 
 
 def cmd_replay(args) -> int:
+    from kernels import compiled
+
+    compiled.prefer_compiled()  # before any kernel module: a replay runs without numba
     from kefu_floor.linescan import EventFile
 
     path = events_path(args.events)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import kernels
 
-PROBE = """from numba import njit
+PROBE = """from kernels.compiled import njit
 from kernels.layout import PROBE_VALUE
 
 @njit(cache=True)
