@@ -13,6 +13,7 @@ export PIP_NO_INPUT := 1
 .PHONY: venv services lint test test-fast bench demo replay-example fuzz bench-hostile
 
 KERNELS := $(VENV)/.kernels
+BYTECODE := $(VENV)/.bytecode
 
 venv: $(STAMP) $(KERNELS) $(BYTECODE)
 
@@ -33,7 +34,6 @@ $(KERNELS): $(STAMP) $(wildcard kernels/*.py) kefu_floor/cli/aot.py
 	$(PY) -m kefu_floor.cli.aot
 	@touch $(KERNELS)
 
-BYTECODE := $(VENV)/.bytecode
 $(BYTECODE): $(STAMP) $(shell find kefu_floor kernels dashboards -name '*.py')
 	$(PY) -m compileall -q kefu_floor kernels dashboards
 	@touch $(BYTECODE)

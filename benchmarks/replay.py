@@ -4,9 +4,11 @@ simulated day (2,000 agents, one day: about 900 k events).
 
     python -m benchmarks.replay [--agents 2000] [--repeat 3]
 
-Runs alternate (peer, replay, replay --decoder strict, ...) so each ratio is taken within
+The replay runs its kernels from the extension `make venv` compiles ahead of time
+(kernels.compiled); the same replay with the kernels under numba's JIT is shown beside it.
+Runs alternate (peer, replay, replay under numba, replay --decoder strict, ...) so each ratio is taken within
 the same stretch of machine load; the best of --repeat of each is compared. Then one replay
-is timed in-process by phase (imports, numba's first dispatch, the engine's set-up while
+is timed in-process by phase (imports, the kernel extension, the engine's set-up while
 the reading threads start, reading and feeding, which overlap, the report) to show where
 the time goes, each as a fraction of the peer's time. The day is simulated once and
 kept under the system's temp directory, keyed by the simulator's source.
@@ -38,7 +40,8 @@ import json, sys, time
 t0 = time.perf_counter()
 import numpy
 t1 = time.perf_counter()
-import numba
+from kernels import compiled
+assert compiled.prefer_compiled(), "no kernel extension for these sources: make venv"
 t2 = time.perf_counter()
 from kefu_floor.engine import Engine
 from kefu_floor.linescan import EventFile
@@ -46,22 +49,19 @@ from kefu_floor.replay import replay
 from kefu_floor.views.report import build_report
 from kefu_floor.cli.main import _setup, build_parser
 t3 = time.perf_counter()
-from kernels.scan import json_depth
-json_depth(numpy.zeros(1, numpy.uint8), 1)  # numba's first dispatch: its target, one cache
-t4 = time.perf_counter()
 args = build_parser(True).parse_args(["replay", *sys.argv[1:]])
 ev = EventFile(args.events)  # its reading threads start now
 eng = Engine(_setup(args))
-t5 = time.perf_counter()
+t4 = time.perf_counter()
 replay(eng, ev, site_from_file=not args.site)
-t6 = time.perf_counter()
+t5 = time.perf_counter()
 report = build_report(eng.finish())
-t7 = time.perf_counter()
+t6 = time.perf_counter()
 json.dumps(report, ensure_ascii=False)
-t8 = time.perf_counter()
-print({"numpy": t1 - t0, "numba import": t2 - t1, "kefu_floor modules": t3 - t2,
-       "numba first dispatch": t4 - t3, "engine set-up (reading starts)": t5 - t4,
-       "read + scan + feed": t6 - t5, "report": t7 - t6, "JSON out": t8 - t7})
+t7 = time.perf_counter()
+print({"numpy": t1 - t0, "kernel extension": t2 - t1, "kefu_floor modules": t3 - t2,
+       "engine set-up (reading starts)": t4 - t3, "read + scan + feed": t5 - t4,
+       "report": t6 - t5, "JSON out": t7 - t6})
 """
 
 
@@ -80,9 +80,13 @@ def big_day(agents: int, seed: int = 1) -> Path:
     return out
 
 
-def timed(cmd: list[str]) -> float:
+def timed(cmd: list[str], kernels: str = "compiled") -> float:
+    """Seconds of one whole process; `kernels`: how it runs them (kernels.compiled), the
+    extension required by default so a missing or stale one fails instead of timing JIT."""
+    env = dict(os.environ, KEFU_KERNELS=kernels)
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                       env=env)
     dt = time.perf_counter() - t0
     if r.returncode not in (0, 3):
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stderr}")
@@ -105,10 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     scan = [sys.executable, "-m", "kefu_floor", "replay", *files]
     strict = scan + ["--decoder", "strict"]
     timed(scan)  # the first run after a kernel change loads what the warm-up compiled
-    runs: dict[str, list[float]] = {"peer": [], "scan": [], "strict": []}
+    timed(scan, "jit")
+    runs: dict[str, list[float]] = {"peer": [], "scan": [], "jit": [], "strict": []}
     for _ in range(args.repeat):
         runs["peer"].append(timed(peer))
         runs["scan"].append(timed(scan))
+        runs["jit"].append(timed(scan, "jit"))
         if not args.no_strict:
             runs["strict"].append(timed(strict))
     best = {k: min(v) for k, v in runs.items() if v}
@@ -126,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  kefu-floor replay (scanner)      {best['scan']:7.2f} s  "
           f"{n / best['scan']:>12,.0f} events/s  {best['peer'] / best['scan']:.2f}x "
           f"(runs: {', '.join(f'{r:.2f}x' for r in ratios)})")
+    print(f"  the same, kernels under numba      {best['jit']:5.2f} s  "
+          f"{n / best['jit']:>12,.0f} events/s  {best['peer'] / best['jit']:.2f}x "
+          "(KEFU_KERNELS=jit: numba's import, first dispatch and caches)")
     if "strict" in best:
         print(f"  kefu-floor replay --decoder strict {best['strict']:5.2f} s  "
               f"{n / best['strict']:>12,.0f} events/s  {best['peer'] / best['strict']:.2f}x")
@@ -136,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = best["peer"] / best["scan"] >= TARGET
     print(f"  target >= {TARGET:g}x the peer: {'met' if ok else 'NOT met'}")
     print(json.dumps({"events": n, "peer_s": best["peer"], "scan_s": best["scan"],
-                      "strict_s": best.get("strict"), "ratio": best["peer"] / best["scan"],
+                      "jit_s": best["jit"], "strict_s": best.get("strict"), "ratio": best["peer"] / best["scan"],
                       "ratios": ratios, "phases": phases}))
     return 0
 

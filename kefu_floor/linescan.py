@@ -231,20 +231,11 @@ class EngineIds:
 
     def batch(self, RI, RN, fpos, fev) -> Batch:
         """The rows as the engine's Batch (after `intern`); rows at `fpos` are `fev`'s."""
-        g = self.gmap
-
-        def ids(col):
-            c = RI[:, col]
-            return np.where(c >= 0, g[np.maximum(c, 0)], -1)
-
-        reason = RI[:, J.R_REASON]
-        code = np.where(reason >= 0, g[np.maximum(reason, 0)], RI[:, J.R_CODE])
-        src = ids(J.R_SRC)
-        b = Batch(RI[:, J.R_ETYPE].astype(np.int8), RI[:, J.R_TS].copy(),
-                  ids(J.R_AGENT).astype(np.int32), RI[:, J.R_CALL].copy(),
-                  ids(J.R_QUEUE).astype(np.int32), code.astype(np.int32),
-                  RI[:, J.R_AUX].copy(), RN.copy(), src.astype(np.int32),
-                  np.where(src >= 0, RI[:, J.R_SEQ], -1), RI[:, J.R_EPOCH].copy())
+        n = len(RI)
+        b = Batch(*(np.empty(n, t) for t in (np.int8, np.int64, np.int32, np.int64, np.int32,
+                                             np.int32, np.int64, np.float64, np.int32,
+                                             np.int64)), epoch=np.empty(n, np.int64))
+        J.batch_columns(RI, RN, self.gmap, *b.columns(), b.epoch)
         if len(fpos):
             fb = to_batch(fev, self.engine.sym)
             for mine, theirs in zip(b.columns() + (b.epoch,), fb.columns() + (fb.epochs(),)):
@@ -309,7 +300,6 @@ class Names:
     def adopt(self, block: Block, sym: Symbols, n_sym: int, lines_before: int) -> None:
         """Renumber the block's symbol columns from `sym`'s ids (its first n_sym symbols
         are complete) to these, and its line numbers from its segment's to the file's."""
-        block.RI[:, J.R_LINE] += lines_before
         m = self._maps.get(id(sym), np.zeros(0, np.int64))
         if len(m) < n_sym:
             new = []
@@ -321,15 +311,11 @@ class Names:
                     self.names.append(key[1])
                 new.append(k)
             m = self._maps[id(sym)] = np.concatenate([m, np.array(new, np.int64)])
-        RI = block.RI
-        for col in SYMBOL_COLUMNS:
-            c = RI[:, col]
-            got = c >= 0
-            c[got] = m[c[got]]
+        J.renumber(block.RI, SYMBOL_COLUMNS, m, lines_before)
 
 
 # the columns of a row that hold symbols of the scan's table
-SYMBOL_COLUMNS = (J.R_AGENT, J.R_QUEUE, J.R_SRC, J.R_REASON, J.R_SITE)
+SYMBOL_COLUMNS = np.array([J.R_AGENT, J.R_QUEUE, J.R_SRC, J.R_REASON, J.R_SITE], np.int64)
 
 
 def read_segments(segments: Iterator[tuple[np.ndarray, int, int]], scanning: bool,

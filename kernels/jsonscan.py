@@ -609,3 +609,41 @@ def scan_payloads(b, offs, p, RI, RN, r, PS, PR, TYPES, TOFF, TIDX, TSHAPE, TREQ
         p += 1
     PR[n_pay] = r
     return p, r, DONE
+
+
+# -- rows -> an engine's columns (the replay's main thread, once per block and chunk) -----
+
+@njit(cache=True, nogil=True)
+def renumber(RI, cols, m, lines_before):
+    """A block's rows from its scanner's symbol ids to the file's (`m[scanner id]`) in the
+    columns `cols`, and its line numbers from its segment's to the file's."""
+    for r in range(RI.shape[0]):
+        RI[r, R_LINE] += lines_before
+        for k in range(cols.shape[0]):
+            c = cols[k]
+            v = RI[r, c]
+            if v >= 0:
+                RI[r, c] = m[v]
+
+
+@njit(cache=True, nogil=True)
+def batch_columns(RI, RN, g, etype, ts, agent, call, queue, code, aux, num, src, seq, epoch):
+    """The rows as an engine batch's columns: symbols through `g` (file symbol -> engine
+    id, -1 for none), a busy reason's symbol as its code, a seq only with a source."""
+    for r in range(RI.shape[0]):
+        etype[r] = RI[r, R_ETYPE]
+        ts[r] = RI[r, R_TS]
+        a = RI[r, R_AGENT]
+        agent[r] = g[a] if a >= 0 else -1
+        call[r] = RI[r, R_CALL]
+        q = RI[r, R_QUEUE]
+        queue[r] = g[q] if q >= 0 else -1
+        why = RI[r, R_REASON]
+        code[r] = g[why] if why >= 0 else RI[r, R_CODE]
+        aux[r] = RI[r, R_AUX]
+        num[r] = RN[r]
+        s = RI[r, R_SRC]
+        s = g[s] if s >= 0 else -1
+        src[r] = s
+        seq[r] = RI[r, R_SEQ] if s >= 0 else -1
+        epoch[r] = RI[r, R_EPOCH]

@@ -126,14 +126,23 @@ def warm_kernels(say=None) -> float:
 
 def warm_replay() -> None:
     """Compile or load the replay's line scanner (kernels.jsonscan), growing its symbol
-    table once; not part of `warm_kernels`, which the live service runs at start."""
+    table once, and what turns its rows into an engine's batches (a replay of the lines);
+    not part of `warm_kernels`, which the live service runs at start."""
+    from kefu_floor.engine import Engine, Setup
     from kefu_floor.linescan import LineScanner, Symbols
+    from kefu_floor.policy import load_policy
+    from kefu_floor.replay import replay
+    from kefu_floor.roster import Roster
 
     sc = LineScanner()
     sc.sym = Symbols(cap=8)  # small: the table has to grow (jsonscan.rehash)
     lines = b"".join(json.dumps(e).encode() + b"\n" for e in _events(1_793_000_000_000)[:40])
     for _ in sc.scan(lines):
         pass
+    with tempfile.TemporaryDirectory(prefix="kefu-warmup-") as tmp:
+        day = Path(tmp) / "events.jsonl"
+        day.write_bytes(lines)
+        replay(Engine(Setup(load_policy("chengdu-2014"), Roster(), [], "warmup")), day)
 
 
 def main() -> int:
