@@ -211,6 +211,10 @@ def cmd_close(args) -> int:
     if (args.events is None) == (args.store is None):
         raise ConfigError("give the events either as EVENTS.jsonl or as --store URL --site S "
                           "(one of them)")
+    if args.events is not None:
+        from kernels import compiled
+
+        compiled.prefer_compiled()  # a file's close replays it: as `replay`, without numba
     month = _month(args.month)
     calendar = load_calendar(args.calendar)
     history = read_history(args.history, month)

@@ -64,6 +64,23 @@ def test_a_replay_is_the_same_compiled_and_under_numba(tmp_path, case):
     assert c.stdout or case == "month"
 
 
+@pytest.mark.parametrize("policy", ["chengdu-2014", "taobao-30pt", "team-80-20"])
+def test_a_close_is_the_same_compiled_and_under_numba(tmp_path, policy):
+    outs = {}
+    for mode in ("compiled", "jit"):
+        out = tmp_path / mode
+        r = subprocess.run([sys.executable, "-m", "kefu_floor", "close", DAY / "events.jsonl",
+                            "--roster", DAY / "roster.csv", "--schedule", DAY / "schedule.csv",
+                            "--policy", policy, "--month", "2026-11", "--out", out,
+                            "--lang", "en"], capture_output=True, text=True, cwd=ROOT,
+                           timeout=300, env={**os.environ, compiled.ENV: mode})
+        assert r.returncode == 0, r.stderr
+        outs[mode] = (r.stderr.replace(str(out), "OUT"),
+                      {p.name: p.read_bytes() for p in sorted(out.iterdir())})
+    assert outs["compiled"] == outs["jit"]
+    assert outs["jit"][1]
+
+
 def test_a_compiled_replay_never_imports_numba():
     code = textwrap.dedent(f"""
         import contextlib, io, sys
