@@ -78,15 +78,10 @@ def aligned(shape, dtype, fill=0) -> np.ndarray:
     The engine makes every state array with this (and restores checkpoints into it)."""
     dtype = np.dtype(dtype)
     n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    # zeros: a big block comes from the system as pages that read zero and cost nothing
-    # until written; filling it would write every page now (most of a day-slot table stays
-    # untouched for hours, and a replay's engine would pay for all of it at set-up)
-    zero = fill == 0 and str(fill)[0] != "-"  # all bits zero (not -0.0)
-    raw = (np.zeros if zero else np.empty)(n + CACHE_LINE, np.uint8)
+    raw = np.empty(n + CACHE_LINE, np.uint8)
     off = -raw.ctypes.data % CACHE_LINE
     out = raw[off:off + n].view(dtype).reshape(shape)
-    if not zero:
-        out[...] = fill
+    out[...] = fill
     return out
 
 
